@@ -1,0 +1,70 @@
+import type { TrackFrame } from '../domain/audio-format.js';
+
+/** Control events of one call, published on `call.<call>.events` (all nodes hear them). */
+export type CallEvent =
+  /** The call completed: every listener closes with 1000 "call ended". */
+  | { readonly type: 'ended' }
+  /** Every listen URL of the call was revoked: every listener closes with 4001 "revoked". */
+  | { readonly type: 'revoked' }
+  /** A participant's ingest connected or went away (on whichever node carries it). */
+  | { readonly type: 'participant'; readonly name: string; readonly state: 'joined' | 'left' };
+
+export type Unsubscribe = () => void;
+
+/** One participant ingested on the answering node, as it reports it. */
+export interface NodeTrackStats {
+  readonly name: string;
+  readonly encoding: string;
+  readonly sampleRateHz: number;
+  readonly connected: boolean;
+  readonly framesIn: number;
+}
+
+/** What one participant's jitter buffer saw on a node that mixes the call for its listeners. */
+export interface NodeHeardStats {
+  readonly name: string;
+  readonly framesLate: number;
+  readonly framesLost: number;
+}
+
+/**
+ * What one node has live for a call: its listener count, the participants ingested there, and what
+ * its mixer heard of every participant (wherever ingested). Plain JSON: it crosses the network.
+ */
+export interface NodeCallStats {
+  readonly listeners: number;
+  readonly tracks: readonly NodeTrackStats[];
+  readonly heard: readonly NodeHeardStats[];
+}
+
+/**
+ * How audio frames and call events travel between the nodes of a cluster (or within one process).
+ * Delivery is at-most-once and never blocks the publisher: real-time audio that is late is useless,
+ * so an implementation drops (and counts) rather than queue without bound. Calls are named by their
+ * internal key (`Call.pk`), which is unique across organizations.
+ */
+export interface Bus {
+  /**
+   * Publishes one participant frame of a call. Must not throw. The frame's samples belong to the
+   * publisher again once this returns (it may reuse them): handlers copy what they keep.
+   */
+  publishFrame(frame: TrackFrame): void;
+  /** Receives every participant frame of the call until unsubscribed. */
+  subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe;
+  publishCallEvent(callPk: string, event: CallEvent): void;
+  subscribeCallEvents(callPk: string, handler: (event: CallEvent) => void): Unsubscribe;
+  /**
+   * While subscribed, this node answers stats queries about the call with `answer()` (called on each
+   * query, off the audio path).
+   */
+  answerCallStats(callPk: string, answer: () => NodeCallStats): Unsubscribe;
+  /**
+   * Asks every node (this one included) what it has live for the call. Resolves within a short
+   * deadline with the answers that arrived (never rejects): a node that is slow or unreachable is
+   * simply missing from the result.
+   */
+  gatherCallStats(callPk: string): Promise<NodeCallStats[]>;
+  /** Throws when the bus cannot carry messages between nodes right now (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

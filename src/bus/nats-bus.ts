@@ -1,0 +1,502 @@
+import { hostname } from 'node:os';
+import {
+  connect,
+  createInbox,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { TrackFrame } from '../domain/audio-format.js';
+import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from './bus.js';
+import { MemoryBus } from './memory-bus.js';
+import { createScratchFrame, decodeTrackFrame, encodeTrackFrame } from './track-frame-codec.js';
+
+/** Why a frame did not leave this node (the reason label of earshot_frames_dropped_total). */
+export type BusDropReason = 'bus_unavailable' | 'bus_backlog' | 'bus_malformed';
+
+export interface NatsBusOptions {
+  /** `nats://host:port` URLs (EARSHOT_NATS_URL). */
+  readonly servers: readonly string[];
+  /** First subject token(s) of everything this bus sends (EARSHOT_NATS_PREFIX), e.g. `earshot`. */
+  readonly prefix: string;
+  readonly log: Logger;
+  /** Counts frames that were not sent to (or not accepted from) other nodes. Called on the audio path. */
+  readonly onFrameDropped?: (reason: BusDropReason) => void;
+  /** Longest a stats query waits for answers (ms); default 150. */
+  readonly statsTimeoutMs?: number;
+  /** After the last answer, how long a stats query waits for another (ms); default 100. */
+  readonly statsStallMs?: number;
+  /** Reconnect backoff: first delay and cap (ms); defaults 250 and 2000, each with ±25 % jitter. */
+  readonly reconnectBaseMs?: number;
+  readonly reconnectMaxMs?: number;
+}
+
+/** Frames are dropped (not queued) once the socket to NATS holds this much unsent data. */
+const MAX_SOCKET_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** Control events published while disconnected wait for the reconnect, up to this many (oldest dropped). */
+const MAX_QUEUED_EVENTS = 1000;
+const PING_TIMEOUT_MS = 1000;
+const DRAIN_TIMEOUT_MS = 2000;
+const SAFE_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+interface SharedSubscription {
+  readonly sub: Subscription;
+  refs: number;
+}
+
+/**
+ * The cluster bus over NATS core (at-most-once). Same-node delivery never touches NATS: publishers
+ * hand frames and events to an in-process MemoryBus (zero copy) and also publish them to NATS,
+ * whose connection uses `noEcho`, so a node never hears its own messages back. Hence audio between
+ * an ingest and a listener on the same node keeps flowing while NATS is down.
+ *
+ * Subjects (`<p>` = prefix, `<pk>` = the call's internal key):
+ * - `<p>.audio.track.v1.<pk>.<participant>`: frames, binary (track-frame-codec.ts); the participant
+ *   token is percent-encoded (`.` → `%2E`), the payload carries the exact name.
+ * - `<p>.call.<pk>.events`: CallEvent as JSON.
+ * - `<p>.call.<pk>.stats`: request/reply; each node with something live for the call answers a JSON
+ *   array of NodeCallStats.
+ *
+ * A node subscribes to a call's subjects only while something on it subscribes locally (reference
+ * counted), with callback subscriptions (no queues). While disconnected, frames are dropped and
+ * counted rather than buffered; control events are kept (bounded) and sent after the reconnect.
+ */
+export class NatsBus implements Bus {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #log: Logger;
+  readonly #local: MemoryBus;
+  readonly #onFrameDropped: (reason: BusDropReason) => void;
+  readonly #statsTimeoutMs: number;
+  readonly #statsStallMs: number;
+  readonly #backoff: Backoff;
+  readonly #subs = new Map<string, SharedSubscription>();
+  readonly #queuedEvents: { subject: string; payload: string }[] = [];
+  readonly #reconnectListeners = new Set<() => void>();
+  #connected = true;
+  #closing: Promise<void> | undefined;
+
+  private constructor(nc: NatsConnection, options: NatsBusOptions, backoff: Backoff) {
+    this.#nc = nc;
+    this.#prefix = options.prefix;
+    this.#log = options.log;
+    this.#onFrameDropped = options.onFrameDropped ?? (() => {});
+    this.#statsTimeoutMs = options.statsTimeoutMs ?? 150;
+    this.#statsStallMs = options.statsStallMs ?? 100;
+    this.#backoff = backoff;
+    this.#local = new MemoryBus({ onHandlerError: (err) => this.#log.error({ err }, 'bus handler failed') });
+    void this.#watchStatus();
+  }
+
+  /**
+   * Connects (failing fast, with the servers named, when none is reachable now) and returns the bus.
+   * Later outages are survived: the client reconnects forever with backoff and jitter.
+   */
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    if (!SAFE_PREFIX.test(options.prefix)) throw new Error(`invalid NATS subject prefix "${options.prefix}"`);
+    const backoff = new Backoff(options.reconnectBaseMs ?? 250, options.reconnectMaxMs ?? 2000);
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: [...options.servers],
+        name: `earshot ${hostname()} ${process.pid}`,
+        noEcho: true,
+        maxReconnectAttempts: -1,
+        waitOnFirstConnect: false,
+        reconnectDelayHandler: () => backoff.delayMs,
+        timeout: 5000,
+        // Detect a silently dead connection within ~10 s (the default is minutes).
+        pingInterval: 5000,
+        maxPingOut: 2,
+      });
+    } catch (err) {
+      throw new Error(`cannot connect to NATS at ${options.servers.join(', ')}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return new NatsBus(nc, options, backoff);
+  }
+
+  /** Calls `listener` after each reconnect to NATS (messages may have been missed meanwhile). */
+  onReconnect(listener: () => void): Unsubscribe {
+    this.#reconnectListeners.add(listener);
+    return () => this.#reconnectListeners.delete(listener);
+  }
+
+  /** Whether the connection to NATS is up now. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  publishFrame(frame: TrackFrame): void {
+    this.#local.publishFrame(frame);
+    if (!this.#connected) {
+      this.#onFrameDropped('bus_unavailable');
+      return;
+    }
+    if (this.#socketBacklogBytes() > MAX_SOCKET_BACKLOG_BYTES) {
+      this.#onFrameDropped('bus_backlog');
+      return;
+    }
+    try {
+      this.#nc.publish(
+        this.#frameSubject(frame.callPk, encodeToken(frame.participant)),
+        encodeTrackFrame(frame),
+      );
+    } catch {
+      this.#onFrameDropped('bus_unavailable');
+    }
+  }
+
+  subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe {
+    const off = this.#local.subscribeFrames(callPk, handler);
+    const scratch = createScratchFrame(callPk);
+    const release = this.#retain(this.#frameSubject(callPk, '*'), (msg) => {
+      if (!decodeTrackFrame(msg.data, scratch)) {
+        this.#onFrameDropped('bus_malformed');
+        return;
+      }
+      // The scratch frame is reused for the next message: the contract lets handlers see it only now.
+      this.#local.publishFrame(scratch);
+    });
+    return once(() => {
+      off();
+      release();
+    });
+  }
+
+  publishCallEvent(callPk: string, event: CallEvent): void {
+    this.#local.publishCallEvent(callPk, event);
+    const subject = this.#callSubject(callPk, 'events');
+    const payload = JSON.stringify(event);
+    if (this.#connected && this.#tryPublish(subject, payload)) return;
+    if (this.#queuedEvents.length >= MAX_QUEUED_EVENTS) {
+      this.#queuedEvents.shift();
+      this.#log.warn('NATS unavailable: dropped the oldest queued call event');
+    }
+    this.#queuedEvents.push({ subject, payload });
+  }
+
+  subscribeCallEvents(callPk: string, handler: (event: CallEvent) => void): Unsubscribe {
+    const off = this.#local.subscribeCallEvents(callPk, handler);
+    const release = this.#retain(this.#callSubject(callPk, 'events'), (msg) => {
+      const event = parseCallEvent(msg.data);
+      if (event) this.#local.publishCallEvent(callPk, event);
+      else this.#log.warn({ subject: msg.subject }, 'ignored a malformed call event');
+    });
+    return once(() => {
+      off();
+      release();
+    });
+  }
+
+  answerCallStats(callPk: string, answer: () => NodeCallStats): Unsubscribe {
+    const off = this.#local.answerCallStats(callPk, answer);
+    const release = this.#retain(this.#callSubject(callPk, 'stats'), (msg) => {
+      if (!msg.reply) return;
+      try {
+        msg.respond(JSON.stringify(this.#local.localCallStats(callPk)));
+      } catch (err) {
+        this.#log.warn({ err }, 'could not answer a call stats query');
+      }
+    });
+    return once(() => {
+      off();
+      release();
+    });
+  }
+
+  gatherCallStats(callPk: string): Promise<NodeCallStats[]> {
+    const answers = this.#local.localCallStats(callPk);
+    if (!this.#connected || this.#closing) return Promise.resolve(answers);
+    return new Promise((resolve) => {
+      let stall: NodeJS.Timeout | undefined;
+      let sub: Subscription | undefined;
+      const finish = () => {
+        clearTimeout(deadline);
+        clearTimeout(stall);
+        sub?.unsubscribe();
+        resolve(answers);
+      };
+      const deadline = setTimeout(finish, this.#statsTimeoutMs);
+      try {
+        const inbox = createInbox();
+        sub = this.#nc.subscribe(inbox, {
+          callback: (err, msg) => {
+            // 503: nobody else has anything for the call (the server answers at once).
+            if (err || msg.headers?.code === 503) return finish();
+            answers.push(...parseNodeStats(msg.data));
+            clearTimeout(stall);
+            stall = setTimeout(finish, this.#statsStallMs);
+          },
+        });
+        this.#nc.publish(this.#callSubject(callPk, 'stats'), undefined, { reply: inbox });
+      } catch {
+        finish();
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closing) throw new Error('the bus is closed');
+    if (!this.#connected) throw new Error('NATS is disconnected');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.#nc.flush(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('NATS did not answer in time')), PING_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Drains the connection (what was published is sent), then closes it. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#connected = false;
+      let timer: NodeJS.Timeout | undefined;
+      const drained = this.#nc.isClosed()
+        ? Promise.resolve()
+        : this.#nc.drain().catch((err) => this.#log.warn({ err }, 'NATS drain failed'));
+      await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+      if (!this.#nc.isClosed()) await this.#nc.close().catch(() => {});
+      this.#subs.clear();
+      await this.#local.close();
+    })();
+    return this.#closing;
+  }
+
+  #frameSubject(callPk: string, participantToken: string): string {
+    return `${this.#prefix}.audio.track.v1.${checkKey(callPk)}.${participantToken}`;
+  }
+
+  #callSubject(callPk: string, kind: 'events' | 'stats'): string {
+    return `${this.#prefix}.call.${checkKey(callPk)}.${kind}`;
+  }
+
+  /** One NATS subscription per subject, however many local subscribers; released with the last. */
+  #retain(subject: string, onMessage: (msg: Msg) => void): () => void {
+    if (this.#closing) return () => {};
+    let shared = this.#subs.get(subject);
+    if (shared) {
+      shared.refs++;
+    } else {
+      let sub: Subscription;
+      try {
+        sub = this.#subscribe(subject, onMessage);
+      } catch (err) {
+        this.#log.error({ err, subject }, 'could not subscribe on NATS');
+        return () => {};
+      }
+      shared = { sub, refs: 1 };
+      this.#subs.set(subject, shared);
+    }
+    const held = shared;
+    return () => {
+      if (--held.refs > 0) return;
+      if (this.#subs.get(subject) === held) this.#subs.delete(subject);
+      if (!this.#closing) held.sub.unsubscribe();
+    };
+  }
+
+  #subscribe(subject: string, onMessage: (msg: Msg) => void): Subscription {
+    return this.#nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          this.#log.warn({ err, subject }, 'NATS subscription error');
+          return;
+        }
+        try {
+          onMessage(msg);
+        } catch (e) {
+          this.#log.error({ err: e, subject }, 'bus message handling failed');
+        }
+      },
+    });
+  }
+
+  #tryPublish(subject: string, payload: string): boolean {
+    try {
+      this.#nc.publish(subject, payload);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Bytes handed to the socket that the kernel has not taken yet. nats.js writes without looking at
+   * backpressure, so this is read from its transport (0 when that internal shape is not found).
+   */
+  #socketBacklogBytes(): number {
+    const socket = (this.#nc as { protocol?: { transport?: { socket?: { writableLength?: number } } } })
+      .protocol?.transport?.socket;
+    return socket?.writableLength ?? 0;
+  }
+
+  async #watchStatus(): Promise<void> {
+    try {
+      for await (const status of this.#nc.status()) {
+        switch (status.type) {
+          case 'disconnect':
+          case 'staleConnection':
+            if (this.#connected && !this.#closing)
+              this.#log.warn({ status: status.type }, 'NATS connection lost');
+            this.#connected = false;
+            this.#backoff.reset();
+            break;
+          case 'reconnecting':
+            this.#backoff.next();
+            break;
+          case 'reconnect':
+            if (this.#closing) break;
+            this.#connected = true;
+            this.#backoff.reset();
+            this.#log.info({ server: status.server }, 'NATS connection restored');
+            this.#flushQueuedEvents();
+            for (const listener of this.#reconnectListeners) {
+              try {
+                listener();
+              } catch (err) {
+                this.#log.error({ err }, 'reconnect listener failed');
+              }
+            }
+            break;
+          case 'error':
+            this.#log.warn({ err: status.error }, 'NATS error');
+            break;
+          case 'close':
+            this.#connected = false;
+            break;
+          default:
+            break;
+        }
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'NATS status stream ended');
+    }
+  }
+
+  #flushQueuedEvents(): void {
+    while (this.#queuedEvents.length > 0) {
+      const { subject, payload } = this.#queuedEvents[0];
+      if (!this.#tryPublish(subject, payload)) return;
+      this.#queuedEvents.shift();
+    }
+  }
+}
+
+/** NATS subject prefix: dot-separated tokens of `[A-Za-z0-9_-]`. */
+export const SAFE_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** Exponential reconnect backoff with jitter; `delayMs` is read by nats.js before each attempt. */
+class Backoff {
+  readonly #baseMs: number;
+  readonly #maxMs: number;
+  #attempt = 0;
+  delayMs: number;
+
+  constructor(baseMs: number, maxMs: number) {
+    this.#baseMs = baseMs;
+    this.#maxMs = maxMs;
+    this.delayMs = baseMs;
+  }
+
+  reset(): void {
+    this.#attempt = 0;
+    this.delayMs = this.#jitter(this.#baseMs);
+  }
+
+  next(): void {
+    this.#attempt++;
+    this.delayMs = this.#jitter(Math.min(this.#maxMs, this.#baseMs * 2 ** Math.min(this.#attempt - 1, 16)));
+  }
+
+  #jitter(ms: number): number {
+    return Math.round(ms * (0.75 + Math.random() * 0.5));
+  }
+}
+
+/** A participant name as one subject token: `.`, wildcards, whitespace and `%` percent-encoded. */
+export function encodeToken(name: string): string {
+  return SAFE_TOKEN.test(name)
+    ? name
+    : name.replace(/[^A-Za-z0-9_-]/g, (c) =>
+        [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+      );
+}
+
+function checkKey(callPk: string): string {
+  if (!SAFE_TOKEN.test(callPk)) throw new Error(`call key "${callPk}" cannot be a NATS subject token`);
+  return callPk;
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
+const textDecoder = new TextDecoder();
+
+function parseJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(textDecoder.decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A CallEvent from another node, or null when it is not one. */
+export function parseCallEvent(data: Uint8Array): CallEvent | null {
+  const v = parseJson(data) as Record<string, unknown> | undefined;
+  if (typeof v !== 'object' || v === null) return null;
+  if (v.type === 'ended' || v.type === 'revoked') return { type: v.type };
+  if (
+    v.type === 'participant' &&
+    typeof v.name === 'string' &&
+    (v.state === 'joined' || v.state === 'left')
+  ) {
+    return { type: 'participant', name: v.name, state: v.state };
+  }
+  return null;
+}
+
+/** The well-formed NodeCallStats of a stats answer (others are skipped). */
+export function parseNodeStats(data: Uint8Array): NodeCallStats[] {
+  const v = parseJson(data);
+  if (!Array.isArray(v)) return [];
+  const out: NodeCallStats[] = [];
+  for (const s of v) {
+    if (typeof s !== 'object' || s === null) continue;
+    const { listeners, tracks, heard } = s as Record<string, unknown>;
+    if (!isCount(listeners) || !Array.isArray(tracks) || !Array.isArray(heard)) continue;
+    out.push({
+      listeners,
+      tracks: tracks.filter(
+        (t) =>
+          typeof t?.name === 'string' &&
+          typeof t.encoding === 'string' &&
+          isCount(t.sampleRateHz) &&
+          typeof t.connected === 'boolean' &&
+          isCount(t.framesIn),
+      ),
+      heard: heard.filter(
+        (h) => typeof h?.name === 'string' && isCount(h.framesLate) && isCount(h.framesLost),
+      ),
+    });
+  }
+  return out;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load-config.js';
+import { startDemo } from '../demo/start-demo.js';
+import { startServer } from '../main.js';
+import { addConfigFlags, overridesFrom } from './config-flags.js';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+export function registerServeCommand(program: Command): void {
+  const serve = program
+    .command('serve')
+    .description('Run the server (SQLite and an in-process bus unless configured otherwise)');
+  serve.option('--demo', 'also create a demo organization with live listen and print its API key', false);
+  addConfigFlags(serve, [
+    'host',
+    'port',
+    'databaseUrl',
+    'natsUrl',
+    'natsPrefix',
+    'publicUrl',
+    'adminToken',
+    'logLevel',
+  ]);
+  serve.action(async (options) => {
+    const config = loadConfig(process.env, overridesFrom(options));
+    const server = await startServer(config);
+    const log = server.deps.logger;
+    const demo = options.demo ? await startDemo(server) : null;
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: string) => {
+        log.info({ signal }, 'shutting down');
+        // If closing hangs, leave anyway: an orchestrator waits for the exit, not for us.
+        const deadline = setTimeout(() => {
+          log.warn('shutdown deadline passed; exiting');
+          resolve();
+        }, SHUTDOWN_DEADLINE_MS);
+        deadline.unref();
+        (demo ? demo.stop() : Promise.resolve())
+          .then(() => server.close())
+          .then(
+            () => {
+              clearTimeout(deadline);
+              resolve();
+            },
+            (err) => {
+              log.error({ err }, 'error during shutdown');
+              resolve();
+            },
+          );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+    log.info('stopped');
+    // Exit now: nothing left may keep the process alive past the deadline.
+    log.flush?.();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, type ConfigVariable, loadConfig } from './load-config.js';
+
+/** The ConfigError loadConfig throws for this environment (fails the test when it does not throw). */
+function errorFor(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('gives exactly the defaults of SPEC section 1 (and the documented extensions) for an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      database: { kind: 'sqlite', path: './data/earshot.db' },
+      natsServers: [],
+      natsPrefix: 'earshot',
+      publicUrl: null,
+      adminToken: null,
+      listenTokenTtlS: 3600,
+      callIdleTimeoutS: 300,
+      logLevel: 'info',
+      trustProxy: false,
+      rateLimitPerMin: 600,
+    });
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(loadConfig({ EARSHOT_NOPE: 'x', PORT: '1', HOST: '0.0.0.0' })).toEqual(loadConfig({}));
+  });
+
+  it('reads every variable when set', () => {
+    const config = loadConfig({
+      EARSHOT_HOST: '0.0.0.0',
+      EARSHOT_PORT: '0',
+      EARSHOT_DATABASE_URL: 'postgres://user:pw@db.internal:5432/earshot',
+      EARSHOT_NATS_URL: 'nats://a:4222, nats://b:4222',
+      EARSHOT_NATS_PREFIX: 'prod.earshot-eu_1',
+      EARSHOT_PUBLIC_URL: 'https://listen.example.com/base/',
+      EARSHOT_ADMIN_TOKEN: 'a'.repeat(16),
+      EARSHOT_LISTEN_TOKEN_TTL_S: '60',
+      EARSHOT_CALL_IDLE_TIMEOUT_S: '1',
+      EARSHOT_LOG_LEVEL: 'trace',
+      EARSHOT_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
+      EARSHOT_RATE_LIMIT_PER_MIN: '3',
+    });
+    expect(config).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      database: { kind: 'postgres', url: 'postgres://user:pw@db.internal:5432/earshot' },
+      natsServers: ['nats://a:4222', 'nats://b:4222'],
+      natsPrefix: 'prod.earshot-eu_1',
+      publicUrl: 'https://listen.example.com/base',
+      adminToken: 'a'.repeat(16),
+      listenTokenTtlS: 60,
+      callIdleTimeoutS: 1,
+      logLevel: 'trace',
+      trustProxy: '10.0.0.0/8, 127.0.0.1',
+      rateLimitPerMin: 3,
+    });
+  });
+
+  it.each([
+    ['sqlite:./x.db', { kind: 'sqlite', path: './x.db' }],
+    ['sqlite:/var/lib/earshot.db', { kind: 'sqlite', path: '/var/lib/earshot.db' }],
+    ['sqlite:///var/lib/earshot.db', { kind: 'sqlite', path: '/var/lib/earshot.db' }],
+    ['sqlite::memory:', { kind: 'sqlite', path: ':memory:' }],
+    ['postgresql://h/db', { kind: 'postgres', url: 'postgresql://h/db' }],
+  ])('parses the database URL %s', (url, expected) => {
+    expect(loadConfig({ EARSHOT_DATABASE_URL: url }).database).toEqual(expected);
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+    ['127.0.0.1', '127.0.0.1'],
+    ['::1, 10.0.0.0/8', '::1, 10.0.0.0/8'],
+    ['fd00::/8', 'fd00::/8'],
+  ])('parses EARSHOT_TRUST_PROXY=%s', (value, expected) => {
+    expect(loadConfig({ EARSHOT_TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it.each<[ConfigVariable, string]>([
+    ['EARSHOT_HOST', 'my host'],
+    ['EARSHOT_HOST', 'http://x'],
+    ['EARSHOT_PORT', '70000'],
+    ['EARSHOT_PORT', '65536'],
+    ['EARSHOT_PORT', 'abc'],
+    ['EARSHOT_PORT', '-1'],
+    ['EARSHOT_PORT', '80.5'],
+    ['EARSHOT_DATABASE_URL', 'mysql://localhost/earshot'],
+    ['EARSHOT_DATABASE_URL', 'sqlite:'],
+    ['EARSHOT_DATABASE_URL', './data/earshot.db'],
+    ['EARSHOT_DATABASE_URL', 'postgres://bad host/db'],
+    ['EARSHOT_NATS_URL', 'http://x'],
+    ['EARSHOT_NATS_URL', 'nats://a:4222,not a url'],
+    ['EARSHOT_NATS_PREFIX', 'earshot.*'],
+    ['EARSHOT_NATS_PREFIX', 'earshot.>'],
+    ['EARSHOT_NATS_PREFIX', 'a..b'],
+    ['EARSHOT_NATS_PREFIX', '.earshot'],
+    ['EARSHOT_NATS_PREFIX', 'earshot.'],
+    ['EARSHOT_NATS_PREFIX', 'ear shot'],
+    ['EARSHOT_NATS_PREFIX', '_INBOX'],
+    ['EARSHOT_NATS_PREFIX', 'x'.repeat(65)],
+    ['EARSHOT_PUBLIC_URL', 'ftp://x.example.com'],
+    ['EARSHOT_PUBLIC_URL', 'https://x.example.com/?a=1'],
+    ['EARSHOT_PUBLIC_URL', 'https://x.example.com/#top'],
+    ['EARSHOT_PUBLIC_URL', 'listen.example.com'],
+    ['EARSHOT_ADMIN_TOKEN', 'too-short'],
+    ['EARSHOT_ADMIN_TOKEN', 'a'.repeat(15)],
+    ['EARSHOT_LISTEN_TOKEN_TTL_S', '0'],
+    ['EARSHOT_LISTEN_TOKEN_TTL_S', '1.5'],
+    ['EARSHOT_LISTEN_TOKEN_TTL_S', 'forever'],
+    ['EARSHOT_CALL_IDLE_TIMEOUT_S', '0'],
+    ['EARSHOT_CALL_IDLE_TIMEOUT_S', '86401'],
+    ['EARSHOT_LOG_LEVEL', 'loud'],
+    ['EARSHOT_LOG_LEVEL', 'INFO'],
+    ['EARSHOT_TRUST_PROXY', 'garbage'],
+    ['EARSHOT_TRUST_PROXY', 'yes'],
+    ['EARSHOT_TRUST_PROXY', 'cafe'],
+    ['EARSHOT_TRUST_PROXY', '10.0.0.0/8,beef'],
+    ['EARSHOT_TRUST_PROXY', '999.1.1.1'],
+    ['EARSHOT_TRUST_PROXY', '10.0.0.0/33'],
+    ['EARSHOT_TRUST_PROXY', '10.0.0.0/8/8'],
+    ['EARSHOT_TRUST_PROXY', '127.0.0.1,'],
+    ['EARSHOT_RATE_LIMIT_PER_MIN', '0'],
+    ['EARSHOT_RATE_LIMIT_PER_MIN', 'lots'],
+  ])('throws ConfigError naming %s for %j', (variable, value) => {
+    const error = errorFor({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.message.startsWith(`${variable} `)).toBe(true);
+    expect(error.name).toBe('ConfigError');
+  });
+
+  it('never puts the admin token in the error message', () => {
+    expect(errorFor({ EARSHOT_ADMIN_TOKEN: 'secret-ish' }).message).not.toContain('secret-ish');
+  });
+
+  it('accepts the edges of every range', () => {
+    expect(loadConfig({ EARSHOT_PORT: '65535' }).port).toBe(65535);
+    expect(loadConfig({ EARSHOT_PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ EARSHOT_LISTEN_TOKEN_TTL_S: '1' }).listenTokenTtlS).toBe(1);
+    expect(loadConfig({ EARSHOT_CALL_IDLE_TIMEOUT_S: '86400' }).callIdleTimeoutS).toBe(86400);
+    expect(loadConfig({ EARSHOT_ADMIN_TOKEN: 'b'.repeat(16) }).adminToken).toBe('b'.repeat(16));
+  });
+
+  it('lets overrides win over the environment', () => {
+    const config = loadConfig(
+      { EARSHOT_PORT: '1000', EARSHOT_DATABASE_URL: 'sqlite:env.db', EARSHOT_LOG_LEVEL: 'debug' },
+      { EARSHOT_PORT: '2000', EARSHOT_DATABASE_URL: 'sqlite:flag.db' },
+    );
+    expect(config.port).toBe(2000);
+    expect(config.database).toEqual({ kind: 'sqlite', path: 'flag.db' });
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('validates overrides like the environment, naming the variable', () => {
+    expect(() => loadConfig({ EARSHOT_PORT: '1000' }, { EARSHOT_PORT: 'abc' })).toThrow(/^EARSHOT_PORT /);
+  });
+
+  it('falls back to the default for blank values, and trims values', () => {
+    const blank = Object.fromEntries(Object.keys(CONFIG_VARIABLES).map((name) => [name, '  ']));
+    expect(loadConfig(blank)).toEqual(loadConfig({}));
+    const empty = Object.fromEntries(Object.keys(CONFIG_VARIABLES).map((name) => [name, '']));
+    expect(loadConfig(empty)).toEqual(loadConfig({}));
+    expect(loadConfig({ EARSHOT_PORT: ' 9000 ', EARSHOT_LOG_LEVEL: 'warn\n' })).toMatchObject({
+      port: 9000,
+      logLevel: 'warn',
+    });
+  });
+
+  it('reads process.env by default', () => {
+    const saved = process.env.EARSHOT_PORT;
+    process.env.EARSHOT_PORT = '4321';
+    try {
+      expect(loadConfig().port).toBe(4321);
+    } finally {
+      if (saved === undefined) delete process.env.EARSHOT_PORT;
+      else process.env.EARSHOT_PORT = saved;
+    }
+  });
+
+  it('returns a frozen result, down to the database and NATS settings', () => {
+    const config = loadConfig({ EARSHOT_NATS_URL: 'nats://a:4222' });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.database)).toBe(true);
+    expect(Object.isFrozen(config.natsServers)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,215 @@
+import { isIP } from 'node:net';
+
+/**
+ * The only reader of process.env. `loadConfig` validates every EARSHOT_* variable of SPEC section 1
+ * (plus the documented extensions) and returns a frozen Config, or throws ConfigError naming the
+ * variable. CLI flags (`--port 9000`) arrive as overrides keyed by the same variable names.
+ */
+
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly database: DatabaseConfig;
+  /** NATS servers; empty means the in-process bus (single node). */
+  readonly natsServers: readonly string[];
+  /** First token(s) of every NATS subject this node uses; nodes of one cluster share it. */
+  readonly natsPrefix: string;
+  /** Base URL for returned ws(s):// URLs, without trailing slash; null: derived from each request. */
+  readonly publicUrl: string | null;
+  /** Bearer token for /admin/v1/*; null: admin API off. */
+  readonly adminToken: string | null;
+  readonly listenTokenTtlS: number;
+  readonly callIdleTimeoutS: number;
+  readonly logLevel: LogLevel;
+  /** Fastify `trustProxy`: false, true, a hop count, or a comma list of addresses/CIDRs. */
+  readonly trustProxy: boolean | number | string;
+  /** Requests per minute allowed per API key (per client address when unauthenticated). */
+  readonly rateLimitPerMin: number;
+}
+
+/** Every variable loadConfig reads, with its default (undefined: unset). */
+export const CONFIG_VARIABLES = {
+  EARSHOT_HOST: '127.0.0.1',
+  EARSHOT_PORT: '8080',
+  EARSHOT_DATABASE_URL: 'sqlite:./data/earshot.db',
+  EARSHOT_NATS_URL: undefined,
+  EARSHOT_NATS_PREFIX: 'earshot',
+  EARSHOT_PUBLIC_URL: undefined,
+  EARSHOT_ADMIN_TOKEN: undefined,
+  EARSHOT_LISTEN_TOKEN_TTL_S: '3600',
+  EARSHOT_CALL_IDLE_TIMEOUT_S: '300',
+  EARSHOT_LOG_LEVEL: 'info',
+  EARSHOT_TRUST_PROXY: 'false',
+  EARSHOT_RATE_LIMIT_PER_MIN: '600',
+} as const satisfies Record<string, string | undefined>;
+
+export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
+export type ConfigOverrides = Partial<Record<ConfigVariable, string>>;
+
+export class ConfigError extends Error {
+  readonly variable: ConfigVariable;
+  constructor(variable: ConfigVariable, problem: string) {
+    super(`${variable} ${problem}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: ConfigOverrides = {},
+): Config {
+  const get = (name: ConfigVariable): string | undefined => {
+    const raw = overrides[name] ?? env[name];
+    const value = raw === undefined || raw.trim() === '' ? CONFIG_VARIABLES[name] : raw.trim();
+    return value;
+  };
+  const required = (name: ConfigVariable): string => get(name) as string;
+
+  const adminToken = get('EARSHOT_ADMIN_TOKEN') ?? null;
+  if (adminToken !== null && adminToken.length < 16) {
+    throw new ConfigError('EARSHOT_ADMIN_TOKEN', 'must be at least 16 characters long');
+  }
+
+  return Object.freeze({
+    host: parseHost(required('EARSHOT_HOST')),
+    port: parseInteger('EARSHOT_PORT', required('EARSHOT_PORT'), 0, 65535),
+    database: parseDatabaseUrl(required('EARSHOT_DATABASE_URL')),
+    natsServers: Object.freeze(parseNatsUrl(get('EARSHOT_NATS_URL'))),
+    natsPrefix: parseNatsPrefix(required('EARSHOT_NATS_PREFIX')),
+    publicUrl: parsePublicUrl(get('EARSHOT_PUBLIC_URL')),
+    adminToken,
+    listenTokenTtlS: parseInteger(
+      'EARSHOT_LISTEN_TOKEN_TTL_S',
+      required('EARSHOT_LISTEN_TOKEN_TTL_S'),
+      1,
+      31_536_000,
+    ),
+    callIdleTimeoutS: parseInteger(
+      'EARSHOT_CALL_IDLE_TIMEOUT_S',
+      required('EARSHOT_CALL_IDLE_TIMEOUT_S'),
+      1,
+      86_400,
+    ),
+    logLevel: parseLogLevel(required('EARSHOT_LOG_LEVEL')),
+    trustProxy: parseTrustProxy(required('EARSHOT_TRUST_PROXY')),
+    rateLimitPerMin: parseInteger(
+      'EARSHOT_RATE_LIMIT_PER_MIN',
+      required('EARSHOT_RATE_LIMIT_PER_MIN'),
+      1,
+      1_000_000,
+    ),
+  });
+}
+
+function parseHost(value: string): string {
+  if (/\s|\//.test(value))
+    throw new ConfigError('EARSHOT_HOST', `must be a host name or IP address, got "${value}"`);
+  return value;
+}
+
+function parseInteger(name: ConfigVariable, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be a whole number, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function parseDatabaseUrl(value: string): DatabaseConfig {
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new ConfigError('EARSHOT_DATABASE_URL', 'needs a file path after "sqlite:"');
+    return Object.freeze({ kind: 'sqlite', path });
+  }
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      throw new ConfigError('EARSHOT_DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return Object.freeze({ kind: 'postgres', url: value });
+  }
+  throw new ConfigError('EARSHOT_DATABASE_URL', 'must start with "sqlite:" or "postgres://"');
+}
+
+function parseNatsUrl(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const servers = value.split(',').map((s) => s.trim());
+  for (const server of servers) {
+    let url: URL;
+    try {
+      url = new URL(server);
+    } catch {
+      throw new ConfigError('EARSHOT_NATS_URL', `has an invalid server URL "${server}"`);
+    }
+    if (!['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol)) {
+      throw new ConfigError('EARSHOT_NATS_URL', `server "${server}" must use nats://`);
+    }
+  }
+  return servers;
+}
+
+function parseNatsPrefix(value: string): string {
+  // Whole subject tokens only (no wildcards, empty tokens or whitespace); `_INBOX` is NATS's own.
+  if (
+    value.length > 64 ||
+    !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(value) ||
+    /^_INBOX(\.|$)/.test(value)
+  ) {
+    throw new ConfigError(
+      'EARSHOT_NATS_PREFIX',
+      `must be up to 64 characters of dot-separated [A-Za-z0-9_-] tokens, got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function parsePublicUrl(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('EARSHOT_PUBLIC_URL', `must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('EARSHOT_PUBLIC_URL', 'must use http:// or https://');
+  }
+  if (url.search || url.hash)
+    throw new ConfigError('EARSHOT_PUBLIC_URL', 'must not have a query or fragment');
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function parseLogLevel(value: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError('EARSHOT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
+  }
+  return value as LogLevel;
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  // Each entry must be an IP address or CIDR block: anything else would make Fastify throw at start-up.
+  if (value.split(',').every((entry) => isAddressOrCidr(entry.trim()))) return value;
+  throw new ConfigError(
+    'EARSHOT_TRUST_PROXY',
+    'must be true, false, a hop count, or a comma list of addresses',
+  );
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}

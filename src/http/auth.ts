@@ -1,0 +1,34 @@
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../domain/app-error.js';
+import type { Org } from '../domain/entities.js';
+import type { Store } from '../store/store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The organization of the API key that authenticated the request (set on /v1 routes). */
+    org: Org;
+  }
+}
+
+/**
+ * The secret in an Authorization header: `Authorization: <key>` (Bland's form) or `Bearer <key>`.
+ * Returns null when there is none.
+ */
+export function credentialFrom(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const value = header
+    .trim()
+    .replace(/^bearer\s+/i, '')
+    .trim();
+  return value === '' ? null : value;
+}
+
+/** An onRequest hook: resolves the API key to its organization or answers 401 UNAUTHORIZED. */
+export function apiKeyAuth(store: Store) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const key = credentialFrom(request.headers.authorization);
+    const org = key === null ? undefined : await store.findOrgByApiKey(key);
+    if (!org) throw new AppError('UNAUTHORIZED', 'Missing, unknown or revoked API key');
+    request.org = org;
+  };
+}

@@ -1,0 +1,35 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppDeps } from '../app-deps.js';
+import { success } from '../envelope.js';
+import { errorResponses, Preferences, PreferencesPatch, successEnvelope } from '../schemas.js';
+
+/** The calling organization's preferences. */
+export const orgRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { store }) => {
+  app.get(
+    '/org/preferences',
+    {
+      schema: {
+        summary: "The organization's preferences",
+        tags: ['organization'],
+        response: { 200: successEnvelope(Preferences), ...errorResponses(401, 429) },
+      },
+    },
+    async (request) => success({ live_listen_enabled: request.org.liveListenEnabled }),
+  );
+
+  app.patch(
+    '/org/preferences',
+    {
+      schema: {
+        summary: 'Change preferences (e.g. enable live listen)',
+        tags: ['organization'],
+        body: PreferencesPatch,
+        response: { 200: successEnvelope(Preferences), ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const org = await store.setLiveListenEnabled(request.org.id, request.body.live_listen_enabled);
+      return success({ live_listen_enabled: org?.liveListenEnabled ?? request.body.live_listen_enabled });
+    },
+  );
+};

@@ -1,0 +1,117 @@
+import { Type } from 'typebox';
+import { ErrorCode } from '../domain/error-code.js';
+import { CALL_ID_PATTERN } from '../domain/ids.js';
+
+/** Schemas of the HTTP API: they validate requests and document every route in the OpenAPI page. */
+
+const CallStatus = Type.Union([Type.Literal('active'), Type.Literal('completed')]);
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+export const ErrorEnvelope = Type.Object(
+  {
+    status: Type.Literal('error'),
+    data: Type.Null(),
+    errors: Type.Array(
+      Type.Object({ code: Type.String({ enum: Object.keys(ErrorCode) }), message: Type.String() }),
+    ),
+  },
+  { $id: 'ErrorEnvelope', description: 'Every error, with one of the codes listed in docs/api.md' },
+);
+
+export function successEnvelope<T extends Parameters<typeof Type.Object>[0][string]>(data: T) {
+  return Type.Object({ status: Type.Literal('success'), data, errors: Type.Null() });
+}
+
+/** The error responses a route may give, for the OpenAPI document. */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, Type.Ref('ErrorEnvelope')]));
+}
+
+export const CallIdParams = Type.Object({ call_id: Type.String({ description: 'The call id' }) });
+
+export const CreateCallBody = Type.Object(
+  {
+    call_id: Type.Optional(
+      Type.String({
+        pattern: CALL_ID_PATTERN,
+        description: 'Your own id for the call (1–128 of A–Z a–z 0–9 _ . : -), e.g. a Twilio CallSid',
+      }),
+    ),
+    from: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
+    to: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
+    metadata: Type.Optional(Nullable(Type.Object({}, { additionalProperties: true }))),
+  },
+  { additionalProperties: false },
+);
+
+export const ListCallsQuery = Type.Object(
+  {
+    status: Type.Optional(CallStatus),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+
+export const Participant = Type.Object({
+  name: Type.String(),
+  encoding: Type.String(),
+  sample_rate: Type.Integer(),
+  connected: Type.Boolean(),
+  frames_in: Type.Integer(),
+  frames_late: Type.Integer(),
+  frames_lost: Type.Integer(),
+});
+
+export const CallView = Type.Object(
+  {
+    call_id: Type.String(),
+    status: CallStatus,
+    created_at: Type.String({ format: 'date-time' }),
+    ended_at: Nullable(Type.String({ format: 'date-time' })),
+    from: Nullable(Type.String()),
+    to: Nullable(Type.String()),
+    metadata: Nullable(Type.Object({}, { additionalProperties: true })),
+    participants: Type.Array(Participant),
+    listeners: Type.Integer({ description: 'Listener sockets connected now' }),
+  },
+  { $id: 'Call' },
+);
+
+export const CreatedCall = Type.Object({
+  call_id: Type.String(),
+  status: CallStatus,
+  created_at: Type.String({ format: 'date-time' }),
+  ingest: Type.Object({
+    token: Type.String({ description: 'Ingest token for this call (shown on every create)' }),
+    url: Type.String({ description: 'Generic ingest WebSocket URL (add &participant=…&encoding=…)' }),
+    twilio_url: Type.String({ description: 'Twilio Media Streams URL for <Stream url=…>' }),
+  }),
+});
+
+export const StoppedCall = Type.Object({
+  call_id: Type.String(),
+  status: Type.Literal('completed'),
+  ended_at: Type.String({ format: 'date-time' }),
+});
+
+export const ListenUrl = Type.Object({
+  url: Type.String({ description: 'ws(s)://…/ws/listen/{call_id}?token=…' }),
+});
+
+export const Preferences = Type.Object({ live_listen_enabled: Type.Boolean() });
+
+export const PreferencesPatch = Type.Object(
+  { live_listen_enabled: Type.Boolean() },
+  { additionalProperties: false },
+);
+
+export const CreateOrgBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    live_listen_enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);

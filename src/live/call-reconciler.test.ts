@@ -1,0 +1,40 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { CallEvent } from '../bus/bus.js';
+import { MemoryBus } from '../bus/memory-bus.js';
+import type { Call } from '../domain/entities.js';
+import type { Store } from '../store/store.js';
+import { startCallReconciler } from './call-reconciler.js';
+
+describe('startCallReconciler', () => {
+  it('announces `ended` for the live calls the store has completed, and only those', async () => {
+    const bus = new MemoryBus();
+    const status: Record<string, Call['status']> = { done: 'completed', running: 'active' };
+    const store = {
+      getCallByPk: async (pk: string) => (pk in status ? ({ pk, status: status[pk] } as Call) : undefined),
+    };
+    const heard: [string, CallEvent][] = [];
+    for (const pk of ['done', 'running', 'unknown']) bus.subscribeCallEvents(pk, (e) => heard.push([pk, e]));
+    const reconciler = startCallReconciler({
+      store: store as unknown as Store,
+      bus,
+      liveCalls: () => ['done', 'running', 'unknown'],
+      log: pino({ level: 'silent' }),
+    });
+    await reconciler.reconcile();
+    reconciler.stop();
+    expect(heard).toEqual([['done', { type: 'ended' }]]);
+  });
+
+  it('survives a store that is down (it retries on its next run)', async () => {
+    const store = { getCallByPk: async () => Promise.reject(new Error('ECONNREFUSED')) };
+    const reconciler = startCallReconciler({
+      store: store as unknown as Store,
+      bus: new MemoryBus(),
+      liveCalls: () => ['x'],
+      log: pino({ level: 'silent' }),
+    });
+    await expect(reconciler.reconcile()).resolves.toBeUndefined();
+    reconciler.stop();
+  });
+});

@@ -1,0 +1,144 @@
+import { mixMono } from '../audio/mixer.js';
+import { TrackBuffer, TrackPull } from '../audio/track-buffer.js';
+import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
+import type { Listener } from './listener.js';
+import { formatKey } from './listener-options.js';
+import { OutputGroup } from './output-group.js';
+
+/** A track that has played nothing for this many ticks (10 s) is forgotten. */
+const FORGET_IDLE_TICKS = 500;
+
+interface RoomTrack {
+  readonly name: string;
+  readonly buffer: TrackBuffer;
+  readonly out: Int16Array;
+  idleTicks: number;
+}
+
+export interface TickResult {
+  sent: number;
+  dropped: number;
+  evicted: number;
+}
+
+/**
+ * The mixing point of one call on one node, alive while the node has listeners for the call:
+ * a jitter buffer per participant, the mix, and the listeners grouped by output format.
+ * `tick()` runs every 20 ms on the process clock.
+ */
+export class CallRoom {
+  readonly callPk: string;
+  /** Insertion order is join order: the first track is the left channel of stereo listeners. */
+  readonly #tracks = new Map<string, RoomTrack>();
+  readonly #groups = new Map<string, OutputGroup>();
+  readonly #inputs: Int16Array[] = [];
+  readonly #rightInputs: Int16Array[] = [];
+  readonly #mono = new Int16Array(FRAME_SAMPLES);
+  readonly #left = new Int16Array(FRAME_SAMPLES);
+  readonly #right = new Int16Array(FRAME_SAMPLES);
+  #stereoGroups = 0;
+  #listeners = 0;
+
+  constructor(callPk: string) {
+    this.callPk = callPk;
+  }
+
+  get listenerCount(): number {
+    return this.#listeners;
+  }
+
+  addListener(listener: Listener): void {
+    const key = formatKey(listener.format);
+    let group = this.#groups.get(key);
+    if (!group) {
+      this.#groups.set(key, (group = new OutputGroup(listener.format)));
+      if (listener.format.channels === 2) this.#stereoGroups++;
+    }
+    group.listeners.add(listener);
+    this.#listeners++;
+  }
+
+  /** Returns the number of listeners left. */
+  removeListener(listener: Listener): number {
+    const key = formatKey(listener.format);
+    const group = this.#groups.get(key);
+    if (group?.listeners.delete(listener)) {
+      this.#listeners--;
+      if (group.listeners.size === 0) {
+        this.#groups.delete(key);
+        if (listener.format.channels === 2) this.#stereoGroups--;
+      }
+    }
+    return this.#listeners;
+  }
+
+  /** Takes one participant frame from the bus (its samples are copied into the jitter buffer). */
+  onFrame(frame: TrackFrame): void {
+    let track = this.#tracks.get(frame.participant);
+    if (!track) {
+      track = {
+        name: frame.participant,
+        buffer: new TrackBuffer(),
+        out: new Int16Array(FRAME_SAMPLES),
+        idleTicks: 0,
+      };
+      this.#tracks.set(frame.participant, track);
+    }
+    track.buffer.push(frame.seq, frame.samples);
+  }
+
+  /** Jitter-buffer counters of a participant, if this room has heard it. */
+  trackStats(name: string): { framesLate: number; framesLost: number } | undefined {
+    return this.#tracks.get(name)?.buffer.stats;
+  }
+
+  /** Jitter-buffer counters of every participant this room hears (in join order). */
+  heardStats(): { name: string; framesLate: number; framesLost: number }[] {
+    return [...this.#tracks.values()].map((t) => ({
+      name: t.name,
+      framesLate: t.buffer.stats.framesLate,
+      framesLost: t.buffer.stats.framesLost,
+    }));
+  }
+
+  /** Mixes one 20 ms tick and writes it to every listener. */
+  tick(nowMs: number, result: TickResult): void {
+    let count = 0;
+    let rightCount = 0;
+    let index = 0;
+    let leftActive = false;
+    for (const track of this.#tracks.values()) {
+      const pulled = track.buffer.pull(track.out);
+      if (pulled === TrackPull.IDLE) {
+        if (++track.idleTicks > FORGET_IDLE_TICKS) this.#tracks.delete(track.name);
+      } else {
+        track.idleTicks = 0;
+        this.#inputs[count++] = track.out;
+        // First participant (in join order) on the left of stereo listeners, everyone else right.
+        if (index === 0) leftActive = true;
+        else this.#rightInputs[rightCount++] = track.out;
+      }
+      index++;
+    }
+    mixMono(this.#inputs, count, this.#mono);
+    if (this.#stereoGroups > 0) {
+      if (leftActive) this.#left.set(this.#inputs[0]);
+      else this.#left.fill(0);
+      mixMono(this.#rightInputs, rightCount, this.#right);
+    }
+    for (const group of this.#groups.values()) {
+      const message = group.push(this.#mono, this.#left, this.#right);
+      if (message === null) continue;
+      for (const listener of group.listeners) {
+        const r = listener.send(message, nowMs);
+        if (r === 'sent') result.sent++;
+        else if (r === 'dropped') result.dropped++;
+        else if (r === 'evicted') result.evicted++;
+      }
+    }
+  }
+
+  forEachListener(fn: (listener: Listener) => void): void {
+    for (const group of this.#groups.values()) for (const listener of group.listeners) fn(listener);
+  }
+}

@@ -1,0 +1,40 @@
+import { decodeAlaw, decodeMulaw } from '../audio/g711.js';
+import { deinterleaveStereo, readPcm16le } from '../audio/pcm16.js';
+import type { IngestEncoding } from '../domain/audio-format.js';
+
+/**
+ * Turns validated ingest message bytes into per-channel PCM16 samples at the source rate, reusing
+ * its buffers (the returned arrays are valid until the next call).
+ */
+export class IngestDecoder {
+  readonly #encoding: IngestEncoding;
+  readonly #channels: 1 | 2;
+  #interleaved = new Int16Array(0);
+  #left = new Int16Array(0);
+  #right = new Int16Array(0);
+
+  constructor(encoding: IngestEncoding, channels: 1 | 2) {
+    this.#encoding = encoding;
+    this.#channels = channels;
+  }
+
+  /** Decodes `bytes` (a whole number of sample frames); returns one array per channel. */
+  decode(bytes: Uint8Array): Int16Array[] {
+    const total = this.#encoding === 'pcm16' ? bytes.length >> 1 : bytes.length;
+    if (this.#interleaved.length < total) this.#interleaved = new Int16Array(total);
+    const all = this.#interleaved.subarray(0, total);
+    if (this.#encoding === 'pcm16') readPcm16le(bytes, all);
+    else if (this.#encoding === 'mulaw') decodeMulaw(bytes, all);
+    else decodeAlaw(bytes, all);
+    if (this.#channels === 1) return [all];
+    const perChannel = total >> 1;
+    if (this.#left.length < perChannel) {
+      this.#left = new Int16Array(perChannel);
+      this.#right = new Int16Array(perChannel);
+    }
+    const left = this.#left.subarray(0, perChannel);
+    const right = this.#right.subarray(0, perChannel);
+    deinterleaveStereo(all, left, right);
+    return [left, right];
+  }
+}

@@ -1,0 +1,101 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { CloseCode } from '../domain/error-code.js';
+import type { ListenerFormat } from './listener-options.js';
+
+/**
+ * How long a closing listener may take to answer the close handshake before its socket is cut.
+ * Generous on purpose: a listener evicted for being slow reads its backlog first, then the close.
+ */
+const CLOSE_GRACE_MS = 5000;
+
+export interface ListenerPolicy {
+  /** Socket backlog (bytes not yet handed to the kernel) beyond which messages are dropped. */
+  readonly maxBacklogBytes: number;
+  /** Continuous backlog after which the listener is closed with 1008 "listener too slow". */
+  readonly evictAfterMs: number;
+}
+
+export type SendResult = 'sent' | 'dropped' | 'evicted' | 'closed';
+
+/**
+ * One listener socket. Audio messages arrive pre-framed (the same Buffer for every listener of a
+ * format) and are written straight to the TCP socket under `ws`, after a backlog check: a listener
+ * that cannot keep up loses messages (only its own) instead of growing memory or slowing others.
+ */
+export class Listener {
+  readonly ws: WebSocket;
+  readonly format: ListenerFormat;
+  readonly #socket: Socket;
+  readonly #policy: ListenerPolicy;
+  #backlogSinceMs = 0;
+  #droppedMs = 0;
+  #closed = false;
+  #onClose: (() => void) | null = null;
+
+  constructor(ws: WebSocket, format: ListenerFormat, policy: ListenerPolicy) {
+    this.ws = ws;
+    this.format = format;
+    this.#policy = policy;
+    // ws keeps its socket private; writing whole frames to it is safe because ws itself writes
+    // every frame synchronously (no compression, no queue), so frames never interleave.
+    this.#socket = (ws as unknown as { _socket: Socket })._socket;
+  }
+
+  /**
+   * Runs `fn` once, as soon as the listener starts closing (by us or by the peer), so that it stops
+   * counting as a listener at once rather than when the close handshake ends.
+   */
+  onClose(fn: () => void): void {
+    this.#onClose = fn;
+    this.ws.once('close', () => this.#fireClose());
+  }
+
+  #fireClose(): void {
+    const fn = this.#onClose;
+    this.#onClose = null;
+    fn?.();
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.ws.readyState !== this.ws.OPEN;
+  }
+
+  /** Writes one pre-framed message unless the socket is backlogged. */
+  send(frame: Buffer, nowMs: number): SendResult {
+    if (this.closed) return 'closed';
+    if (this.#socket.writableLength > this.#policy.maxBacklogBytes) {
+      if (this.#backlogSinceMs === 0) this.#backlogSinceMs = nowMs;
+      this.#droppedMs += this.format.frameMs;
+      if (nowMs - this.#backlogSinceMs >= this.#policy.evictAfterMs) {
+        this.close(CloseCode.POLICY_VIOLATION, 'listener too slow');
+        return 'evicted';
+      }
+      return 'dropped';
+    }
+    this.#backlogSinceMs = 0;
+    if (this.#droppedMs > 0) {
+      const ms = this.#droppedMs;
+      this.#droppedMs = 0;
+      this.sendEvent({ type: 'gap', ms });
+    }
+    this.#socket.write(frame);
+    return 'sent';
+  }
+
+  /** Sends a JSON text frame to listeners that asked for events (`events=1`); others get nothing. */
+  sendEvent(event: Readonly<Record<string, unknown>>): void {
+    if (this.format.events && !this.closed) this.ws.send(JSON.stringify(event));
+  }
+
+  /** Closes with a code and reason; a peer that does not answer the close is cut after CLOSE_GRACE_MS. */
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.ws.close(code, reason);
+    this.#fireClose();
+    const cut = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    cut.unref();
+    this.ws.once('close', () => clearTimeout(cut));
+  }
+}

@@ -1,0 +1,187 @@
+import type { Logger } from 'pino';
+import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from '../bus/bus.js';
+import { CloseCode } from '../domain/error-code.js';
+import type { Metrics } from '../observability/metrics.js';
+import { CallRoom, type TickResult } from './call-room.js';
+import type { Clock } from './clock.js';
+import type { IngestTrack } from './ingest-track.js';
+import type { Listener } from './listener.js';
+
+/** An open ingest connection, as the registry needs to see it. */
+export interface IngestConnection {
+  readonly tracks: readonly IngestTrack[];
+  /** Closes the socket (idempotent). */
+  close(code: number, reason: string): void;
+}
+
+interface CallPresence {
+  room: CallRoom | null;
+  unsubscribeFrames: Unsubscribe | null;
+  readonly unsubscribeEvents: Unsubscribe;
+  readonly unsubscribeStats: Unsubscribe;
+  readonly ingests: Set<IngestConnection>;
+  /** Every participant ingested on this node during the call (also after it disconnected). */
+  readonly tracks: Map<string, IngestTrack>;
+}
+
+/**
+ * What this node has live, per call: listeners (in a CallRoom, mixed on the process clock) and
+ * ingest connections. It subscribes to a call's frames only while it has listeners for it, and to
+ * the call's events while it has anything for it; call events close the sockets. While it has
+ * anything for a call it also answers the cluster's stats queries about it (ClusterCallStats).
+ */
+export class LiveRegistry {
+  readonly #bus: Bus;
+  readonly #clock: Clock;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  readonly #calls = new Map<string, CallPresence>();
+  readonly #rooms = new Set<CallRoom>();
+  readonly #tickResult: TickResult = { sent: 0, dropped: 0, evicted: 0 };
+
+  constructor(options: { bus: Bus; clock: Clock; metrics: Metrics; log: Logger }) {
+    this.#bus = options.bus;
+    this.#clock = options.clock;
+    this.#metrics = options.metrics;
+    this.#log = options.log;
+  }
+
+  addListener(callPk: string, listener: Listener): void {
+    const presence = this.#presence(callPk);
+    if (!presence.room) {
+      const room = new CallRoom(callPk);
+      presence.room = room;
+      presence.unsubscribeFrames = this.#bus.subscribeFrames(callPk, (frame) => room.onFrame(frame));
+      if (this.#rooms.size === 0) this.#clock.add(this.#tick);
+      this.#rooms.add(room);
+    }
+    presence.room.addListener(listener);
+    this.#metrics.listeners.inc();
+    listener.onClose(() => this.#removeListener(callPk, listener));
+  }
+
+  addIngest(callPk: string, connection: IngestConnection): void {
+    const presence = this.#presence(callPk);
+    presence.ingests.add(connection);
+  }
+
+  /** Registers a participant track of an ingest connection; announces it to every node. */
+  addTrack(track: IngestTrack): void {
+    this.#presence(track.callPk).tracks.set(track.name, track);
+    this.#metrics.participants.inc();
+    this.#bus.publishCallEvent(track.callPk, { type: 'participant', name: track.name, state: 'joined' });
+  }
+
+  /** Marks a participant track disconnected; announces it. Idempotent. */
+  endTrack(track: IngestTrack): void {
+    if (!track.connected) return;
+    track.connected = false;
+    this.#metrics.participants.dec();
+    this.#bus.publishCallEvent(track.callPk, { type: 'participant', name: track.name, state: 'left' });
+  }
+
+  removeIngest(callPk: string, connection: IngestConnection): void {
+    const presence = this.#calls.get(callPk);
+    if (!presence) return;
+    presence.ingests.delete(connection);
+    for (const track of connection.tracks) this.endTrack(track);
+    this.#release(callPk, presence);
+  }
+
+  /** Calls this node has anything live for (listeners or ingest). */
+  liveCalls(): string[] {
+    return [...this.#calls.keys()];
+  }
+
+  /** Calls with ingest connected on this node now (their activity keeps them from idling out). */
+  callsWithIngest(): string[] {
+    return [...this.#calls].filter(([, p]) => p.ingests.size > 0).map(([pk]) => pk);
+  }
+
+  /** What this node has live for the call: its listeners, the tracks ingested here, what its mixer heard. */
+  nodeStats(callPk: string): NodeCallStats {
+    const presence = this.#calls.get(callPk);
+    if (!presence) return { listeners: 0, tracks: [], heard: [] };
+    return {
+      listeners: presence.room?.listenerCount ?? 0,
+      tracks: [...presence.tracks.values()].map((t) => ({
+        name: t.name,
+        encoding: t.encoding,
+        sampleRateHz: t.sampleRateHz,
+        connected: t.connected,
+        framesIn: t.framesIn,
+      })),
+      heard: presence.room?.heardStats() ?? [],
+    };
+  }
+
+  /** Closes every socket (server shutdown: 1001). */
+  closeAll(code: number, reason: string): void {
+    for (const presence of [...this.#calls.values()]) {
+      presence.room?.forEachListener((l) => l.close(code, reason));
+      for (const ingest of [...presence.ingests]) ingest.close(code, reason);
+    }
+  }
+
+  #presence(callPk: string): CallPresence {
+    let presence = this.#calls.get(callPk);
+    if (!presence) {
+      presence = {
+        room: null,
+        unsubscribeFrames: null,
+        unsubscribeEvents: this.#bus.subscribeCallEvents(callPk, (event) => this.#onCallEvent(callPk, event)),
+        unsubscribeStats: this.#bus.answerCallStats(callPk, () => this.nodeStats(callPk)),
+        ingests: new Set(),
+        tracks: new Map(),
+      };
+      this.#calls.set(callPk, presence);
+    }
+    return presence;
+  }
+
+  #onCallEvent(callPk: string, event: CallEvent): void {
+    const presence = this.#calls.get(callPk);
+    if (!presence) return;
+    if (event.type === 'ended') {
+      presence.room?.forEachListener((l) => l.close(CloseCode.NORMAL, 'call ended'));
+      for (const ingest of [...presence.ingests]) ingest.close(CloseCode.NORMAL, 'call ended');
+    } else if (event.type === 'revoked') {
+      presence.room?.forEachListener((l) => l.close(CloseCode.REVOKED, 'revoked'));
+    } else {
+      presence.room?.forEachListener((l) => l.sendEvent(event));
+    }
+  }
+
+  #removeListener(callPk: string, listener: Listener): void {
+    const presence = this.#calls.get(callPk);
+    const room = presence?.room;
+    if (!presence || !room) return;
+    this.#metrics.listeners.dec();
+    if (room.removeListener(listener) > 0) return;
+    presence.unsubscribeFrames?.();
+    presence.unsubscribeFrames = null;
+    presence.room = null;
+    this.#rooms.delete(room);
+    if (this.#rooms.size === 0) this.#clock.remove(this.#tick);
+    this.#release(callPk, presence);
+  }
+
+  /** Forgets a call once nothing on this node refers to it. */
+  #release(callPk: string, presence: CallPresence): void {
+    if (presence.room || presence.ingests.size > 0) return;
+    presence.unsubscribeEvents();
+    presence.unsubscribeStats();
+    this.#calls.delete(callPk);
+  }
+
+  readonly #tick = (): void => {
+    const result = this.#tickResult;
+    result.sent = result.dropped = result.evicted = 0;
+    const nowMs = Date.now();
+    for (const room of this.#rooms) room.tick(nowMs, result);
+    if (result.sent > 0) this.#metrics.framesOut.inc(result.sent);
+    if (result.dropped > 0) this.#metrics.framesDropped.inc({ reason: 'listener_backlog' }, result.dropped);
+    if (result.evicted > 0)
+      this.#log.warn({ evicted: result.evicted }, 'closed listeners too slow to keep up');
+  };
+}

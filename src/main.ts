@@ -1,0 +1,140 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory-bus.js';
+import { NatsBus } from './bus/nats-bus.js';
+import type { Config } from './config/load-config.js';
+import type { AppDeps } from './http/app-deps.js';
+import { buildApp } from './http/build-app.js';
+import { startActivityHeartbeat } from './live/activity-heartbeat.js';
+import { CallLifecycle } from './live/call-lifecycle.js';
+import { startCallReconciler } from './live/call-reconciler.js';
+import { Clock } from './live/clock.js';
+import { ClusterCallStats } from './live/cluster-call-stats.js';
+import { startIdleSweeper } from './live/idle-sweeper.js';
+import { LiveRegistry } from './live/live-registry.js';
+import { createLogger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { openStore } from './store/open-store.js';
+import { attachWebSockets } from './ws/attach-websockets.js';
+
+export interface RunningServer {
+  /** The http:// URL the server listens on (with the port actually chosen when EARSHOT_PORT=0). */
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly deps: AppDeps;
+  /** Stops accepting, closes every socket, and releases the database and bus. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: the only place that wires real dependencies together and listens.
+ * Used by `earshot serve` and by the integration tests (several servers may run in one process).
+ */
+export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const store = await openStore(config.database, {
+    onBackgroundError: (err) => logger.warn({ err }, 'database connection error'),
+  });
+  const metrics = new Metrics({ countActiveCalls: () => store.countActiveCalls() });
+  let bus: Bus;
+  try {
+    bus = await createBus(config, logger, metrics);
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  const lifecycle = new CallLifecycle(store, bus);
+  const clock = new Clock({
+    onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
+    onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
+    onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
+  });
+  const registry = new LiveRegistry({ bus, clock, metrics, log: logger });
+  const live = new ClusterCallStats(bus);
+  const deps: AppDeps = { config, store, bus, lifecycle, live, metrics, logger };
+
+  const app = await buildApp(deps);
+  const touchCall = (pk: string) => {
+    store.touchCalls([pk]).catch((err) => logger.warn({ err }, 'could not record ingest activity'));
+  };
+  const sockets = attachWebSockets(app.server, { ...deps, registry, touchCall });
+  // Before the HTTP server stops accepting: close every socket with 1001 so that close can finish.
+  app.addHook('preClose', () => sockets.shutdown());
+  const stopSweeper = startIdleSweeper({
+    store,
+    lifecycle,
+    idleTimeoutS: config.callIdleTimeoutS,
+    log: logger,
+  });
+  const stopHeartbeat = startActivityHeartbeat({
+    store,
+    registry,
+    idleTimeoutS: config.callIdleTimeoutS,
+    log: logger,
+  });
+  // The bus is at-most-once: calls that ended unheard (e.g. during a NATS outage) are found in the store.
+  const reconciler = startCallReconciler({ store, bus, liveCalls: () => registry.liveCalls(), log: logger });
+  const stopReconnectHook =
+    bus instanceof NatsBus ? bus.onReconnect(() => reconciler.reconcileSoon()) : () => {};
+  let address: string;
+  try {
+    address = await app.listen({
+      host: config.host,
+      port: config.port,
+      listenTextResolver: (addr) => `earshot listening on ${addr}`,
+    });
+  } catch (err) {
+    stopSweeper();
+    stopHeartbeat();
+    reconciler.stop();
+    stopReconnectHook();
+    await app.close().catch(() => {});
+    await bus.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+  const port = new URL(address).port;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: address,
+    port: Number(port),
+    app,
+    deps,
+    close() {
+      closing ??= (async () => {
+        stopSweeper();
+        stopHeartbeat();
+        reconciler.stop();
+        stopReconnectHook();
+        await app.close();
+        clock.stop();
+        await bus.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The in-process bus for one node; NATS when EARSHOT_NATS_URL names servers (fails fast when unreachable). */
+async function createBus(config: Config, logger: Logger, metrics: Metrics): Promise<Bus> {
+  if (config.natsServers.length === 0) {
+    return new MemoryBus({ onHandlerError: (err) => logger.error({ err }, 'bus handler failed') });
+  }
+  const dropped = {
+    bus_unavailable: metrics.framesDropped.labels('bus_unavailable'),
+    bus_backlog: metrics.framesDropped.labels('bus_backlog'),
+    bus_malformed: metrics.framesDropped.labels('bus_malformed'),
+  };
+  const bus = await NatsBus.connect({
+    servers: config.natsServers,
+    prefix: config.natsPrefix,
+    log: logger,
+    onFrameDropped: (reason) => dropped[reason].inc(),
+  });
+  logger.info({ servers: config.natsServers, prefix: config.natsPrefix }, 'connected to NATS');
+  return bus;
+}

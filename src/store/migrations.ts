@@ -1,0 +1,80 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/**
+ * The one migration set, run at start-up on either dialect. Only portable column types are used
+ * (see schema.ts). Append new migrations; never edit one that has shipped.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_control_plane': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('orgs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('live_listen_enabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('prefix', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+
+      await db.schema
+        .createTable('calls')
+        .addColumn('pk', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+        .addColumn('call_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('from_number', 'text')
+        .addColumn('to_number', 'text')
+        .addColumn('metadata', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('last_activity_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('calls_org_call_id_unique', ['org_id', 'call_id'])
+        .execute();
+      await db.schema
+        .createIndex('calls_org_created_idx')
+        .on('calls')
+        .columns(['org_id', 'created_at', 'pk'])
+        .execute();
+      await db.schema
+        .createIndex('calls_status_activity_idx')
+        .on('calls')
+        .columns(['status', 'last_activity_at'])
+        .execute();
+
+      await db.schema
+        .createTable('listen_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('call_pk', 'text', (c) => c.notNull().references('calls.pk').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema.createIndex('listen_tokens_call_idx').on('listen_tokens').column('call_pk').execute();
+
+      await db.schema
+        .createTable('ingest_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('call_pk', 'text', (c) => c.notNull().references('calls.pk').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ingest_tokens_call_idx').on('ingest_tokens').column('call_pk').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['ingest_tokens', 'listen_tokens', 'calls', 'api_keys', 'orgs']) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

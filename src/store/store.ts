@@ -1,0 +1,69 @@
+import type { Call, CallStatus, ListenGrant, Org } from '../domain/entities.js';
+
+/**
+ * The control-plane store: one interface, implemented once over Kysely for both SQLite and Postgres
+ * (see open-store.ts). The audio hot path never calls it. All timestamps are ISO 8601 UTC strings.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
+  createOrg(name: string, liveListenEnabled: boolean): Promise<Org>;
+  getOrg(orgId: string): Promise<Org | undefined>;
+  /** The oldest organization with exactly this name. */
+  findOrgByName(name: string): Promise<Org | undefined>;
+  setLiveListenEnabled(orgId: string, enabled: boolean): Promise<Org | undefined>;
+
+  /** Creates a key for the org; the returned `apiKey` is the only copy of the secret. */
+  createApiKey(orgId: string): Promise<{ apiKey: string; prefix: string }>;
+  /** The org a live (not revoked) key belongs to. */
+  findOrgByApiKey(apiKey: string): Promise<Org | undefined>;
+  /** Revokes the key with this visible prefix; false when there is no such live key. */
+  revokeApiKey(prefix: string): Promise<boolean>;
+
+  /** Idempotent on (org, callId): returns the existing call with `created: false`. */
+  createCall(orgId: string, input: NewCall): Promise<{ call: Call; created: boolean }>;
+  getCall(orgId: string, callId: string): Promise<Call | undefined>;
+  getCallByPk(pk: string): Promise<Call | undefined>;
+  listCalls(orgId: string, query: CallQuery): Promise<{ calls: Call[]; nextCursor: string | null }>;
+  /** Marks the call completed (idempotent); `changed` says whether this call did it. */
+  completeCall(pk: string): Promise<{ call: Call; changed: boolean } | undefined>;
+  /** Records that ingest is connected for these calls now (drives the idle timeout). */
+  touchCalls(pks: readonly string[]): Promise<void>;
+  /** Active calls whose last ingest activity is older than `before`. */
+  findIdleCalls(before: string, limit: number): Promise<Call[]>;
+  countActiveCalls(): Promise<number>;
+
+  createListenToken(callPk: string, expiresAt: string): Promise<string>;
+  resolveListenToken(token: string): Promise<ListenGrant | undefined>;
+  /** Revokes every listen token of the call; returns how many were live. */
+  revokeListenTokens(callPk: string): Promise<number>;
+  createIngestToken(callPk: string): Promise<string>;
+  /** The call an ingest token belongs to. */
+  resolveIngestToken(token: string): Promise<string | undefined>;
+
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface NewCall {
+  readonly callId?: string;
+  readonly from?: string | null;
+  readonly to?: string | null;
+  readonly metadata?: Record<string, unknown> | null;
+}
+
+export interface CallQuery {
+  readonly status?: CallStatus;
+  readonly limit: number;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+/** Thrown for a cursor that was not produced by listCalls. */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor is not valid');
+    this.name = 'InvalidCursorError';
+  }
+}

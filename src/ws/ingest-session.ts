@@ -1,0 +1,87 @@
+import type { WebSocket } from 'ws';
+import type { Call } from '../domain/entities.js';
+import { toAppError } from '../http/to-app-error.js';
+import { IngestTrack } from '../live/ingest-track.js';
+import type { IngestConnection } from '../live/live-registry.js';
+import type { WsDeps } from './ws-deps.js';
+
+/**
+ * One ingest socket bound to a call: its participant tracks, their registration with the node's
+ * live registry, and the one way such a socket ends on bad input — a close code and reason from
+ * the error's declaration, counted in metrics, touching nothing else.
+ */
+export class IngestSession implements IngestConnection {
+  readonly call: Call;
+  readonly tracks: IngestTrack[] = [];
+  readonly #deps: WsDeps;
+  readonly #ws: WebSocket;
+  #closed = false;
+
+  constructor(deps: WsDeps, ws: WebSocket, call: Call) {
+    this.#deps = deps;
+    this.#ws = ws;
+    this.call = call;
+    deps.registry.addIngest(call.pk, this);
+    deps.touchCall(call.pk);
+    ws.once('close', () => {
+      this.#closed = true;
+      deps.registry.removeIngest(call.pk, this);
+      deps.touchCall(call.pk);
+    });
+  }
+
+  /** Adds the tracks this socket carries. */
+  addTracks(names: readonly string[], format: { encoding: string; sampleRateHz: number }): IngestTrack[] {
+    const added = names.map(
+      (name) =>
+        new IngestTrack(this.call.pk, name, format, (frame) => {
+          this.#deps.metrics.framesIn.inc();
+          this.#deps.bus.publishFrame(frame);
+        }),
+    );
+    for (const track of added) {
+      this.tracks.push(track);
+      this.#deps.registry.addTrack(track);
+    }
+    return added;
+  }
+
+  /** Ends the named tracks (e.g. a generic `{"event":"stop"}`) without closing the call. */
+  endTracks(): void {
+    for (const track of this.tracks) this.#deps.registry.endTrack(track);
+  }
+
+  /** Closes the socket because of `err` (an AppError, or anything else as an internal error). */
+  fail(err: unknown): void {
+    const { error, internal } = toAppError(err);
+    if (internal) this.#deps.logger.error({ err, callPk: this.call.pk }, 'ingest failed');
+    this.#deps.metrics.ingestErrors.inc({ code: error.code });
+    this.close(error.closeCode, error.message);
+  }
+
+  close(code: number, reason: string): void {
+    closeSocket(this.#ws, code, reason);
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** Closes a socket with a code and reason (cut after 1 s if the peer does not answer). Idempotent. */
+export function closeSocket(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
+  ws.close(code, reason);
+  const cut = setTimeout(() => ws.terminate(), 1000);
+  cut.unref();
+  ws.once('close', () => clearTimeout(cut));
+}
+
+/** Fails a socket that has no session yet (bad input before a Twilio `start` was accepted). */
+export function failSocket(deps: WsDeps, ws: WebSocket, err: unknown): void {
+  const { error, internal } = toAppError(err);
+  if (internal) deps.logger.error({ err }, 'ingest failed');
+  deps.metrics.ingestErrors.inc({ code: error.code });
+  closeSocket(ws, error.closeCode, error.message);
+}

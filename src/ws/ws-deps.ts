@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/bus.js';
+import type { Config } from '../config/load-config.js';
+import type { CallLifecycle } from '../live/call-lifecycle.js';
+import type { LiveRegistry } from '../live/live-registry.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Store } from '../store/store.js';
+
+/** What the socket endpoints need. */
+export interface WsDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly registry: LiveRegistry;
+  readonly lifecycle: CallLifecycle;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Refreshes the idle-timeout activity of a call now (on ingest connect and disconnect). */
+  readonly touchCall: (callPk: string) => void;
+}

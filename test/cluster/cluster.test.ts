@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Cluster,
+  clusterAvailable,
+  report,
+  sleep,
+  startCluster,
+  toneChunks,
+} from '../helpers/cluster.js';
+import { maxLevelExcludingDb, rmsDbfs, toneLevelDb } from '../helpers/spectrum.js';
+import { closedWith, openListener, openSocket, sendPaced, type TestListener } from '../helpers/ws-clients.js';
+
+const RATE = 16000;
+
+function firstSounding(listener: TestListener): number {
+  return listener.binary.findIndex((_, i) => rmsDbfs(listener.samples(i, i + 1)) > -50);
+}
+
+/**
+ * Three `earshot serve` processes on one Postgres database and one NATS prefix: any node answers
+ * any API call, audio ingested anywhere reaches listeners everywhere, control events reach every node.
+ */
+describe.skipIf(!clusterAvailable)('a cluster of three earshot processes', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster(3, { env: { EARSHOT_CALL_IDLE_TIMEOUT_S: '2' } });
+  }, 60_000);
+  afterAll(() => cluster?.close());
+
+  it('reports the database and the bus ready on every node', async () => {
+    for (const node of cluster.nodes) {
+      const r = await node.request('/readyz');
+      expect(r).toEqual({
+        status: 200,
+        body: { status: 'success', data: { database: 'ok', bus: 'ok' }, errors: null },
+      });
+    }
+  });
+
+  it('mixes a caller ingested on node 1 and an agent on node 2 for listeners on every node; stop on node 3 closes them all within 1 s', async () => {
+    const [n1, n2, n3] = cluster.nodes;
+    const call = await cluster.newCall(n1);
+    // A listen URL minted by one node works on every node (only the host differs).
+    const minted = new URL(await call.listenUrl(n3));
+    const listeners = await Promise.all(
+      cluster.nodes.map((n) => openListener(`${n.ws}${minted.pathname}${minted.search}`)),
+    );
+    const caller = await openSocket(call.ingestUrl(n1, 'participant=caller&encoding=mulaw&sample_rate=8000'));
+    const agent = await openSocket(
+      call.ingestUrl(n2, 'participant=agent.v2&encoding=pcm16&sample_rate=48000'),
+    );
+    const statsDuring = (async () => {
+      await sleep(1000);
+      // A node answering later than the gather window is left out: allow a retry on a loaded machine.
+      for (let attempt = 0; ; attempt++) {
+        const r = await n3.request(`/v1/calls/${call.id}`, { apiKey: cluster.apiKey });
+        if ((r.body.data.listeners === 3 && r.body.data.participants.length === 2) || attempt === 3) return r;
+        await sleep(100);
+      }
+    })();
+    await Promise.all([
+      sendPaced(caller, toneChunks(440, 8000, 2, 'mulaw'), 20, (c) => c),
+      sendPaced(agent, toneChunks(1000, 48000, 2, 'pcm16'), 20, (c) => c),
+    ]);
+
+    // GET on node 3, which ingests nothing: the whole cluster's participants and listeners.
+    const during = await statsDuring;
+    expect(during.status).toBe(200);
+    expect(during.body.data.listeners).toBe(3);
+    const participants = during.body.data.participants as {
+      name: string;
+      connected: boolean;
+      frames_in: number;
+    }[];
+    expect(participants.map((p) => [p.name, p.connected]).sort()).toEqual([
+      ['agent.v2', true],
+      ['caller', true],
+    ]);
+    expect(participants.every((p) => p.frames_in > 40)).toBe(true);
+
+    const stopAt = performance.now();
+    const stopped = await n3.request(`/v1/calls/${call.id}/stop`, { method: 'POST', apiKey: cluster.apiKey });
+    expect(stopped.status).toBe(200);
+    const closes = await Promise.all(
+      listeners.map(async (l) => ({ ...(await l.closed), at: performance.now() })),
+    );
+    const worstCloseMs = Math.max(...closes.map((c) => c.at - stopAt));
+    report('stop on node 3 → last listener closed (3 nodes)', worstCloseMs.toFixed(0), 'ms');
+    for (const c of closes)
+      expect({ code: c.code, reason: c.reason }).toEqual({ code: 1000, reason: 'call ended' });
+    expect(worstCloseMs).toBeLessThan(1000);
+    // Ingest sockets on every node are closed too.
+    await Promise.all([closedWith(caller), closedWith(agent)].map((p) => Promise.race([p, sleep(1000)])));
+
+    for (const [i, l] of listeners.entries()) {
+      expect(l.binary.length).toBeGreaterThan(90);
+      expect(l.binary.every((m) => m.length === 640)).toBe(true);
+      const start = firstSounding(l);
+      expect(start, `listener on node ${i + 1}`).toBeGreaterThanOrEqual(0);
+      const window = l.samples(start + 15, start + 65);
+      expect(toneLevelDb(window, RATE, 440), `440 Hz on node ${i + 1}`).toBeCloseTo(-12, 0);
+      expect(toneLevelDb(window, RATE, 1000), `1 kHz on node ${i + 1}`).toBeCloseTo(-12, 0);
+      expect(maxLevelExcludingDb(window, RATE, [440, 1000]), `distortion on node ${i + 1}`).toBeLessThan(-40);
+    }
+  });
+
+  it('revoking on one node closes listeners on the others with 4001 within 1 s', async () => {
+    const [n1, n2, n3] = cluster.nodes;
+    const call = await cluster.newCall(n2);
+    const url = new URL(await call.listenUrl(n1));
+    const listeners = await Promise.all(
+      [n1, n3].map((n) => openListener(`${n.ws}${url.pathname}${url.search}`)),
+    );
+    const at = performance.now();
+    const r = await n2.request(`/v1/calls/${call.id}/listen`, { method: 'DELETE', apiKey: cluster.apiKey });
+    expect(r.status).toBe(200);
+    for (const l of listeners) expect(await l.closed).toEqual({ code: 4001, reason: 'revoked' });
+    expect(performance.now() - at).toBeLessThan(1000);
+  });
+
+  it('keeps a call alive while its ingest is on another node than the sweeper, and idles it out after', async () => {
+    const [n1, n2] = cluster.nodes;
+    const call = await cluster.newCall(n2);
+    const caller = await openSocket(call.ingestUrl(n1, 'participant=caller&encoding=mulaw&sample_rate=8000'));
+    // 4 s of ingest on node 1, twice the idle timeout: nodes 2 and 3 sweep all along.
+    await sendPaced(caller, toneChunks(300, 8000, 4, 'mulaw'), 20, (c) => c);
+    const still = await n2.request(`/v1/calls/${call.id}`, { apiKey: cluster.apiKey });
+    expect(still.body.data.status).toBe('active');
+    caller.close();
+    const deadline = Date.now() + 6000;
+    let status = 'active';
+    while (status === 'active' && Date.now() < deadline) {
+      await sleep(250);
+      status = (await n2.request(`/v1/calls/${call.id}`, { apiKey: cluster.apiKey })).body.data.status;
+    }
+    expect(status).toBe('completed');
+  });
+});

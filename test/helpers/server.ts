@@ -1,0 +1,83 @@
+import { Writable } from 'node:stream';
+import { type ConfigOverrides, loadConfig } from '../../src/config/load-config.js';
+import { type RunningServer, startServer } from '../../src/main.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { Backend, TestDatabase } from './databases.js';
+
+export interface TestServer {
+  readonly server: RunningServer;
+  readonly url: string;
+  readonly db: TestDatabase;
+  /** Every log line the server wrote, as text. */
+  readonly logs: string[];
+  /** fetch() against the server with an optional API key. */
+  request(path: string, init?: RequestInit & { apiKey?: string }): Promise<Response>;
+  /** Creates an organization with a key directly in the store. */
+  createOrg(options?: {
+    liveListen?: boolean;
+    name?: string;
+  }): Promise<{ orgId: string; apiKey: string; prefix: string }>;
+  close(): Promise<void>;
+}
+
+/** Starts a real earshot server on a free loopback port with a fresh database of the given backend. */
+export async function startTestServer(backend: Backend, env: ConfigOverrides = {}): Promise<TestServer> {
+  const db = await backend.create();
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk));
+      callback();
+    },
+  });
+  const config = loadConfig(
+    {},
+    { EARSHOT_PORT: '0', EARSHOT_DATABASE_URL: db.url, EARSHOT_LOG_LEVEL: 'info', ...env },
+  );
+  const server = await startServer(config, { logger: createLogger(config.logLevel, sink) });
+  return {
+    server,
+    url: server.url,
+    db,
+    logs,
+    request(path, init = {}) {
+      const { apiKey, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (apiKey !== undefined) headers.set('authorization', apiKey);
+      return fetch(server.url + path, { ...rest, headers });
+    },
+    async createOrg(options = {}) {
+      const org = await server.deps.store.createOrg(options.name ?? 'Test org', options.liveListen ?? true);
+      const key = await server.deps.store.createApiKey(org.id);
+      return { orgId: org.id, apiKey: key.apiKey, prefix: key.prefix };
+    },
+    async close() {
+      await server.close();
+      await db.drop();
+    },
+  };
+}
+
+/** POSTs JSON and returns status, parsed body and raw text. */
+export async function jsonRequest(
+  ts: TestServer,
+  method: string,
+  path: string,
+  options: { apiKey?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; text: string; headers: Headers }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await ts.request(path, {
+    method,
+    apiKey: options.apiKey,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text ? JSON.parse(text) : undefined,
+    text,
+    headers: response.headers,
+  };
+}

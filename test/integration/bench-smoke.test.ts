@@ -1,0 +1,21 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+// The benchmark's figures are never asserted here (timing on a shared machine is not a test);
+// this only keeps `npm run bench -- --quick` working: it runs against dist/ and must finish cleanly.
+describe('npm run bench -- --quick', () => {
+  it('runs the whole benchmark with tiny counts and prints the results table', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['bench/run.mjs', '--quick'], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout).toContain('Figure');
+    expect(stdout).toContain('Added latency p50');
+    expect(stdout).toContain('earshot / floor');
+    expect(stdout).toContain('Ceiling stopped at');
+  }, 70_000);
+});

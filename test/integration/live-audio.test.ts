@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectLevelNear } from '../helpers/audio-assertions.js';
+import { sqliteBackend } from '../helpers/databases.js';
+import { createLiveCall } from '../helpers/live-call.js';
+import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { sine } from '../helpers/signals.js';
+import { maxLevelExcludingDb, rmsDbfs, toneLevelDb } from '../helpers/spectrum.js';
+import {
+  openListener,
+  openSocket,
+  pcm16Bytes,
+  sendPaced,
+  type TestListener,
+  toneChunks,
+} from '../helpers/ws-clients.js';
+
+const RATE = 16000;
+
+/** Index of the first message carrying sound (above −50 dBFS RMS). */
+function firstSounding(listener: TestListener): number {
+  return listener.binary.findIndex((_, i) => rmsDbfs(listener.samples(i, i + 1)) > -50);
+}
+
+describe('live audio through real sockets', () => {
+  let ts: TestServer;
+  let apiKey: string;
+  let ws: string;
+
+  beforeAll(async () => {
+    ts = await startTestServer(sqliteBackend);
+    ({ apiKey } = await ts.createOrg({ liveListen: true }));
+    ws = ts.url.replace(/^http/, 'ws');
+  });
+  afterAll(() => ts?.close());
+
+  const newCall = (callId?: string) => createLiveCall(ts, apiKey, callId);
+
+  it('mixes 440 Hz μ-law 8 kHz and 1 kHz PCM16 48 kHz into 640-byte messages that three listeners receive identically', async () => {
+    const call = await newCall();
+    const url = await call.listenUrl();
+    const listeners = await Promise.all([1, 2, 3].map(() => openListener(url)));
+    const caller = await openSocket(call.ingestUrl('participant=caller&encoding=mulaw&sample_rate=8000'));
+    const agent = await openSocket(call.ingestUrl('participant=agent&encoding=pcm16&sample_rate=48000'));
+    await Promise.all([
+      sendPaced(caller, toneChunks(440, 8000, 2, 'mulaw'), 20, (c) => c),
+      sendPaced(agent, toneChunks(1000, 48000, 2, 'pcm16'), 20, (c) => c),
+    ]);
+    await call.stop();
+    const closes = await Promise.all(listeners.map((l) => l.closed));
+    for (const c of closes) expect(c).toEqual({ code: 1000, reason: 'call ended' });
+
+    for (const l of listeners) {
+      expect(l.binary.length).toBeGreaterThan(90);
+      expect(l.binary.every((m) => m.length === 640)).toBe(true);
+      expect(l.text).toEqual([]);
+    }
+    const [a] = listeners;
+    const start = firstSounding(a);
+    expect(start).toBeGreaterThanOrEqual(0);
+    // One second from the middle of the stretch where both participants spoke.
+    const window = a.samples(start + 15, start + 65);
+    expectLevelNear(toneLevelDb(window, RATE, 440), -12);
+    expectLevelNear(toneLevelDb(window, RATE, 1000), -12);
+    expect(maxLevelExcludingDb(window, RATE, [440, 1000])).toBeLessThan(-40);
+    // Every listener of one URL gets the same bytes (compare the common tail).
+    const n = Math.min(...listeners.map((l) => l.binary.length)) - 5;
+    const tail = (l: TestListener) => Buffer.concat(l.binary.slice(l.binary.length - n));
+    expect(tail(listeners[1]).equals(tail(a))).toBe(true);
+    expect(tail(listeners[2]).equals(tail(a))).toBe(true);
+    caller.close();
+    agent.close();
+  });
+
+  it('replays a recorded Twilio Media Streams session with both tracks; its stop ends the call', async () => {
+    const call = await newCall('CA810bad11af2855a52a2d2cf14e48e1f6');
+    const listener = await openListener(await call.listenUrl());
+    const lines = readFileSync(new URL('../fixtures/twilio/session.jsonl', import.meta.url), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.replace('{{call_id}}', call.id).replace('{{token}}', call.ingestToken));
+    const twilio = await openSocket(`${ws}/ws/twilio`);
+    // Twilio sends both tracks' 20 ms messages together: pace by media timestamp.
+    const batches: string[][] = [];
+    let last = '';
+    for (const line of lines) {
+      const ts = /"timestamp":"(\d+)"/.exec(line)?.[1] ?? last;
+      if (ts !== last || batches.length === 0) batches.push([]);
+      batches.at(-1)!.push(line);
+      last = ts;
+    }
+    await sendPaced(twilio, batches, 20, (batch) => batch);
+    const start = firstSounding(listener);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const closed = await listener.closed;
+    expect(closed).toEqual({ code: 1000, reason: 'call ended' });
+    const window = listener.samples(start + 10, start + 110);
+    expectLevelNear(toneLevelDb(window, RATE, 600), -12);
+    expectLevelNear(toneLevelDb(window, RATE, 1500), -12);
+    expect(maxLevelExcludingDb(window, RATE, [600, 1500])).toBeLessThan(-40);
+    const after = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
+    expect(after.body.data.status).toBe('completed');
+  });
+  it('takes A-law at 24 kHz and two participants interleaved on one stereo PCM socket', async () => {
+    const call = await newCall();
+    const listener = await openListener(await call.listenUrl());
+    const alaw = await openSocket(call.ingestUrl('participant=bot&encoding=alaw&sample_rate=24000'));
+    const stereo = await openSocket(
+      call.ingestUrl('participant=left,right&channels=2&encoding=pcm16&sample_rate=32000'),
+    );
+    const l = sine({ freqHz: 300, sampleRateHz: 32000, length: 32000 * 2, amplitudeDbfs: -14 });
+    const r = sine({ freqHz: 2500, sampleRateHz: 32000, length: 32000 * 2, amplitudeDbfs: -14 });
+    const interleaved: Buffer[] = [];
+    for (let i = 0; i < l.length; i += 640) {
+      const chunk = new Int16Array(1280);
+      for (let j = 0; j < 640; j++) {
+        chunk[2 * j] = l[i + j];
+        chunk[2 * j + 1] = r[i + j];
+      }
+      interleaved.push(pcm16Bytes(chunk));
+    }
+    await Promise.all([
+      sendPaced(alaw, toneChunks(1200, 24000, 2, 'alaw'), 20, (c) => c),
+      sendPaced(stereo, interleaved, 20, (c) => c),
+    ]);
+    const view = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
+    expect(view.body.data.participants.map((p: { name: string }) => p.name).sort()).toEqual([
+      'bot',
+      'left',
+      'right',
+    ]);
+    await call.stop();
+    await listener.closed;
+    const start = firstSounding(listener);
+    const window = listener.samples(start + 15, start + 65);
+    expectLevelNear(toneLevelDb(window, RATE, 1200), -12);
+    expectLevelNear(toneLevelDb(window, RATE, 300), -14);
+    expectLevelNear(toneLevelDb(window, RATE, 2500), -14);
+    expect(maxLevelExcludingDb(window, RATE, [300, 1200, 2500])).toBeLessThan(-40);
+  });
+});

@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCadence } from '../helpers/audio-assertions.js';
+import { sqliteBackend } from '../helpers/databases.js';
+import { createLiveCall } from '../helpers/live-call.js';
+import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { sine } from '../helpers/signals.js';
+import { toneLevelDb } from '../helpers/spectrum.js';
+import {
+  closedWith,
+  expectUpgradeRefused,
+  openListener,
+  openSocket,
+  pcm16Bytes,
+  sendPaced,
+} from '../helpers/ws-clients.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('listener lifecycle through real sockets', () => {
+  let ts: TestServer;
+  let apiKey: string;
+  let ws: string;
+
+  beforeAll(async () => {
+    ts = await startTestServer(sqliteBackend);
+    ({ apiKey } = await ts.createOrg({ liveListen: true }));
+    ws = ts.url.replace(/^http/, 'ws');
+  });
+  afterAll(() => ts?.close());
+
+  const newCall = () => createLiveCall(ts, apiKey);
+
+  it('streams 50 silent 640-byte messages a second from the moment of connection, with nobody speaking', async () => {
+    const call = await newCall();
+    const listener = await openListener(await call.listenUrl());
+    const opened = performance.now();
+    await sleep(1000);
+    const elapsed = performance.now() - opened;
+    listener.ws.close();
+    expectCadence(listener.binary.length, elapsed);
+    expect(listener.binary.length).toBeLessThanOrEqual(Math.ceil(elapsed / 20) + 2);
+    expect(listener.binary.every((m) => m.length === 640 && m.every((b) => b === 0))).toBe(true);
+  });
+
+  it('closes every listener with 1000 "call ended" within 1 s of stop, and refuses the old URL afterwards', async () => {
+    const call = await newCall();
+    const url = await call.listenUrl();
+    const listeners = await Promise.all([1, 2, 3, 4].map(() => openListener(url)));
+    await sleep(100);
+    const t0 = performance.now();
+    await jsonRequest(ts, 'POST', `/v1/calls/${call.id}/stop`, { apiKey });
+    const closes = await Promise.all(
+      listeners.map((l) => l.closed.then((c) => ({ ...c, at: performance.now() - t0 }))),
+    );
+    for (const c of closes) {
+      expect(c.code).toBe(1000);
+      expect(c.reason).toBe('call ended');
+      expect(c.at).toBeLessThan(1000);
+    }
+    const refused = await expectUpgradeRefused(url);
+    expect(refused.status).toBe(409);
+    expect(refused.body.errors[0].code).toBe('INVALID_CALL_STATUS');
+  });
+
+  it('closes listeners with 4001 "revoked" on DELETE …/listen and refuses the URL after', async () => {
+    const call = await newCall();
+    const url = await call.listenUrl();
+    const listener = await openListener(url);
+    await jsonRequest(ts, 'DELETE', `/v1/calls/${call.id}/listen`, { apiKey });
+    expect(await listener.closed).toEqual({ code: 4001, reason: 'revoked' });
+    const refused = await expectUpgradeRefused(url);
+    expect(refused.status).toBe(401);
+    // A fresh URL works again.
+    const again = await openListener(await call.listenUrl());
+    again.ws.close();
+  });
+
+  it('refuses bad upgrades with an HTTP error and the envelope: no socket opens', async () => {
+    const call = await newCall();
+    const other = await newCall();
+    const url = new URL(await call.listenUrl());
+    const token = url.searchParams.get('token')!;
+    const cases: [string, number, string][] = [
+      [`${ws}/ws/listen/${call.id}`, 401, 'UNAUTHORIZED'],
+      [`${ws}/ws/listen/${call.id}?token=nope`, 401, 'UNAUTHORIZED'],
+      [`${ws}/ws/listen/${other.id}?token=${token}`, 401, 'UNAUTHORIZED'],
+      [`${ws}/ws/listen/${call.id}?token=${token}&sample_rate=44100`, 400, 'VALIDATION_ERROR'],
+      [`${ws}/ws/listen/${call.id}?token=${token}&encoding=opus`, 400, 'VALIDATION_ERROR'],
+      [`${ws}/ws/listen/${call.id}?token=${token}&frame_ms=30`, 400, 'VALIDATION_ERROR'],
+      [`${ws}/ws/listen/%20?token=${token}`, 400, 'MISSING_CALL_ID'],
+      [`${ws}/ws/nothing`, 404, 'NOT_FOUND'],
+      [`${ws}/ws/ingest/${call.id}?participant=caller`, 401, 'UNAUTHORIZED'],
+      [`${ws}/ws/ingest/${call.id}?token=${token}`, 401, 'UNAUTHORIZED'],
+      [`${ws}/ws/ingest/${call.id}?token=x&encoding=flac`, 400, 'VALIDATION_ERROR'],
+    ];
+    for (const [u, status, code] of cases) {
+      const r = await expectUpgradeRefused(u);
+      expect([u, r.status, r.body.errors[0].code]).toEqual([u, status, code]);
+      expect(r.body.status).toBe('error');
+    }
+  });
+
+  it('accepts ingest with an API key of the call organization instead of a token', async () => {
+    const call = await newCall();
+    const sock = await openSocket(
+      `${ws}/ws/ingest/${call.id}?participant=bot&encoding=pcm16&sample_rate=16000`,
+      {
+        authorization: apiKey,
+      },
+    );
+    const stranger = await ts.createOrg();
+    const refused = await expectUpgradeRefused(`${ws}/ws/ingest/${call.id}?participant=bot`, {
+      authorization: stranger.apiKey,
+    });
+    expect(refused.status).toBe(404);
+    expect(refused.body.errors[0].code).toBe('CALL_NOT_FOUND');
+    sock.close();
+  });
+
+  it('keeps a healthy listener on cadence while a stalled one is dropped, then closed with 1008', async () => {
+    const call = await newCall();
+    // The stalled listener takes the heaviest format so that its socket backs up quickly.
+    const stalled = await openListener(await call.listenUrl('sample_rate=48000&channels=2&frame_ms=100'));
+    const stalledSocket = (stalled.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    stalledSocket.pause();
+    const healthy = await openListener(await call.listenUrl());
+    const t0 = performance.now();
+    // The kernel's socket buffers (up to ~4 MB on loopback) fill before earshot sees any backlog.
+    const deadline = Date.now() + 50_000;
+    let listeners = 2;
+    while (listeners > 1 && Date.now() < deadline) {
+      await sleep(250);
+      listeners = (await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey })).body.data.listeners;
+    }
+    expect(listeners).toBe(1);
+    const elapsed = performance.now() - t0;
+    stalledSocket.resume();
+    expect(await stalled.closed).toEqual({ code: 1008, reason: 'listener too slow' });
+    // The healthy listener got every message of the stream while the other was stalling.
+    expectCadence(healthy.binary.length, elapsed);
+    const metrics = await (await ts.request('/metrics')).text();
+    expect(
+      Number(/earshot_frames_dropped_total\{reason="listener_backlog"\} (\d+)/.exec(metrics)?.[1]),
+    ).toBeGreaterThan(0);
+    healthy.ws.close();
+  }, 70_000);
+
+  it('does not interrupt the listener stream when a participant leaves and rejoins', async () => {
+    const call = await newCall();
+    const listener = await openListener(await call.listenUrl('events=1'));
+    const tone = sine({ freqHz: 800, sampleRateHz: 16000, length: 320 * 25, amplitudeDbfs: -10 });
+    const chunks = Array.from({ length: 25 }, (_, i) => pcm16Bytes(tone.subarray(i * 320, (i + 1) * 320)));
+    const t0 = performance.now();
+    for (let round = 0; round < 2; round++) {
+      const sock = await openSocket(call.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
+      await sendPaced(sock, chunks, 20, (c) => c);
+      sock.send(JSON.stringify({ event: 'stop' }));
+      await closedWith(sock);
+      await sleep(200);
+    }
+    const elapsed = performance.now() - t0;
+    listener.ws.close();
+    // Continuous: as many messages as 20 ms periods elapsed, and no long pause between any two.
+    expectCadence(listener.binary.length, elapsed);
+    const gaps = listener.arrivals.slice(1).map((t, i) => t - listener.arrivals[i]);
+    expect(Math.max(...gaps)).toBeLessThan(200);
+    // Both turns were heard.
+    const loud = listener.binary.map((_, i) => toneLevelDb(listener.samples(i, i + 1), 16000, 800) > -20);
+    const turns = loud.filter((l, i) => l && !loud[i - 1]).length;
+    expect(turns).toBe(2);
+    const events = listener.text as { type: string; name: string; state: string }[];
+    expect(events.filter((e) => e.type === 'participant').map((e) => `${e.name}:${e.state}`)).toEqual([
+      'caller:joined',
+      'caller:left',
+      'caller:joined',
+      'caller:left',
+    ]);
+  });
+
+  it('reports participants with their counters and the listener count on GET /v1/calls/{id}', async () => {
+    const call = await newCall();
+    const listener = await openListener(await call.listenUrl());
+    const sock = await openSocket(call.ingestUrl('participant=caller&encoding=mulaw&sample_rate=8000'));
+    await sendPaced(
+      sock,
+      Array.from({ length: 10 }, () => Buffer.alloc(160, 0xff)),
+      20,
+      (c) => c,
+    );
+    await sleep(100);
+    const r = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
+    expect(r.body.data.listeners).toBe(1);
+    expect(r.body.data.participants).toEqual([
+      {
+        name: 'caller',
+        encoding: 'mulaw',
+        sample_rate: 8000,
+        connected: true,
+        frames_in: 10,
+        frames_late: 0,
+        frames_lost: expect.any(Number),
+      },
+    ]);
+    sock.close();
+    listener.ws.close();
+  });
+});
