@@ -45,7 +45,12 @@ export default class ExitWatchdog implements Reporter {
     write(`all ${this.expected} test files ended ${GRACE_MS / 1000} s ago, but Vitest has not finished.`);
     write(`still alive in the main process: ${process.getActiveResourcesInfo().join(', ')}`);
     try {
-      const tree = execFileSync('ps', ['-o', 'pid,ppid,stat,etime,wchan:24,args', '--ppid', String(process.pid)]);
+      const tree = execFileSync('ps', [
+        '-o',
+        'pid,ppid,stat,etime,wchan:24,args',
+        '--ppid',
+        String(process.pid),
+      ]);
       write(`child processes:\n${tree.toString()}`);
     } catch {
       write('child processes: none');
