@@ -37,6 +37,27 @@ describe('Clock', () => {
     expect(clock.tick).toBeLessThanOrEqual(16);
   });
 
+  it('tells each tick how many more are due: counting down to 0 through a catch-up burst', async () => {
+    const clock = new Clock({ maxCatchUpTicks: 5 });
+    const behind: number[] = [];
+    clock.add((_tick, b) => {
+      behind.push(b);
+      if (behind.length === 3) {
+        const until = Date.now() + 125; // block the loop for ~6 periods
+        while (Date.now() < until) {}
+      }
+    });
+    await sleep(300);
+    clock.stop();
+    expect(behind.slice(0, 3)).toEqual([0, 0, 0]);
+    // The burst after the stall: at most the catch-up limit, counting down by one to 0.
+    const burst = behind.slice(3, 3 + behind.slice(3).indexOf(0) + 1);
+    expect(burst.length).toBeGreaterThanOrEqual(3);
+    expect(burst.length).toBeLessThanOrEqual(5);
+    expect(burst).toEqual(burst.map((_, i) => burst.length - 1 - i));
+    expect(behind.slice(3 + burst.length).every((b) => b <= 1)).toBe(true);
+  });
+
   it('numbers ticks consecutively and isolates a throwing handler', async () => {
     const errors: unknown[] = [];
     const clock = new Clock({ onHandlerError: (e) => errors.push(e) });

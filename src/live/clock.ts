@@ -16,7 +16,12 @@ export interface ClockOptions {
   readonly onHandlerError?: (err: unknown) => void;
 }
 
-export type TickHandler = (tick: number) => void;
+/**
+ * Called once per tick with the tick number and how many more ticks are already due to run right
+ * after this one (0 when the clock is on time; > 0 while it catches up after a stall), so that a
+ * handler can batch work across a catch-up burst.
+ */
+export type TickHandler = (tick: number, behind: number) => void;
 
 export class Clock {
   readonly #periodNs: bigint;
@@ -75,7 +80,8 @@ export class Clock {
     let ran = 0;
     while (now >= this.#next && ran < this.#maxCatchUp && this.#handlers.size > 0) {
       const lateMs = Number(now - this.#next) / 1e6;
-      this.#runHandlers();
+      const due = Number((now - this.#next) / this.#periodNs);
+      this.#runHandlers(Math.min(due, this.#maxCatchUp - ran - 1));
       this.#next += this.#periodNs;
       ran++;
       const after = this.#nowNs();
@@ -92,11 +98,11 @@ export class Clock {
     else this.#timer = undefined;
   };
 
-  #runHandlers(): void {
+  #runHandlers(behind: number): void {
     const tick = this.#tick++;
     for (const handler of this.#handlers) {
       try {
-        handler(tick);
+        handler(tick, behind);
       } catch (err) {
         this.#options.onHandlerError?.(err);
       }

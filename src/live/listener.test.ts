@@ -1,0 +1,80 @@
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { Listener } from './listener.js';
+import { allocBinaryFrame } from './ws-frame.js';
+
+const FORMAT = { sampleRateHz: 16000, encoding: 'pcm16', channels: 1, frameMs: 20, events: false } as const;
+
+/** A Listener over a real server-side WebSocket on loopback, and the client's received messages. */
+async function connectedListener(maxBacklogBytes: number) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  await new Promise((r) => wss.once('listening', r));
+  const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+  const received: Buffer[] = [];
+  client.on('message', (data) => received.push(data as Buffer));
+  const [ws] = await Promise.all([serverSide, new Promise((r) => client.once('open', r))]);
+  const listener = new Listener(ws, FORMAT, { maxBacklogBytes, evictAfterMs: 5000 });
+  const close = () => {
+    client.terminate();
+    wss.close();
+  };
+  return { listener, ws, received, close };
+}
+
+function message(fill: number): Buffer {
+  const { frame, payloadOffset } = allocBinaryFrame(640);
+  frame.fill(fill, payloadOffset);
+  return frame;
+}
+
+let cleanup: (() => void) | undefined;
+afterEach(() => cleanup?.());
+
+describe('Listener cork (catch-up bursts)', () => {
+  it('holds a burst without counting it as backlog, then hands it to the kernel in one writev', async () => {
+    const { listener, ws, received, close } = await connectedListener(1000);
+    cleanup = close;
+    const socket = (ws as unknown as { _socket: Socket })._socket;
+    const writev = socket._writev?.bind(socket);
+    if (!writev) throw new Error('net.Socket has no _writev');
+    const batches: number[] = [];
+    socket._writev = (chunks, cb) => {
+      batches.push(chunks.length);
+      writev(chunks, cb);
+    };
+    listener.cork();
+    // 5 × 646 bytes held: over the 1000-byte backlog limit, yet nothing is dropped.
+    const results = [1, 2, 3, 4, 5].map((i) => listener.send(message(i), 0));
+    expect(results).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
+    expect(received).toHaveLength(0);
+    listener.uncork();
+    expect(batches).toEqual([5]);
+    await expect.poll(() => received.length).toBe(5);
+    expect(received.map((m) => m[0])).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('still drops for a listener whose backlog predates the burst', async () => {
+    const { listener, ws, close } = await connectedListener(1000);
+    cleanup = close;
+    const socket = (ws as unknown as { _socket: Socket })._socket;
+    socket.cork(); // stands in for a kernel buffer that is full: 2 messages stay in user space
+    listener.send(message(1), 0);
+    listener.send(message(2), 0);
+    listener.cork();
+    expect(listener.send(message(3), 0)).toBe('dropped');
+    listener.uncork();
+    socket.uncork();
+  });
+
+  it('uncorks on close, so the close frame is not held back', async () => {
+    const { listener, ws, close } = await connectedListener(100_000);
+    cleanup = close;
+    listener.cork();
+    listener.send(message(1), 0);
+    const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
+    listener.close(1000, 'call ended');
+    expect(await closed).toBe(1000);
+  });
+});
