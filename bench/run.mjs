@@ -14,6 +14,7 @@
  *            --profile (the server runs with --cpu-prof; summarize with bench/profile-summary.mjs)
  *            --server-dist=<dir> (the server from another build, e.g. `tsc --outDir`, to compare versions)
  *            --json=<file> (every measurement, raw)
+ *            --no-cluster (skip the last part: bench/cluster-bench.mjs, the NATS hop between two nodes)
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -635,11 +636,33 @@ async function main() {
   return results;
 }
 
+/**
+ * The cluster part (issue: what a NATS hop adds, one node's ingest → another node's listeners):
+ * `bench/cluster-bench.mjs` in its own process once the single-node part has cleaned up, so the two
+ * never share the CPU. Its Markdown goes into the report as it is.
+ */
+async function clusterPart() {
+  if (flag('no-cluster')) return { skipped: 'skipped (--no-cluster)' };
+  log('cluster part: bench/cluster-bench.mjs …');
+  try {
+    const { stdout } = await execFileP(
+      process.execPath,
+      [here('cluster-bench.mjs'), ...(quick ? ['--quick'] : [])],
+      { cwd: root, timeout: (quick ? 60 : 240) * 1000, maxBuffer: 1 << 20 },
+    );
+    return { markdown: stdout.trim() };
+  } catch (err) {
+    const why = `${err.stderr ?? ''}`.trim().split('\n').at(-1) || err.message;
+    return { error: `cluster benchmark failed: ${why}` };
+  }
+}
+
 let exitCode = 0;
 try {
   const results = await main();
   await cleanup();
   clearTimeout(deadline);
+  results.cluster = await clusterPart();
   const { table, summary } = renderTable(results, TARGETS);
   process.stdout.write(`\n${table}\n`);
   if (write) {
@@ -647,6 +670,8 @@ try {
     log(`wrote ${path.relative(root, outFile)}`);
   }
   if (option('json')) writeFileSync(path.resolve(option('json')), `${JSON.stringify(results, null, 2)}\n`);
+  if (results.cluster.markdown) process.stdout.write(`\n${results.cluster.markdown}\n`);
+  if (results.cluster.error) summary.errors.push(results.cluster.error);
   if (summary.errors.length > 0) {
     for (const e of summary.errors) console.error(`bench: ${e}`);
     exitCode = 1;

@@ -404,6 +404,17 @@ export function renderMarkdown(results, T) {
       'audio; which to prefer is a product decision, so the clock is unchanged.',
     '',
   );
+  md.push('## Cluster: what a NATS hop adds', '');
+  const cl = results.cluster ?? { skipped: 'not run' };
+  md.push(
+    'Run last by `npm run bench` (alone: `npm run bench:cluster`), after everything above has stopped: a throwaway ' +
+      '`nats-server` and two `earshot serve` processes (node A, node B) on loopback. Latency: one call ingested on node A in ' +
+      'real time, a marker every 160 ms, heard by a listener on node A and one on node B in the same run. Throughput: 10 calls ' +
+      '× 2 participants, 1000 byte-counting listeners on node B, ingest first on node B itself (baseline), then on node A.',
+    '',
+    cl.markdown?.replace(/^### .*\n+/, '') ?? `_${cl.error ?? cl.skipped}_`,
+    '',
+  );
   md.push('## Notes', '');
   md.push(
     `- The clients are on the same ${facts.nproc} cores: at the higher ceiling steps the generators' CPU (column above) is ` +

@@ -8,14 +8,17 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 // The benchmark's figures are never asserted here (timing on a shared machine is not a test);
 // this only keeps `npm run bench -- --quick` working: it runs against dist/ and must finish cleanly.
 describe('npm run bench -- --quick', () => {
-  it('runs the whole benchmark with tiny counts and prints the results table', async () => {
+  it('runs the whole benchmark, cluster part included, with tiny counts and prints the results', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['bench/run.mjs', '--quick'], {
       cwd: root,
-      timeout: 60_000,
+      timeout: 150_000,
     });
     expect(stdout).toContain('Figure');
     expect(stdout).toContain('Added latency p50');
     expect(stdout).toContain('earshot / floor');
     expect(stdout).toContain('Ceiling stopped at');
-  }, 70_000);
+    // The cluster part: two nodes and a throwaway nats-server.
+    expect(stdout).toContain('NATS hop');
+    expect(stdout).toContain('via NATS (ingest on A)');
+  }, 160_000);
 });
