@@ -475,9 +475,9 @@ async function main() {
   const lines = [
     `### Cluster benchmark (${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version})`,
     '',
-    `Latency: marker message sent on ingest → received by a listener; ${lat.markers} markers, ${LATENCY_S} s.`,
+    `Latency: marker message sent on ingest → received by a listener; ${lat.markers} markers sent in ${LATENCY_S} s, counted while both listeners of a round were settled (the 0.7 s between rounds is not).`,
     '',
-    '| listener | p50 | p99 | max | markers heard |',
+    '| listener | p50 | p99 | max | markers counted |',
     '|---|---|---|---|---|',
     `| same node as ingest | ${ms(quantile(lat.same, 0.5))} | ${ms(quantile(lat.same, 0.99))} | ${ms(lat.same.at(-1))} | ${lat.same.length} |`,
     `| other node (via NATS) | ${ms(quantile(lat.cross, 0.5))} | ${ms(quantile(lat.cross, 0.99))} | ${ms(lat.cross.at(-1))} | ${lat.cross.length} |`,
