@@ -51,7 +51,13 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
     onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
   });
-  const registry = new LiveRegistry({ bus, clock, metrics, log: logger });
+  const registry = new LiveRegistry({
+    bus,
+    clock,
+    metrics,
+    log: logger,
+    writeCoalescing: config.writeCoalescing,
+  });
   const live = new ClusterCallStats(bus);
   const deps: AppDeps = { config, store, bus, lifecycle, live, metrics, logger };
 

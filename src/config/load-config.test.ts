@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       trustProxy: false,
       rateLimitPerMin: 600,
+      writeCoalescing: 'auto',
     });
   });
 
@@ -48,6 +49,7 @@ describe('loadConfig', () => {
       EARSHOT_LOG_LEVEL: 'trace',
       EARSHOT_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       EARSHOT_RATE_LIMIT_PER_MIN: '3',
+      EARSHOT_WRITE_COALESCING: 'Off',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -62,6 +64,7 @@ describe('loadConfig', () => {
       logLevel: 'trace',
       trustProxy: '10.0.0.0/8, 127.0.0.1',
       rateLimitPerMin: 3,
+      writeCoalescing: 'off',
     });
   });
 
@@ -131,6 +134,7 @@ describe('loadConfig', () => {
     ['EARSHOT_TRUST_PROXY', '127.0.0.1,'],
     ['EARSHOT_RATE_LIMIT_PER_MIN', '0'],
     ['EARSHOT_RATE_LIMIT_PER_MIN', 'lots'],
+    ['EARSHOT_WRITE_COALESCING', 'sometimes'],
   ])('throws ConfigError naming %s for %j', (variable, value) => {
     const error = errorFor({ [variable]: value });
     expect(error.variable).toBe(variable);

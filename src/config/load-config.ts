@@ -32,7 +32,15 @@ export interface Config {
   readonly trustProxy: boolean | number | string;
   /** Requests per minute allowed per API key (per client address when unauthenticated). */
   readonly rateLimitPerMin: number;
+  /**
+   * Whether listener messages may be written two ticks at a time (one `writev` per 40 ms):
+   * `auto` does so only while the event loop is overloaded; `off` never; `always` always.
+   */
+  readonly writeCoalescing: WriteCoalescing;
 }
+
+export const WRITE_COALESCING = ['auto', 'off', 'always'] as const;
+export type WriteCoalescing = (typeof WRITE_COALESCING)[number];
 
 /** Every variable loadConfig reads, with its default (undefined: unset). */
 export const CONFIG_VARIABLES = {
@@ -48,6 +56,7 @@ export const CONFIG_VARIABLES = {
   EARSHOT_LOG_LEVEL: 'info',
   EARSHOT_TRUST_PROXY: 'false',
   EARSHOT_RATE_LIMIT_PER_MIN: '600',
+  EARSHOT_WRITE_COALESCING: 'auto',
 } as const satisfies Record<string, string | undefined>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -106,7 +115,18 @@ export function loadConfig(
       1,
       1_000_000,
     ),
+    writeCoalescing: parseWriteCoalescing(required('EARSHOT_WRITE_COALESCING')),
   });
+}
+
+function parseWriteCoalescing(value: string): WriteCoalescing {
+  const mode = WRITE_COALESCING.find((m) => m === value.toLowerCase());
+  if (!mode)
+    throw new ConfigError(
+      'EARSHOT_WRITE_COALESCING',
+      `must be one of ${WRITE_COALESCING.join(', ')}, got "${value}"`,
+    );
+  return mode;
 }
 
 function parseHost(value: string): string {

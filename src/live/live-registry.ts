@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from '../bus/bus.js';
+import type { WriteCoalescing } from '../config/load-config.js';
 import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CallRoom, type TickResult } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { IngestTrack } from './ingest-track.js';
 import type { Listener } from './listener.js';
+import { WriteCoalescingPolicy } from './write-coalescing.js';
 
 const corkListener = (listener: Listener) => listener.cork();
 const uncorkListener = (listener: Listener) => listener.uncork();
@@ -41,14 +43,34 @@ export class LiveRegistry {
   readonly #calls = new Map<string, CallPresence>();
   readonly #rooms = new Set<CallRoom>();
   readonly #tickResult: TickResult = { sent: 0, dropped: 0, evicted: 0 };
-  /** Listener sockets are corked for a catch-up burst of the clock (see #tick). */
+  /** Listener sockets are corked: messages held back for the next tick (see #tick). */
   #corked = false;
 
-  constructor(options: { bus: Bus; clock: Clock; metrics: Metrics; log: Logger }) {
+  readonly #coalescing: WriteCoalescingPolicy;
+
+  constructor(options: {
+    bus: Bus;
+    clock: Clock;
+    metrics: Metrics;
+    log: Logger;
+    writeCoalescing?: WriteCoalescing;
+  }) {
     this.#bus = options.bus;
     this.#clock = options.clock;
     this.#metrics = options.metrics;
     this.#log = options.log;
+    this.#coalescing = new WriteCoalescingPolicy(options.writeCoalescing ?? 'auto', {
+      onChange: (active, utilization) => {
+        this.#metrics.writeCoalescing.set(active ? 1 : 0);
+        this.#log.info(
+          { utilization: Math.round(utilization * 100) / 100 },
+          active
+            ? 'event loop overloaded: writing listener messages two ticks at a time'
+            : 'event loop no longer overloaded: writing listener messages every tick',
+        );
+      },
+    });
+    this.#metrics.writeCoalescing.set(this.#coalescing.active ? 1 : 0);
   }
 
   addListener(callPk: string, listener: Listener): void {
@@ -179,18 +201,20 @@ export class LiveRegistry {
     this.#calls.delete(callPk);
   }
 
-  readonly #tick = (_tick: number, behind: number): void => {
+  readonly #tick = (tick: number, behind: number): void => {
     const result = this.#tickResult;
     result.sent = result.dropped = result.evicted = 0;
     const nowMs = Date.now();
-    // Catching up after a stall (the process is short of CPU): write the burst's messages to each
-    // listener in one system call instead of one per tick. On time, every message goes out at once.
-    if (behind > 0 && !this.#corked) {
+    // Short of CPU — catching up after a stall, or coalescing under sustained overload — each
+    // listener gets several ticks' messages in one system call instead of one per tick. On time
+    // and not overloaded, every message goes out as soon as it is mixed.
+    const holdBack = this.#coalescing.holdBack(tick) || behind > 0;
+    if (holdBack && !this.#corked) {
       this.#corked = true;
       for (const room of this.#rooms) room.forEachListener(corkListener);
     }
     for (const room of this.#rooms) room.tick(nowMs, result);
-    if (behind === 0 && this.#corked) {
+    if (!holdBack && this.#corked) {
       this.#corked = false;
       for (const room of this.#rooms) room.forEachListener(uncorkListener);
     }

@@ -15,6 +15,7 @@ export class Metrics {
   readonly framesDropped: Counter<'reason'>;
   readonly ingestErrors: Counter<'code'>;
   readonly mixLatency: Histogram;
+  readonly writeCoalescing: Gauge;
 
   constructor(options: { countActiveCalls: () => Promise<number> }) {
     const registers = [this.registry];
@@ -67,6 +68,11 @@ export class Metrics {
       name: 'earshot_mix_latency_seconds',
       help: 'Time to mix and fan out one 20 ms tick of every call on this node',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05],
+      registers,
+    });
+    this.writeCoalescing = new Gauge({
+      name: 'earshot_write_coalescing',
+      help: '1 while listener messages are written two ticks at a time (EARSHOT_WRITE_COALESCING), else 0',
       registers,
     });
   }
