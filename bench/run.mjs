@@ -289,6 +289,8 @@ async function measure({ server, baseline, lg1, lg2, windowS, cheapListeners, pr
       ? histogramQuantile(m0, mEnd, 'earshot_mix_latency_seconds', 0.99) * 1000
       : Number.NaN,
     messagesPerS: messagesOut / wallS,
+    /** Ticks per listener write when the window ended (earshot_write_coalescing; 1: every tick). */
+    coalescing: isEarshot ? sumOf(mEnd, 'earshot_write_coalescing') : Number.NaN,
     dropped: isEarshot ? delta('earshot_frames_dropped_total') : 0,
     skippedTicks: isEarshot ? server.logs.skippedTicks - logs0.skippedTicks : b1.skipped - b0.skipped,
     evicted: isEarshot ? server.logs.evicted - logs0.evicted : 0,
@@ -349,6 +351,7 @@ function fmtRow(label, m, listeners) {
   if (Number.isFinite(m.heapMinMb))
     parts.push(`heap ${m.heapMinMb.toFixed(1)}MB`, `lag99 ${m.lagP99Ms.toFixed(1)}ms`);
   if (Number.isFinite(m.tickP99Ms)) parts.push(`tick99 ≤${m.tickP99Ms}ms`);
+  if (m.coalescing > 1) parts.push(`${m.coalescing} ticks/write`);
   parts.push(`drop ${m.dropped}`, `skip ${m.skippedTicks}`);
   if (Number.isFinite(m.cheapMsgPerS)) parts.push(`cheap ${m.cheapMsgPerS.toFixed(1)}/s`);
   if (m.probe) {

@@ -340,12 +340,14 @@ export function renderMarkdown(results, T) {
   md.push('');
   md.push('### Ceiling steps', '');
   md.push(
-    '| Listeners | Server CPU % | Generators CPU % | Others CPU % | Delivered | Lag p99 ms | Tick p99 ms | Dropped | Skipped ticks | |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| Listeners | Server CPU % | Generators CPU % | Others CPU % | Delivered | Lag p99 ms | Tick p99 ms | Latency p50 / p99 ms (lost) | Ticks per write | Dropped | Skipped ticks | |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const st of results.ceiling) {
+    const lat = [...(st.probe?.latencies ?? [])].sort((a, b) => a - b);
+    const q = (p) => (lat.length ? f1(lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]) : 'n/a');
     md.push(
-      `| ${st.listeners} | ${f1(st.serverCpu)} | ${f1(st.generatorCpu)} | ${f0(st.othersCpu)} | ${f1(100 * st.delivered)} % | ${f1(st.lagP99Ms)} | ≤ ${f2(st.tickP99Ms)} | ${st.dropped} | ${st.skippedTicks} | ${st.pass ? 'ok' : st.served ? 'served, lag high' : 'stop'} |`,
+      `| ${st.listeners} | ${f1(st.serverCpu)} | ${f1(st.generatorCpu)} | ${f0(st.othersCpu)} | ${f1(100 * st.delivered)} % | ${f1(st.lagP99Ms)} | ≤ ${f2(st.tickP99Ms)} | ${q(0.5)} / ${q(0.99)} (${st.probe?.missed ?? 0}) | ${Number.isFinite(st.coalescing) ? st.coalescing : 'n/a'} | ${st.dropped} | ${st.skippedTicks} | ${st.pass ? 'ok' : st.served ? 'served, lag high' : 'stop'} |`,
     );
   }
   md.push('', `First step short of the ceiling criteria: ${s.ceilingStop}.`, '');

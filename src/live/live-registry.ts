@@ -60,17 +60,17 @@ export class LiveRegistry {
     this.#metrics = options.metrics;
     this.#log = options.log;
     this.#coalescing = new WriteCoalescingPolicy(options.writeCoalescing ?? 'auto', {
-      onChange: (active, utilization) => {
-        this.#metrics.writeCoalescing.set(active ? 1 : 0);
+      onChange: (ticksPerWrite, utilization) => {
+        this.#metrics.writeCoalescing.set(ticksPerWrite);
         this.#log.info(
-          { utilization: Math.round(utilization * 100) / 100 },
-          active
-            ? 'event loop overloaded: writing listener messages two ticks at a time'
-            : 'event loop no longer overloaded: writing listener messages every tick',
+          { ticksPerWrite, utilization: Math.round(utilization * 100) / 100 },
+          ticksPerWrite > 1
+            ? `event loop busy: writing listener messages ${ticksPerWrite} ticks at a time`
+            : 'event loop no longer busy: writing listener messages every tick',
         );
       },
     });
-    this.#metrics.writeCoalescing.set(this.#coalescing.active ? 1 : 0);
+    this.#metrics.writeCoalescing.set(this.#coalescing.ticksPerWrite);
   }
 
   addListener(callPk: string, listener: Listener): void {

@@ -1,6 +1,12 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { ENTER_ABOVE, LEAVE_BELOW, WINDOW_TICKS, WriteCoalescingPolicy } from './write-coalescing.js';
+import {
+  ENTER_ABOVE,
+  LEAVE_BELOW,
+  MAX_TICKS_PER_WRITE,
+  WINDOW_TICKS,
+  WriteCoalescingPolicy,
+} from './write-coalescing.js';
 
 /** A fake `eventLoopUtilization` whose every window reads the next value of `windows`. */
 function fakeUtilization(windows: number[]) {
@@ -11,29 +17,51 @@ function fakeUtilization(windows: number[]) {
   };
 }
 
-/** Runs whole windows of ticks; returns, per window, whether its last tick pair was coalesced. */
+/** Runs whole windows of ticks; returns the ticks per write after each window. */
 function run(policy: WriteCoalescingPolicy, windows: number) {
-  const active: boolean[] = [];
+  const k: number[] = [];
   let tick = 0;
   for (let w = 0; w < windows; w++) {
     for (let t = 0; t < WINDOW_TICKS; t++) policy.holdBack(tick++);
-    active.push(policy.active);
+    k.push(policy.ticksPerWrite);
   }
-  return active;
+  return k;
 }
 
 describe('WriteCoalescingPolicy', () => {
-  it('auto: starts above the enter threshold, stops only below the leave threshold', () => {
-    const changes: [boolean, number][] = [];
+  it('auto: one more tick per write above the enter threshold, one fewer below the leave threshold', () => {
+    const changes: [number, number][] = [];
     const policy = new WriteCoalescingPolicy('auto', {
-      utilization: fakeUtilization([0.5, ENTER_ABOVE, 0.95, 0.7, LEAVE_BELOW + 0.01, 0.3, 0.8]),
-      onChange: (a, u) => changes.push([a, u]),
+      utilization: fakeUtilization([
+        0.5,
+        ENTER_ABOVE,
+        0.95,
+        0.7,
+        0.9,
+        0.99,
+        0.99,
+        LEAVE_BELOW + 0.01,
+        0.3,
+        0.8,
+        0.2,
+        0.1,
+      ]),
+      onChange: (k, u) => changes.push([k, u]),
     });
-    expect(run(policy, 7)).toEqual([false, false, true, true, true, false, false]);
+    expect(run(policy, 12)).toEqual([1, 1, 2, 2, 3, MAX_TICKS_PER_WRITE, 3, 3, 2, 2, 1, 1]);
     expect(changes).toEqual([
-      [true, 0.95],
-      [false, 0.3],
+      [2, 0.95],
+      [3, 0.9],
+      [2, 0.3],
+      [1, 0.2],
     ]);
+  });
+
+  it('holds back all but the last tick of each group of k', () => {
+    const policy = new WriteCoalescingPolicy('auto', { utilization: fakeUtilization([0.9, 0.9]) });
+    run(policy, 2);
+    expect(policy.ticksPerWrite).toBe(3);
+    expect([0, 1, 2, 3, 4, 5].map((t) => policy.holdBack(t))).toEqual([true, true, false, true, true, false]);
   });
 
   it('holds back every even tick while active, so each write carries two ticks', () => {
@@ -50,7 +78,7 @@ describe('WriteCoalescingPolicy', () => {
 
   it('off never coalesces, whatever the load', () => {
     const policy = new WriteCoalescingPolicy('off', { utilization: fakeUtilization([1, 1, 1]) });
-    expect(run(policy, 3)).toEqual([false, false, false]);
+    expect(run(policy, 3)).toEqual([1, 1, 1]);
     expect([0, 1, 2].some((t) => policy.holdBack(t))).toBe(false);
   });
 });

@@ -1,33 +1,36 @@
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { WriteCoalescing } from '../config/load-config.js';
 
-/** Above this event-loop utilization (over one window) `auto` starts coalescing... */
+/** Above this event-loop utilization (over one window) `auto` coalesces one more tick per write... */
 export const ENTER_ABOVE = 0.85;
-/** ...and below this it stops: the gap keeps it from flapping, as coalescing itself lowers the load. */
+/** ...and below this one fewer: the gap keeps it from flapping, as coalescing itself lowers the load. */
 export const LEAVE_BELOW = 0.5;
 /** Ticks per measurement window (1 s). */
 export const WINDOW_TICKS = 50;
+/** At most this many ticks per write (up to 40 ms of added latency). */
+export const MAX_TICKS_PER_WRITE = 3;
 
 /**
- * Decides, tick by tick, whether listener messages are written two ticks at a time. On time, each
- * 20 ms message is written as soon as it is mixed (lowest latency). When the event loop is
- * overloaded (mostly by `write(2)`: one system call per listener per message), writing two ticks
- * in one `writev` halves the system calls at the price of up to 20 ms of latency, where the
- * alternative is the clock falling behind and listeners losing audio. `auto` switches on event-loop
- * utilization with hysteresis; `off` and `always` are fixed.
+ * Decides, tick by tick, whether this tick's listener messages are held back to be written with
+ * the next tick's. On time, each 20 ms message is written as soon as it is mixed (lowest latency).
+ * When the event loop is overloaded — mostly by `write(2)`: one system call per listener per
+ * message — writing k ticks in one `writev` divides those system calls by k at the price of up to
+ * (k − 1) × 20 ms of latency, where the alternative is the clock falling behind and listeners
+ * losing audio. `auto` steps k between 1 and MAX_TICKS_PER_WRITE on event-loop utilization, one
+ * step per 1 s window, with hysteresis; `off` keeps k = 1 and `always` k = 2.
  */
 export class WriteCoalescingPolicy {
   readonly mode: WriteCoalescing;
   readonly #utilization: (since?: EventLoopUtilization) => EventLoopUtilization;
-  readonly #onChange: (active: boolean, utilization: number) => void;
+  readonly #onChange: (ticksPerWrite: number, utilization: number) => void;
   #since: EventLoopUtilization;
   #ticks = 0;
-  #active: boolean;
+  #ticksPerWrite: number;
 
   constructor(
     mode: WriteCoalescing,
     options: {
-      onChange?: (active: boolean, utilization: number) => void;
+      onChange?: (ticksPerWrite: number, utilization: number) => void;
       /** `performance.eventLoopUtilization(since)`; injectable for tests. */
       utilization?: (since?: EventLoopUtilization) => EventLoopUtilization;
     } = {},
@@ -36,27 +39,30 @@ export class WriteCoalescingPolicy {
     this.#utilization = options.utilization ?? ((since) => performance.eventLoopUtilization(since));
     this.#onChange = options.onChange ?? (() => {});
     this.#since = this.#utilization();
-    this.#active = mode === 'always';
+    this.#ticksPerWrite = mode === 'always' ? 2 : 1;
   }
 
-  get active(): boolean {
-    return this.#active;
+  /** Ticks whose messages currently go out in one write (1: every tick is written at once). */
+  get ticksPerWrite(): number {
+    return this.#ticksPerWrite;
   }
 
   /** Call once per tick; true when this tick's messages should be held for the next one's. */
   holdBack(tick: number): boolean {
     if (this.mode === 'auto' && ++this.#ticks >= WINDOW_TICKS) this.#measure();
-    return this.#active && tick % 2 === 0;
+    const k = this.#ticksPerWrite;
+    return k > 1 && tick % k !== k - 1;
   }
 
   #measure(): void {
     this.#ticks = 0;
-    const window = this.#utilization(this.#since);
+    const u = this.#utilization(this.#since).utilization;
     this.#since = this.#utilization();
-    const u = window.utilization;
-    const next = this.#active ? u >= LEAVE_BELOW : u > ENTER_ABOVE;
-    if (next !== this.#active) {
-      this.#active = next;
+    const k = this.#ticksPerWrite;
+    const next =
+      u > ENTER_ABOVE ? Math.min(k + 1, MAX_TICKS_PER_WRITE) : u < LEAVE_BELOW ? Math.max(k - 1, 1) : k;
+    if (next !== k) {
+      this.#ticksPerWrite = next;
       this.#onChange(next, u);
     }
   }

@@ -72,7 +72,7 @@ export class Metrics {
     });
     this.writeCoalescing = new Gauge({
       name: 'earshot_write_coalescing',
-      help: '1 while listener messages are written two ticks at a time (EARSHOT_WRITE_COALESCING), else 0',
+      help: 'Mixer ticks whose listener messages go out in one write (1: every tick; see EARSHOT_WRITE_COALESCING)',
       registers,
     });
   }
