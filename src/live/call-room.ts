@@ -1,7 +1,7 @@
 import { mixMono } from '../audio/mixer.js';
 import { TrackBuffer, TrackPull } from '../audio/track-buffer.js';
 import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
-import type { Listener } from './listener.js';
+import type { ListenerSink } from './listener.js';
 import { formatKey } from './listener-options.js';
 import { OutputGroup } from './output-group.js';
 
@@ -47,7 +47,7 @@ export class CallRoom {
     return this.#listeners;
   }
 
-  addListener(listener: Listener): void {
+  addListener(listener: ListenerSink): void {
     const key = formatKey(listener.format);
     let group = this.#groups.get(key);
     if (!group) {
@@ -59,7 +59,7 @@ export class CallRoom {
   }
 
   /** Returns the number of listeners left. */
-  removeListener(listener: Listener): number {
+  removeListener(listener: ListenerSink): number {
     const key = formatKey(listener.format);
     const group = this.#groups.get(key);
     if (group?.listeners.delete(listener)) {
@@ -138,7 +138,7 @@ export class CallRoom {
     }
   }
 
-  forEachListener(fn: (listener: Listener) => void): void {
+  forEachListener(fn: (listener: ListenerSink) => void): void {
     for (const group of this.#groups.values()) for (const listener of group.listeners) fn(listener);
   }
 }

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
-import type { ListenerFormat } from './listener-options.js';
+import { type ListenerFormat, messagePayloadBytes } from './listener-options.js';
+import { frameHeaderBytes } from './ws-frame.js';
 
 /**
  * How long a closing listener may take to answer the close handshake before its socket is cut.
@@ -16,14 +17,46 @@ export interface ListenerPolicy {
   readonly evictAfterMs: number;
 }
 
-export type SendResult = 'sent' | 'dropped' | 'evicted' | 'closed';
+/** `queued`: handed to a fan-out worker process, which counts sent / dropped itself. */
+export type SendResult = 'sent' | 'dropped' | 'evicted' | 'closed' | 'queued';
+
+/** Backlog a listener may build before its messages are dropped (SPEC §3: ~200 ms). */
+const MAX_BACKLOG_MS = 200;
+/** Continuous backlog after which it is closed with 1008 (SPEC §3: 5 s). */
+const EVICT_AFTER_MS = 5000;
+
+/** SPEC §3's slow-listener rule for a format: drop past ~200 ms of backlog, close after 5 s of it. */
+export function listenerPolicy(format: ListenerFormat): ListenerPolicy {
+  const messageBytes = frameHeaderBytes(messagePayloadBytes(format)) + messagePayloadBytes(format);
+  return {
+    maxBacklogBytes: messageBytes * Math.ceil(MAX_BACKLOG_MS / format.frameMs),
+    evictAfterMs: EVICT_AFTER_MS,
+  };
+}
+
+/**
+ * What a call's room sees of a listener: a socket in this process (`Listener`) or one owned by a
+ * fan-out worker process (`RemoteListener`, live/fanout-pool.ts).
+ */
+export interface ListenerSink {
+  readonly format: ListenerFormat;
+  readonly closed: boolean;
+  /** Writes (or queues) one pre-framed message; the same Buffer goes to every listener of a format. */
+  send(frame: Buffer, nowMs: number): SendResult;
+  sendEvent(event: Readonly<Record<string, unknown>>): void;
+  close(code: number, reason: string): void;
+  /** Runs `fn` once, as soon as the listener starts closing (by us or by the peer). */
+  onClose(fn: () => void): void;
+  cork(): void;
+  uncork(): void;
+}
 
 /**
  * One listener socket. Audio messages arrive pre-framed (the same Buffer for every listener of a
  * format) and are written straight to the TCP socket under `ws`, after a backlog check: a listener
  * that cannot keep up loses messages (only its own) instead of growing memory or slowing others.
  */
-export class Listener {
+export class Listener implements ListenerSink {
   readonly ws: WebSocket;
   readonly format: ListenerFormat;
   readonly #socket: Socket;

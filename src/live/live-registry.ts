@@ -6,11 +6,11 @@ import type { Metrics } from '../observability/metrics.js';
 import { CallRoom, type TickResult } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { IngestTrack } from './ingest-track.js';
-import type { Listener } from './listener.js';
+import type { ListenerSink } from './listener.js';
 import { WriteCoalescingPolicy } from './write-coalescing.js';
 
-const corkListener = (listener: Listener) => listener.cork();
-const uncorkListener = (listener: Listener) => listener.uncork();
+const corkListener = (listener: ListenerSink) => listener.cork();
+const uncorkListener = (listener: ListenerSink) => listener.uncork();
 
 /** An open ingest connection, as the registry needs to see it. */
 export interface IngestConnection {
@@ -73,7 +73,7 @@ export class LiveRegistry {
     this.#metrics.writeCoalescing.set(this.#coalescing.ticksPerWrite);
   }
 
-  addListener(callPk: string, listener: Listener): void {
+  addListener(callPk: string, listener: ListenerSink): void {
     const presence = this.#presence(callPk);
     if (!presence.room) {
       const room = new CallRoom(callPk);
@@ -179,7 +179,7 @@ export class LiveRegistry {
     }
   }
 
-  #removeListener(callPk: string, listener: Listener): void {
+  #removeListener(callPk: string, listener: ListenerSink): void {
     const presence = this.#calls.get(callPk);
     const room = presence?.room;
     if (!presence || !room) return;

@@ -2,7 +2,7 @@ import { encodeMulaw } from '../audio/g711.js';
 import { writePcm16le } from '../audio/pcm16.js';
 import { createResampler, type Resampler } from '../audio/resampler.js';
 import { CANONICAL_SAMPLE_RATE_HZ, FRAME_SAMPLES } from '../domain/audio-format.js';
-import type { Listener } from './listener.js';
+import type { ListenerSink } from './listener.js';
 import { type ListenerFormat, messagePayloadBytes } from './listener-options.js';
 import { allocBinaryFrame } from './ws-frame.js';
 
@@ -13,7 +13,7 @@ import { allocBinaryFrame } from './ws-frame.js';
  */
 export class OutputGroup {
   readonly format: ListenerFormat;
-  readonly listeners = new Set<Listener>();
+  readonly listeners = new Set<ListenerSink>();
   readonly #resamplers: Resampler[];
   readonly #scratch: Int16Array[];
   /** Interleaved samples of the message being filled. */

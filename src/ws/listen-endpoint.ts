@@ -3,15 +3,9 @@ import type { WebSocket } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import type { Call } from '../domain/entities.js';
 import { CloseCode } from '../domain/error-code.js';
-import { Listener } from '../live/listener.js';
-import { type ListenerFormat, messagePayloadBytes, parseListenerFormat } from '../live/listener-options.js';
-import { frameHeaderBytes } from '../live/ws-frame.js';
+import { Listener, type ListenerSink, listenerPolicy } from '../live/listener.js';
+import { type ListenerFormat, parseListenerFormat } from '../live/listener-options.js';
 import type { WsDeps } from './ws-deps.js';
-
-/** Backlog a listener may build before its messages are dropped (SPEC §3: ~200 ms). */
-const MAX_BACKLOG_MS = 200;
-/** Continuous backlog after which it is closed with 1008 (SPEC §3: 5 s). */
-const EVICT_AFTER_MS = 5000;
 
 export interface ListenGrant {
   readonly call: Call;
@@ -47,13 +41,14 @@ export function acceptListener(
   grant: ListenGrant,
 ): void {
   const { format, call } = grant;
-  const messageBytes = frameHeaderBytes(messagePayloadBytes(format)) + messagePayloadBytes(format);
-  const listener = new Listener(ws, format, {
-    maxBacklogBytes: messageBytes * Math.ceil(MAX_BACKLOG_MS / format.frameMs),
-    evictAfterMs: EVICT_AFTER_MS,
-  });
+  const listener = new Listener(ws, format, listenerPolicy(format));
   // Listeners have nothing to say; what they send is ignored rather than buffered.
   ws.on('message', () => {});
+  register(deps, call, listener);
+}
+
+/** Adds a listener to its call's room, and makes sure it does not outlive a call that just ended. */
+export function register(deps: WsDeps, call: Call, listener: ListenerSink): void {
   deps.registry.addListener(call.pk, listener);
   // The call may have ended between the check and the registration, before this node subscribed
   // to its events: look once more so that such a listener does not wait forever.
