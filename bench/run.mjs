@@ -14,6 +14,7 @@
  *            --profile (the server runs with --cpu-prof; summarize with bench/profile-summary.mjs)
  *            --server-dist=<dir> (the server from another build, e.g. `tsc --outDir`, to compare versions)
  *            --json=<file> (every measurement, raw)
+ *            --fanout-workers=N (the server's EARSHOT_FANOUT_WORKERS; default 0)
  *            --no-cluster (skip the last part: bench/cluster-bench.mjs, the NATS hop between two nodes)
  */
 import { execFile, spawn } from 'node:child_process';
@@ -77,6 +78,8 @@ if (option('ceiling'))
 const write = (!quick || option('out') !== undefined) && !flag('no-write');
 const outFile = path.resolve(root, option('out') ?? 'docs/benchmarks.md');
 const profile = flag('profile');
+/** EARSHOT_FANOUT_WORKERS of the server under test. */
+const fanoutWorkers = Number(option('fanout-workers') ?? 0);
 const serverDist = option('server-dist') ? path.resolve(option('server-dist')) : null;
 const LAG_RESOLUTION_MS = 10; // earshot's eventLoopMonitoringPrecision: the histogram's floor
 /** How long a ceiling step may spend connecting its new listeners (a saturated server accepts slowly). */
@@ -159,6 +162,7 @@ function earshotEnv(dbUrl, port) {
     EARSHOT_LOG_LEVEL: 'warn',
     EARSHOT_RATE_LIMIT_PER_MIN: '1000000',
     EARSHOT_CALL_IDLE_TIMEOUT_S: '3600',
+    EARSHOT_FANOUT_WORKERS: String(fanoutWorkers),
   };
 }
 

@@ -11,6 +11,7 @@ import { CallLifecycle } from './live/call-lifecycle.js';
 import { startCallReconciler } from './live/call-reconciler.js';
 import { Clock } from './live/clock.js';
 import { ClusterCallStats } from './live/cluster-call-stats.js';
+import { FanoutPool } from './live/fanout-pool.js';
 import { startIdleSweeper } from './live/idle-sweeper.js';
 import { LiveRegistry } from './live/live-registry.js';
 import { createLogger } from './observability/logger.js';
@@ -51,12 +52,21 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
     onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
   });
+  let fanout: FanoutPool | null = null;
+  try {
+    if (config.fanoutWorkers > 0) fanout = await FanoutPool.start(config.fanoutWorkers, logger, metrics);
+  } catch (err) {
+    await bus.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
   const registry = new LiveRegistry({
     bus,
     clock,
     metrics,
     log: logger,
     writeCoalescing: config.writeCoalescing,
+    fanout,
   });
   const live = new ClusterCallStats(bus);
   const deps: AppDeps = { config, store, bus, lifecycle, live, metrics, logger };
@@ -65,7 +75,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   const touchCall = (pk: string) => {
     store.touchCalls([pk]).catch((err) => logger.warn({ err }, 'could not record ingest activity'));
   };
-  const sockets = attachWebSockets(app.server, { ...deps, registry, touchCall });
+  const sockets = attachWebSockets(app.server, { ...deps, registry, fanout, touchCall });
   // Before the HTTP server stops accepting: close every socket with 1001 so that close can finish.
   app.addHook('preClose', () => sockets.shutdown());
   const stopSweeper = startIdleSweeper({
@@ -97,6 +107,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     reconciler.stop();
     stopReconnectHook();
     await app.close().catch(() => {});
+    await fanout?.stop();
     await bus.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
@@ -116,6 +127,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         reconciler.stop();
         stopReconnectHook();
         await app.close();
+        await fanout?.stop();
         clock.stop();
         await bus.close();
         await store.close();

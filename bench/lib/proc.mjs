@@ -14,24 +14,51 @@ function clkTck() {
   return clockTicks;
 }
 
-/** User + system CPU seconds used so far by `pid` (all its threads). */
+/** User + system CPU seconds used so far by `pid` and its child processes (all their threads). */
 export function cpuSeconds(pid) {
   const { user, system } = cpuSplit(pid);
   return user + system;
 }
 
-/** User and system (kernel) CPU seconds used so far by `pid`. */
-export function cpuSplit(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces) start at field 3 (state).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / clkTck(), system: Number(fields[12]) / clkTck() };
+/** `pid` and its live child processes (an earshot server's fan-out workers, say). */
+export function processTree(pid) {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(children ? children.split(' ').map(Number) : [])];
+  } catch {
+    return [pid];
+  }
 }
 
-/** Resident set size of `pid` in bytes. */
+/** User and system (kernel) CPU seconds used so far by `pid` and its child processes. */
+export function cpuSplit(pid) {
+  let user = 0;
+  let system = 0;
+  for (const p of processTree(pid)) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch {
+      continue; // a child that just exited
+    }
+    // Fields after the command name (which may contain spaces) start at field 3 (state).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    user += Number(fields[11]) / clkTck();
+    system += Number(fields[12]) / clkTck();
+  }
+  return { user, system };
+}
+
+/** Resident set size of `pid` and its child processes, in bytes. */
 export function rssBytes(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : Number.NaN;
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {}
+  }
+  return total || Number.NaN;
 }
 
 /** User + nice + system CPU seconds of the whole machine so far (all cores; irq time excluded). */

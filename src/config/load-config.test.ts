@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       trustProxy: false,
       rateLimitPerMin: 600,
       writeCoalescing: 'auto',
+      fanoutWorkers: 0,
     });
   });
 
@@ -50,6 +51,7 @@ describe('loadConfig', () => {
       EARSHOT_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       EARSHOT_RATE_LIMIT_PER_MIN: '3',
       EARSHOT_WRITE_COALESCING: 'Off',
+      EARSHOT_FANOUT_WORKERS: '3',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -65,6 +67,7 @@ describe('loadConfig', () => {
       trustProxy: '10.0.0.0/8, 127.0.0.1',
       rateLimitPerMin: 3,
       writeCoalescing: 'off',
+      fanoutWorkers: 3,
     });
   });
 
@@ -135,6 +138,9 @@ describe('loadConfig', () => {
     ['EARSHOT_RATE_LIMIT_PER_MIN', '0'],
     ['EARSHOT_RATE_LIMIT_PER_MIN', 'lots'],
     ['EARSHOT_WRITE_COALESCING', 'sometimes'],
+    ['EARSHOT_FANOUT_WORKERS', '-1'],
+    ['EARSHOT_FANOUT_WORKERS', '65'],
+    ['EARSHOT_FANOUT_WORKERS', 'two'],
   ])('throws ConfigError naming %s for %j', (variable, value) => {
     const error = errorFor({ [variable]: value });
     expect(error.variable).toBe(variable);

@@ -37,6 +37,8 @@ export interface Config {
    * `auto` does so only while the event loop is overloaded; `off` never; `always` always.
    */
   readonly writeCoalescing: WriteCoalescing;
+  /** Worker processes that own listener sockets and write to them (0: all in the main process). */
+  readonly fanoutWorkers: number;
 }
 
 export const WRITE_COALESCING = ['auto', 'off', 'always'] as const;
@@ -57,6 +59,7 @@ export const CONFIG_VARIABLES = {
   EARSHOT_TRUST_PROXY: 'false',
   EARSHOT_RATE_LIMIT_PER_MIN: '600',
   EARSHOT_WRITE_COALESCING: 'auto',
+  EARSHOT_FANOUT_WORKERS: '0',
 } as const satisfies Record<string, string | undefined>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -116,6 +119,7 @@ export function loadConfig(
       1_000_000,
     ),
     writeCoalescing: parseWriteCoalescing(required('EARSHOT_WRITE_COALESCING')),
+    fanoutWorkers: parseInteger('EARSHOT_FANOUT_WORKERS', required('EARSHOT_FANOUT_WORKERS'), 0, 64),
   });
 }
 

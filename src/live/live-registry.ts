@@ -5,6 +5,7 @@ import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CallRoom, type TickResult } from './call-room.js';
 import type { Clock } from './clock.js';
+import type { FanoutPool } from './fanout-pool.js';
 import type { IngestTrack } from './ingest-track.js';
 import type { ListenerSink } from './listener.js';
 import { WriteCoalescingPolicy } from './write-coalescing.js';
@@ -47,6 +48,7 @@ export class LiveRegistry {
   #corked = false;
 
   readonly #coalescing: WriteCoalescingPolicy;
+  readonly #fanout: FanoutPool | null;
 
   constructor(options: {
     bus: Bus;
@@ -54,7 +56,10 @@ export class LiveRegistry {
     metrics: Metrics;
     log: Logger;
     writeCoalescing?: WriteCoalescing;
+    /** Listener sockets owned by worker processes; their tick messages go out after every room. */
+    fanout?: FanoutPool | null;
   }) {
+    this.#fanout = options.fanout ?? null;
     this.#bus = options.bus;
     this.#clock = options.clock;
     this.#metrics = options.metrics;
@@ -214,6 +219,7 @@ export class LiveRegistry {
       for (const room of this.#rooms) room.forEachListener(corkListener);
     }
     for (const room of this.#rooms) room.tick(nowMs, result);
+    this.#fanout?.flush();
     if (!holdBack && this.#corked) {
       this.#corked = false;
       for (const room of this.#rooms) room.forEachListener(uncorkListener);

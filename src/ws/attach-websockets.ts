@@ -9,7 +9,7 @@ import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
 import { redactUrl } from '../observability/logger.js';
 import { acceptGenericIngest, authorizeIngest } from './generic-ingest-endpoint.js';
 import { Keepalive } from './keepalive.js';
-import { acceptListener, authorizeListener } from './listen-endpoint.js';
+import { acceptListener, adoptListener, authorizeListener } from './listen-endpoint.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import { acceptTwilio } from './twilio-endpoint.js';
 import type { WsDeps } from './ws-deps.js';
@@ -54,12 +54,14 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
           accept(ws, grant);
         });
       },
-      (err) => {
-        const { error, internal } = toAppError(err);
-        if (internal) deps.logger.error({ err }, 'websocket upgrade failed');
-        rejectUpgrade(socket, error);
-      },
+      (err) => refuse(socket, err),
     );
+  };
+
+  const refuse = (socket: Duplex, err: unknown) => {
+    const { error, internal } = toAppError(err);
+    if (internal) deps.logger.error({ err }, 'websocket upgrade failed');
+    rejectUpgrade(socket, error);
   };
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -75,6 +77,18 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         return rejectUpgrade(socket, new AppError('CALL_NOT_FOUND'));
       }
       if (callId.trim() === '') return rejectUpgrade(socket, new AppError('MISSING_CALL_ID'));
+      if (match[1] === 'listen' && deps.fanout) {
+        const fanout = deps.fanout;
+        return authorizeListener(deps, callId, url.searchParams).then(
+          (grant) => {
+            if (socket.destroyed) return;
+            if (shuttingDown)
+              return rejectUpgrade(socket, new AppError('SERVICE_UNAVAILABLE', 'Server shutting down'));
+            adoptListener(deps, fanout, request, socket as import('node:net').Socket, head, grant);
+          },
+          (err) => refuse(socket, err),
+        );
+      }
       if (match[1] === 'listen') {
         return upgrade(
           listenWss,
@@ -120,6 +134,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         await new Promise((r) => setTimeout(r, 20));
       }
       for (const ws of all) ws.terminate();
+      await deps.fanout?.stop();
     },
   };
 }

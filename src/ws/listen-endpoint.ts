@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import type { Call } from '../domain/entities.js';
 import { CloseCode } from '../domain/error-code.js';
+import type { FanoutPool } from '../live/fanout-pool.js';
 import { Listener, type ListenerSink, listenerPolicy } from '../live/listener.js';
 import { type ListenerFormat, parseListenerFormat } from '../live/listener-options.js';
 import type { WsDeps } from './ws-deps.js';
@@ -45,6 +47,18 @@ export function acceptListener(
   // Listeners have nothing to say; what they send is ignored rather than buffered.
   ws.on('message', () => {});
   register(deps, call, listener);
+}
+
+/** The same, for a listener whose socket goes to a fan-out worker (which completes the upgrade). */
+export function adoptListener(
+  deps: WsDeps,
+  fanout: FanoutPool,
+  request: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+  grant: ListenGrant,
+): void {
+  register(deps, grant.call, fanout.adopt(request, socket, head, grant.call.pk, grant.format));
 }
 
 /** Adds a listener to its call's room, and makes sure it does not outlive a call that just ended. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config/load-config.js';
 import type { CallLifecycle } from '../live/call-lifecycle.js';
+import type { FanoutPool } from '../live/fanout-pool.js';
 import type { LiveRegistry } from '../live/live-registry.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
@@ -12,6 +13,8 @@ export interface WsDeps {
   readonly store: Store;
   readonly bus: Bus;
   readonly registry: LiveRegistry;
+  /** Fan-out worker processes that own listener sockets; null: listeners stay in this process. */
+  readonly fanout: FanoutPool | null;
   readonly lifecycle: CallLifecycle;
   readonly metrics: Metrics;
   readonly logger: Logger;

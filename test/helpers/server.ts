@@ -81,3 +81,12 @@ export async function jsonRequest(
     headers: response.headers,
   };
 }
+
+/**
+ * The two places a listener socket can live: in the server process, or in fan-out worker
+ * processes (`EARSHOT_FANOUT_WORKERS`). Listener tests run in both (`describe.each`).
+ */
+export const LISTENER_MODES: readonly [string, ConfigOverrides][] = [
+  ['listeners in process', {}],
+  ['listeners in 2 fan-out workers', { EARSHOT_FANOUT_WORKERS: '2' }],
+];

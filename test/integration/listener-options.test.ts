@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMulaw } from '../../src/audio/g711.js';
 import { expectLevelNear } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
-import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
 import { sine } from '../helpers/signals.js';
 import { maxLevelExcludingDb, rmsDbfs, toneLevelDb } from '../helpers/spectrum.js';
 import { openListener, openSocket, pcm16Bytes, sendPaced, type TestListener } from '../helpers/ws-clients.js';
@@ -33,7 +33,7 @@ function channel(interleaved: Int16Array, index: 0 | 1): Int16Array {
   return out;
 }
 
-describe('listener options (SPEC §3) on one two-tone call', () => {
+describe.each(LISTENER_MODES)('%s: listener options (SPEC §3) on one two-tone call', (_mode, modeEnv) => {
   let ts: TestServer;
   const listeners = new Map<string, TestListener>();
   const queries = [
@@ -47,7 +47,7 @@ describe('listener options (SPEC §3) on one two-tone call', () => {
   ];
 
   beforeAll(async () => {
-    ts = await startTestServer(sqliteBackend);
+    ts = await startTestServer(sqliteBackend, modeEnv);
     const { apiKey } = await ts.createOrg({ liveListen: true });
     const created = await jsonRequest(ts, 'POST', '/v1/calls', { apiKey });
     const id = created.body.data.call_id;

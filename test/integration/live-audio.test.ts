@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectLevelNear } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall } from '../helpers/live-call.js';
-import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
 import { sine } from '../helpers/signals.js';
 import { maxLevelExcludingDb, rmsDbfs, toneLevelDb } from '../helpers/spectrum.js';
 import {
@@ -22,13 +22,13 @@ function firstSounding(listener: TestListener): number {
   return listener.binary.findIndex((_, i) => rmsDbfs(listener.samples(i, i + 1)) > -50);
 }
 
-describe('live audio through real sockets', () => {
+describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, modeEnv) => {
   let ts: TestServer;
   let apiKey: string;
   let ws: string;
 
   beforeAll(async () => {
-    ts = await startTestServer(sqliteBackend);
+    ts = await startTestServer(sqliteBackend, modeEnv);
     ({ apiKey } = await ts.createOrg({ liveListen: true }));
     ws = ts.url.replace(/^http/, 'ws');
   });

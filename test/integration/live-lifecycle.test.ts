@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCadence } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall } from '../helpers/live-call.js';
-import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
 import { sine } from '../helpers/signals.js';
 import { toneLevelDb } from '../helpers/spectrum.js';
 import {
@@ -16,13 +16,13 @@ import {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('listener lifecycle through real sockets', () => {
+describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_mode, modeEnv) => {
   let ts: TestServer;
   let apiKey: string;
   let ws: string;
 
   beforeAll(async () => {
-    ts = await startTestServer(sqliteBackend);
+    ts = await startTestServer(sqliteBackend, modeEnv);
     ({ apiKey } = await ts.createOrg({ liveListen: true }));
     ws = ts.url.replace(/^http/, 'ws');
   });

@@ -1,27 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { sqliteBackend } from '../helpers/databases.js';
-import { jsonRequest, startTestServer } from '../helpers/server.js';
+import { jsonRequest, LISTENER_MODES, startTestServer } from '../helpers/server.js';
 import { closedWith, openListener, openSocket, sendPaced } from '../helpers/ws-clients.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('server shutdown and the idle timeout', () => {
-  it('closes listeners and ingest with 1001 when the server shuts down', async () => {
-    const ts = await startTestServer(sqliteBackend);
-    const { apiKey } = await ts.createOrg({ liveListen: true });
-    const created = await jsonRequest(ts, 'POST', '/v1/calls', { apiKey });
-    const id = created.body.data.call_id;
-    const listener = await openListener(
-      (await jsonRequest(ts, 'POST', `/v1/calls/${id}/listen`, { apiKey })).body.data.url,
-    );
-    const ingest = await openSocket(`${created.body.data.ingest.url}&participant=caller`);
-    const ingestClosed = closedWith(ingest);
-    const t0 = performance.now();
-    await ts.close();
-    expect(performance.now() - t0).toBeLessThan(10_000);
-    expect(await listener.closed).toEqual({ code: 1001, reason: 'server shutting down' });
-    expect(await ingestClosed).toEqual({ code: 1001, reason: 'server shutting down' });
-  });
+  it.each(LISTENER_MODES)(
+    '%s: closes listeners and ingest with 1001 when the server shuts down',
+    async (_mode, modeEnv) => {
+      const ts = await startTestServer(sqliteBackend, modeEnv);
+      const { apiKey } = await ts.createOrg({ liveListen: true });
+      const created = await jsonRequest(ts, 'POST', '/v1/calls', { apiKey });
+      const id = created.body.data.call_id;
+      const listener = await openListener(
+        (await jsonRequest(ts, 'POST', `/v1/calls/${id}/listen`, { apiKey })).body.data.url,
+      );
+      const ingest = await openSocket(`${created.body.data.ingest.url}&participant=caller`);
+      const ingestClosed = closedWith(ingest);
+      const t0 = performance.now();
+      await ts.close();
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      expect(await listener.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+      expect(await ingestClosed).toEqual({ code: 1001, reason: 'server shutting down' });
+    },
+  );
 
   it('keeps a call with ingest connected active past the idle timeout, and completes it once ingest is gone', async () => {
     const ts = await startTestServer(sqliteBackend, { EARSHOT_CALL_IDLE_TIMEOUT_S: '1' });

@@ -1,0 +1,230 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+import type { FromWorker, ToWorker } from './fanout-protocol.js';
+import type { ListenerSink, SendResult } from './listener.js';
+import { formatKey, type ListenerFormat } from './listener-options.js';
+
+const READY_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/**
+ * The worker's entry point. Workers run compiled JavaScript: from `dist/` this is the file beside
+ * this one; when the server itself runs from TypeScript sources (the test suite, which builds
+ * first), it is the compiled copy in `dist/`.
+ */
+function workerEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return fileURLToPath(new URL('./fanout-worker.js', import.meta.url));
+  return fileURLToPath(new URL('../../dist/live/fanout-worker.js', import.meta.url));
+}
+
+/**
+ * Fan-out worker processes (`EARSHOT_FANOUT_WORKERS`): they own listener sockets and write the
+ * messages this process mixes, so that writing to listeners — one system call per listener per
+ * message, most of a busy node's CPU — runs on other cores than ingest and mixing. A listener is
+ * checked here, then its raw socket is handed to the worker with the fewest listeners (Node's IPC
+ * handle passing); the worker completes the WebSocket handshake. Each tick, every worker gets one
+ * IPC message holding the framed message of each of its groups (call × format), written to all of
+ * that group's listeners there.
+ */
+export class FanoutPool {
+  readonly #workers: Worker[] = [];
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  #stopping = false;
+  #nextId = 1;
+  #seq = 0;
+
+  private constructor(log: Logger, metrics: Metrics) {
+    this.#log = log;
+    this.#metrics = metrics;
+  }
+
+  /** Starts `count` workers and waits until each is ready. */
+  static async start(count: number, log: Logger, metrics: Metrics): Promise<FanoutPool> {
+    const pool = new FanoutPool(log, metrics);
+    try {
+      await Promise.all(Array.from({ length: count }, (_, i) => pool.#spawn(i)));
+    } catch (err) {
+      await pool.stop();
+      throw err;
+    }
+    return pool;
+  }
+
+  /**
+   * Hands a checked, not yet upgraded listener socket to a worker and returns its stand-in for the
+   * call's room. The socket is closed in this process once sent.
+   */
+  adopt(request: IncomingMessage, socket: Socket, head: Buffer, callPk: string, format: ListenerFormat) {
+    const worker = this.#workers.reduce((a, b) => (b.listeners.size < a.listeners.size ? b : a));
+    const id = this.#nextId++;
+    const group = `${callPk}|${formatKey(format)}`;
+    const listener = new RemoteListener(worker, id, group, format);
+    worker.listeners.set(id, listener);
+    const message: ToWorker = {
+      t: 'listener',
+      id,
+      group,
+      format,
+      url: request.url ?? '/',
+      headers: request.headers,
+      head,
+    };
+    // Node tracks sockets of a net.Server sent to a child so that server.close() can ask the child
+    // about them; the worker does not answer for an http.Server's sockets, and close() would wait
+    // forever. Send it as a plain socket instead, and let this process forget it (destroy() with
+    // the handle gone only settles the server's connection count).
+    (socket as unknown as { server: unknown }).server = null;
+    worker.child.send(message, socket, (err) => {
+      socket.destroy();
+      if (!err) return;
+      this.#log.warn({ err }, 'could not hand a listener to its fan-out worker');
+      worker.closed(id);
+    });
+    return listener;
+  }
+
+  /** Sends each worker this tick's messages (called once per mixer tick, after every room). */
+  flush(): void {
+    const seq = this.#seq++;
+    for (const worker of this.#workers) {
+      if (worker.staged.size === 0) continue;
+      const message: ToWorker = { t: 'frames', seq, items: [...worker.staged] };
+      worker.staged.clear();
+      if (worker.child.connected) worker.child.send(message);
+    }
+  }
+
+  /** Closes the workers' listeners with 1001 and waits (bounded) for the workers to exit. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      this.#workers.map(async (w) => {
+        if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+        const exited = new Promise((r) => w.child.once('exit', r));
+        if (w.child.connected) w.child.send({ t: 'shutdown' } satisfies ToWorker);
+        const timer = setTimeout(() => w.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  #spawn(index: number): Promise<void> {
+    const child = fork(workerEntry(), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const worker = new Worker(child);
+    this.#workers[index] = worker;
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('fan-out worker did not start')), READY_TIMEOUT_MS);
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`fan-out worker exited with ${code} at start`)));
+      child.on('message', (message: FromWorker) => {
+        if (message.t === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        } else this.#onMessage(worker, message);
+      });
+    });
+    child.once('exit', (code, signal) => {
+      // Its sockets died with it: their listeners are gone (they may reconnect with the same URL).
+      for (const id of [...worker.listeners.keys()]) worker.closed(id);
+      if (this.#stopping) return;
+      this.#log.error({ code, signal, pid: child.pid }, 'fan-out worker exited; starting another');
+      this.#spawn(index).catch((err) => this.#log.error({ err }, 'could not restart a fan-out worker'));
+    });
+    return ready;
+  }
+
+  #onMessage(worker: Worker, message: FromWorker): void {
+    if (message.t === 'closed') worker.closed(message.id);
+    else if (message.t === 'stats') {
+      if (message.sent > 0) this.#metrics.framesOut.inc(message.sent);
+      if (message.dropped > 0)
+        this.#metrics.framesDropped.inc({ reason: 'listener_backlog' }, message.dropped);
+      if (message.evicted > 0)
+        this.#log.warn({ evicted: message.evicted }, 'closed listeners too slow to keep up');
+    }
+  }
+}
+
+class Worker {
+  readonly child: ChildProcess;
+  readonly listeners = new Map<number, RemoteListener>();
+  /** This tick's message per group, staged by the group's listeners (the same Buffer for all). */
+  readonly staged = new Map<string, Buffer>();
+
+  constructor(child: ChildProcess) {
+    this.child = child;
+  }
+
+  closed(id: number): void {
+    const listener = this.listeners.get(id);
+    this.listeners.delete(id);
+    listener?.gone();
+  }
+
+  send(message: ToWorker): void {
+    if (this.child.connected) this.child.send(message);
+  }
+}
+
+/** A listener whose socket a fan-out worker owns: the room's view of it in this process. */
+class RemoteListener implements ListenerSink {
+  readonly format: ListenerFormat;
+  readonly #worker: Worker;
+  readonly #id: number;
+  readonly #group: string;
+  #closed = false;
+  #onClose: (() => void) | null = null;
+
+  constructor(worker: Worker, id: number, group: string, format: ListenerFormat) {
+    this.#worker = worker;
+    this.#id = id;
+    this.#group = group;
+    this.format = format;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send(frame: Buffer): SendResult {
+    if (this.#closed) return 'closed';
+    this.#worker.staged.set(this.#group, frame);
+    return 'queued';
+  }
+
+  sendEvent(event: Readonly<Record<string, unknown>>): void {
+    if (this.format.events && !this.#closed) this.#worker.send({ t: 'event', id: this.#id, event });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#worker.send({ t: 'close', id: this.#id, code, reason });
+    this.gone();
+  }
+
+  onClose(fn: () => void): void {
+    this.#onClose = fn;
+  }
+
+  /** The worker no longer has it (or is closing it): stop counting it as a listener. */
+  gone(): void {
+    this.#closed = true;
+    const fn = this.#onClose;
+    this.#onClose = null;
+    fn?.();
+  }
+
+  // The worker coalesces its own writes, on its own load.
+  cork(): void {}
+  uncork(): void {}
+}

@@ -1,0 +1,131 @@
+/**
+ * A fan-out worker process (`EARSHOT_FANOUT_WORKERS` > 0): owns a share of the node's listener
+ * sockets and writes to them the messages the main process mixes and frames. The main process
+ * checks each listener before the upgrade and passes the raw socket here, where `ws` completes the
+ * handshake; from then on this process does for its listeners what the main process does for its
+ * own: the backlog check, drops and eviction (`Listener`), write coalescing under load, keepalive
+ * pings and the close handshake. Entry point: forked by `FanoutPool`, never run by hand.
+ */
+import type { Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { CloseCode } from '../domain/error-code.js';
+import { Keepalive } from '../ws/keepalive.js';
+import type { FromWorker, ToWorker } from './fanout-protocol.js';
+import { Listener, listenerPolicy } from './listener.js';
+import { WriteCoalescingPolicy } from './write-coalescing.js';
+
+/** Stats go to the main process every this many ticks (200 ms). */
+const STATS_EVERY_BATCHES = 10;
+const SHUTDOWN_GRACE_MS = 2000;
+/** Same bound as the main process's listen endpoint (listeners only send control frames). */
+const LISTENER_MAX_PAYLOAD_BYTES = 4096;
+
+const send = (message: FromWorker) => process.send?.(message);
+
+const wss = new WebSocketServer({
+  noServer: true,
+  perMessageDeflate: false,
+  maxPayload: LISTENER_MAX_PAYLOAD_BYTES,
+});
+const keepalive = new Keepalive();
+const listeners = new Map<number, Listener>();
+const groups = new Map<string, Set<Listener>>();
+const coalescing = new WriteCoalescingPolicy('auto');
+let corked = false;
+let batches = 0;
+const stats = { sent: 0, dropped: 0, evicted: 0 };
+
+function adopt(message: Extract<ToWorker, { t: 'listener' }>, socket: Socket | undefined): void {
+  if (!socket) return void send({ t: 'closed', id: message.id });
+  socket.on('error', () => socket.destroy());
+  const request = { method: 'GET', url: message.url, headers: message.headers };
+  let upgraded = false;
+  socket.once('close', () => {
+    if (!upgraded) send({ t: 'closed', id: message.id });
+  });
+  wss.handleUpgrade(
+    request as unknown as import('node:http').IncomingMessage,
+    socket,
+    Buffer.from(message.head),
+    (ws) => {
+      upgraded = true;
+      keepalive.watch(ws);
+      ws.on('message', () => {});
+      const listener = new Listener(ws, message.format, listenerPolicy(message.format));
+      let group = groups.get(message.group);
+      if (!group) groups.set(message.group, (group = new Set()));
+      group.add(listener);
+      listeners.set(message.id, listener);
+      if (corked) listener.cork();
+      listener.onClose(() => {
+        listeners.delete(message.id);
+        group.delete(listener);
+        if (group.size === 0 && groups.get(message.group) === group) groups.delete(message.group);
+        send({ t: 'closed', id: message.id });
+      });
+    },
+  );
+}
+
+function writeTick(message: Extract<ToWorker, { t: 'frames' }>): void {
+  // Same rule as LiveRegistry: while this process is busy, k ticks go out in one writev.
+  const holdBack = coalescing.holdBack(message.seq);
+  if (holdBack && !corked) {
+    corked = true;
+    for (const l of listeners.values()) l.cork();
+  }
+  const nowMs = Date.now();
+  for (const [key, bytes] of message.items) {
+    const group = groups.get(key);
+    if (!group) continue;
+    const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (const listener of group) {
+      const r = listener.send(frame, nowMs);
+      if (r === 'sent') stats.sent++;
+      else if (r === 'dropped') stats.dropped++;
+      else if (r === 'evicted') stats.evicted++;
+    }
+  }
+  if (!holdBack && corked) {
+    corked = false;
+    for (const l of listeners.values()) l.uncork();
+  }
+  if (++batches >= STATS_EVERY_BATCHES) reportStats();
+}
+
+function reportStats(): void {
+  batches = 0;
+  if (stats.sent + stats.dropped + stats.evicted === 0) return;
+  send({ t: 'stats', ...stats });
+  stats.sent = stats.dropped = stats.evicted = 0;
+}
+
+async function shutdown(): Promise<void> {
+  keepalive.stop();
+  reportStats();
+  for (const l of listeners.values()) l.close(CloseCode.GOING_AWAY, 'server shutting down');
+  const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+  while ([...wss.clients].some((ws) => ws.readyState !== ws.CLOSED) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const ws of wss.clients) ws.terminate();
+  process.exit(0);
+}
+
+process.on('message', (message: ToWorker, handle?: Socket) => {
+  switch (message.t) {
+    case 'frames':
+      return writeTick(message);
+    case 'listener':
+      return adopt(message, handle);
+    case 'event':
+      return listeners.get(message.id)?.sendEvent(message.event);
+    case 'close':
+      return listeners.get(message.id)?.close(message.code, message.reason);
+    case 'shutdown':
+      return void shutdown();
+  }
+});
+// Without the main process there is nothing to do: its sockets' owner is gone.
+process.on('disconnect', () => process.exit(0));
+send({ t: 'ready' });
