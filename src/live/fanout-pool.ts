@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import type { FromWorker, ToWorker } from './fanout-protocol.js';
+import { type FromWorker, packFrames, type ToWorker } from './fanout-protocol.js';
 import type { ListenerSink, SendResult } from './listener.js';
 import { formatKey, type ListenerFormat } from './listener-options.js';
 
@@ -37,6 +37,7 @@ export class FanoutPool {
   readonly #metrics: Metrics;
   #stopping = false;
   #nextId = 1;
+  #nextGroup = 1;
   #seq = 0;
 
   private constructor(log: Logger, metrics: Metrics) {
@@ -63,8 +64,9 @@ export class FanoutPool {
   adopt(request: IncomingMessage, socket: Socket, head: Buffer, callPk: string, format: ListenerFormat) {
     const worker = this.#workers.reduce((a, b) => (b.listeners.size < a.listeners.size ? b : a));
     const id = this.#nextId++;
-    const group = `${callPk}|${formatKey(format)}`;
-    const listener = new RemoteListener(worker, id, group, format);
+    const groupKey = `${callPk}|${formatKey(format)}`;
+    const group = worker.join(groupKey, () => this.#nextGroup++);
+    const listener = new RemoteListener(worker, id, group, groupKey, format);
     worker.listeners.set(id, listener);
     const message: ToWorker = {
       t: 'listener',
@@ -94,7 +96,7 @@ export class FanoutPool {
     const seq = this.#seq++;
     for (const worker of this.#workers) {
       if (worker.staged.size === 0) continue;
-      const message: ToWorker = { t: 'frames', seq, items: [...worker.staged] };
+      const message: ToWorker = { t: 'frames', seq, batch: packFrames(worker.staged) };
       worker.staged.clear();
       if (worker.child.connected) worker.child.send(message);
     }
@@ -159,16 +161,30 @@ class Worker {
   readonly child: ChildProcess;
   readonly listeners = new Map<number, RemoteListener>();
   /** This tick's message per group, staged by the group's listeners (the same Buffer for all). */
-  readonly staged = new Map<string, Buffer>();
+  readonly staged = new Map<number, Buffer>();
+  /** Groups (call × format) with listeners on this worker: numeric id and member count. */
+  readonly #groups = new Map<string, { id: number; members: number }>();
 
   constructor(child: ChildProcess) {
     this.child = child;
   }
 
+  /** Counts a listener into the group of `key` on this worker; returns the group's id. */
+  join(key: string, newId: () => number): number {
+    let group = this.#groups.get(key);
+    if (!group) this.#groups.set(key, (group = { id: newId(), members: 0 }));
+    group.members++;
+    return group.id;
+  }
+
   closed(id: number): void {
     const listener = this.listeners.get(id);
+    if (!listener) return;
     this.listeners.delete(id);
-    listener?.gone();
+    const key = listener.groupKey;
+    const group = this.#groups.get(key);
+    if (group && --group.members === 0) this.#groups.delete(key);
+    listener.gone();
   }
 
   send(message: ToWorker): void {
@@ -181,14 +197,17 @@ class RemoteListener implements ListenerSink {
   readonly format: ListenerFormat;
   readonly #worker: Worker;
   readonly #id: number;
-  readonly #group: string;
+  readonly #group: number;
+  /** Call and format: listeners with equal keys share every message. */
+  readonly groupKey: string;
   #closed = false;
   #onClose: (() => void) | null = null;
 
-  constructor(worker: Worker, id: number, group: string, format: ListenerFormat) {
+  constructor(worker: Worker, id: number, group: number, groupKey: string, format: ListenerFormat) {
     this.#worker = worker;
     this.#id = id;
     this.#group = group;
+    this.groupKey = groupKey;
     this.format = format;
   }
 

@@ -12,15 +12,19 @@ export type ToWorker =
       readonly t: 'listener';
       readonly id: number;
       /** Listeners of one call and format share a group: one message per group per tick. */
-      readonly group: string;
+      readonly group: number;
       readonly format: ListenerFormat;
       readonly url: string;
       readonly headers: IncomingHttpHeaders;
       /** Bytes the HTTP server read past the request head (usually none). */
       readonly head: Uint8Array;
     }
-  /** One mixer tick: the pre-framed message of every group that has listeners on this worker. */
-  | { readonly t: 'frames'; readonly seq: number; readonly items: readonly [string, Uint8Array][] }
+  /**
+   * One mixer tick: the pre-framed message of every group that has listeners on this worker, packed
+   * into one buffer (see `packFrames`) so that the IPC serializer copies bytes instead of walking
+   * hundreds of objects.
+   */
+  | { readonly t: 'frames'; readonly seq: number; readonly batch: Uint8Array }
   | { readonly t: 'event'; readonly id: number; readonly event: Readonly<Record<string, unknown>> }
   | { readonly t: 'close'; readonly id: number; readonly code: number; readonly reason: string }
   /** Close every listener with 1001, wait briefly for the close handshakes, exit. */
@@ -32,3 +36,32 @@ export type FromWorker =
   | { readonly t: 'closed'; readonly id: number }
   /** Counters since the previous report. */
   | { readonly t: 'stats'; readonly sent: number; readonly dropped: number; readonly evicted: number };
+
+const ENTRY_HEADER_BYTES = 8;
+
+/** Packs `[group, frame]` entries as repeated `u32 group, u32 length, bytes` (little-endian). */
+export function packFrames(entries: ReadonlyMap<number, Buffer>): Buffer {
+  let size = 0;
+  for (const frame of entries.values()) size += ENTRY_HEADER_BYTES + frame.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const [group, frame] of entries) {
+    out.writeUInt32LE(group, at);
+    out.writeUInt32LE(frame.length, at + 4);
+    frame.copy(out, at + ENTRY_HEADER_BYTES);
+    at += ENTRY_HEADER_BYTES + frame.length;
+  }
+  return out;
+}
+
+/** Calls `fn(group, frame)` for each entry of a packed batch; frames are views into `batch`. */
+export function unpackFrames(batch: Uint8Array, fn: (group: number, frame: Buffer) => void): void {
+  const bytes = Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength);
+  for (let at = 0; at + ENTRY_HEADER_BYTES <= bytes.length; ) {
+    const group = bytes.readUInt32LE(at);
+    const length = bytes.readUInt32LE(at + 4);
+    const start = at + ENTRY_HEADER_BYTES;
+    fn(group, bytes.subarray(start, start + length));
+    at = start + length;
+  }
+}

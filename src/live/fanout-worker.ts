@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
 import { Keepalive } from '../ws/keepalive.js';
-import type { FromWorker, ToWorker } from './fanout-protocol.js';
+import { type FromWorker, type ToWorker, unpackFrames } from './fanout-protocol.js';
 import { Listener, listenerPolicy } from './listener.js';
 import { WriteCoalescingPolicy } from './write-coalescing.js';
 
@@ -29,7 +29,7 @@ const wss = new WebSocketServer({
 });
 const keepalive = new Keepalive();
 const listeners = new Map<number, Listener>();
-const groups = new Map<string, Set<Listener>>();
+const groups = new Map<number, Set<Listener>>();
 const coalescing = new WriteCoalescingPolicy('auto');
 let corked = false;
 let batches = 0;
@@ -75,17 +75,16 @@ function writeTick(message: Extract<ToWorker, { t: 'frames' }>): void {
     for (const l of listeners.values()) l.cork();
   }
   const nowMs = Date.now();
-  for (const [key, bytes] of message.items) {
+  unpackFrames(message.batch, (key, frame) => {
     const group = groups.get(key);
-    if (!group) continue;
-    const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!group) return;
     for (const listener of group) {
       const r = listener.send(frame, nowMs);
       if (r === 'sent') stats.sent++;
       else if (r === 'dropped') stats.dropped++;
       else if (r === 'evicted') stats.evicted++;
     }
-  }
+  });
   if (!holdBack && corked) {
     corked = false;
     for (const l of listeners.values()) l.uncork();
