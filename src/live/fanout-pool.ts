@@ -9,6 +9,12 @@ import type { ListenerSink, SendResult } from './listener.js';
 import { formatKey, type ListenerFormat } from './listener-options.js';
 
 const READY_TIMEOUT_MS = 10_000;
+/**
+ * Batches a worker may have unwritten before the next ones are dropped for it (10 ticks = 200 ms,
+ * the slow-listener threshold): a worker that cannot keep up loses audio, never grows the IPC
+ * queue — and memory, and latency — without bound.
+ */
+const MAX_BATCHES_IN_FLIGHT = 10;
 const STOP_TIMEOUT_MS = 5_000;
 
 /**
@@ -96,9 +102,14 @@ export class FanoutPool {
     const seq = this.#seq++;
     for (const worker of this.#workers) {
       if (worker.staged.size === 0) continue;
-      const message: ToWorker = { t: 'frames', seq, batch: packFrames(worker.staged) };
+      if (worker.inFlight >= MAX_BATCHES_IN_FLIGHT) {
+        const dropped = worker.listenersIn(worker.staged.keys());
+        if (dropped > 0) this.#metrics.framesDropped.inc({ reason: 'fanout_backlog' }, dropped);
+      } else if (worker.child.connected) {
+        worker.child.send({ t: 'frames', seq, batch: packFrames(worker.staged) } satisfies ToWorker);
+        worker.inFlight++;
+      }
       worker.staged.clear();
-      if (worker.child.connected) worker.child.send(message);
     }
   }
 
@@ -146,7 +157,8 @@ export class FanoutPool {
   }
 
   #onMessage(worker: Worker, message: FromWorker): void {
-    if (message.t === 'closed') worker.closed(message.id);
+    if (message.t === 'ack') worker.inFlight--;
+    else if (message.t === 'closed') worker.closed(message.id);
     else if (message.t === 'stats') {
       if (message.sent > 0) this.#metrics.framesOut.inc(message.sent);
       if (message.dropped > 0)
@@ -164,6 +176,9 @@ class Worker {
   readonly staged = new Map<number, Buffer>();
   /** Groups (call × format) with listeners on this worker: numeric id and member count. */
   readonly #groups = new Map<string, { id: number; members: number }>();
+  readonly #membersById = new Map<number, { members: number }>();
+  /** Batches sent and not yet acknowledged as written. */
+  inFlight = 0;
 
   constructor(child: ChildProcess) {
     this.child = child;
@@ -172,9 +187,19 @@ class Worker {
   /** Counts a listener into the group of `key` on this worker; returns the group's id. */
   join(key: string, newId: () => number): number {
     let group = this.#groups.get(key);
-    if (!group) this.#groups.set(key, (group = { id: newId(), members: 0 }));
+    if (!group) {
+      this.#groups.set(key, (group = { id: newId(), members: 0 }));
+      this.#membersById.set(group.id, group);
+    }
     group.members++;
     return group.id;
+  }
+
+  /** Listeners of this worker in the given groups. */
+  listenersIn(groups: Iterable<number>): number {
+    let n = 0;
+    for (const id of groups) n += this.#membersById.get(id)?.members ?? 0;
+    return n;
   }
 
   closed(id: number): void {
@@ -183,7 +208,10 @@ class Worker {
     this.listeners.delete(id);
     const key = listener.groupKey;
     const group = this.#groups.get(key);
-    if (group && --group.members === 0) this.#groups.delete(key);
+    if (group && --group.members === 0) {
+      this.#groups.delete(key);
+      this.#membersById.delete(group.id);
+    }
     listener.gone();
   }
 

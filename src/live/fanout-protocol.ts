@@ -32,6 +32,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly t: 'ready' }
+  /** A `frames` batch has been written: the main process bounds the batches in flight. */
+  | { readonly t: 'ack'; readonly seq: number }
   /** The listener is gone: closed by either side, cut by the keepalive, or its handshake failed. */
   | { readonly t: 'closed'; readonly id: number }
   /** Counters since the previous report. */

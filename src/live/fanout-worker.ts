@@ -89,6 +89,7 @@ function writeTick(message: Extract<ToWorker, { t: 'frames' }>): void {
     corked = false;
     for (const l of listeners.values()) l.uncork();
   }
+  send({ t: 'ack', seq: message.seq });
   if (++batches >= STATS_EVERY_BATCHES) reportStats();
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCadence } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
@@ -240,5 +241,49 @@ describe('write coalescing (EARSHOT_WRITE_COALESCING=always)', () => {
     const gaps = listener.arrivals.slice(1).map((t, i) => t - listener.arrivals[i]);
     const short = gaps.filter((g) => g < 5).length;
     expect(short).toBeGreaterThan(0.4 * gaps.length);
+  });
+});
+
+describe('a fan-out worker that stalls (EARSHOT_FANOUT_WORKERS=1)', () => {
+  let ts: TestServer;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    ts = await startTestServer(sqliteBackend, { EARSHOT_FANOUT_WORKERS: '1' });
+    ({ apiKey } = await ts.createOrg({ liveListen: true }));
+  });
+  afterAll(() => ts?.close());
+
+  /** The fan-out worker processes this test process (which runs the server) has forked. */
+  function fanoutWorkerPids(): number[] {
+    const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8');
+    return children
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fanout-worker'));
+  }
+
+  it('loses audio for its listeners while stopped (counted, never queued), then carries on', async () => {
+    const [pid] = fanoutWorkerPids();
+    expect(pid).toBeGreaterThan(0);
+    const call = await createLiveCall(ts, apiKey);
+    const listener = await openListener(await call.listenUrl());
+    await sleep(300);
+    process.kill(pid, 'SIGSTOP');
+    await sleep(1000); // 50 ticks: 10 go to the IPC channel, the other 40 are dropped
+    process.kill(pid, 'SIGCONT');
+    const resumedAt = listener.binary.length;
+    await sleep(600);
+    const metrics = (await fetch(`${ts.url}/metrics`).then((r) => r.text())).split('\n');
+    const backlog = metrics.find((l) =>
+      l.startsWith('earshot_frames_dropped_total{reason="fanout_backlog"}'),
+    );
+    expect(Number(backlog?.split(' ')[1])).toBeGreaterThanOrEqual(30);
+    // Messages flow again after the worker resumes; nothing piled up behind it beyond the bound.
+    expect(listener.binary.length - resumedAt).toBeGreaterThan(20);
+    expect(listener.binary.length).toBeLessThan(Math.ceil(1900 / 20) - 25);
+    listener.ws.close();
   });
 });
