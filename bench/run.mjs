@@ -15,6 +15,8 @@
  *            --server-dist=<dir> (the server from another build, e.g. `tsc --outDir`, to compare versions)
  *            --json=<file> (every measurement, raw)
  *            --fanout-workers=N (the server's EARSHOT_FANOUT_WORKERS; default 0)
+ *            --ceiling-only (just the ceiling steps, as JSON on stdout: used for the fan-out-worker pass)
+ *            --no-workers-ceiling (skip that second ceiling pass, with EARSHOT_FANOUT_WORKERS = cores − 1)
  *            --no-cluster (skip the last part: bench/cluster-bench.mjs, the NATS hop between two nodes)
  */
 import { execFile, spawn } from 'node:child_process';
@@ -41,6 +43,8 @@ const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
 const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = flag('quick');
+/** Only the ceiling steps, printed as JSON (the second pass of a full run, with fan-out workers). */
+const ceilingOnly = flag('ceiling-only');
 const FULL = {
   calls: 200,
   perCall: 5,
@@ -68,6 +72,7 @@ const QUICK = {
   deadlineS: 90,
 };
 const cfg = { ...(quick ? QUICK : FULL) };
+if (ceilingOnly) cfg.repeats = 0;
 if (option('repeats')) cfg.repeats = Number(option('repeats'));
 if (option('window')) cfg.windowS = Number(option('window'));
 if (option('ceiling'))
@@ -75,7 +80,7 @@ if (option('ceiling'))
     .split(',')
     .map(Number)
     .filter((n) => n > 0);
-const write = (!quick || option('out') !== undefined) && !flag('no-write');
+const write = (!quick || option('out') !== undefined) && !flag('no-write') && !ceilingOnly;
 const outFile = path.resolve(root, option('out') ?? 'docs/benchmarks.md');
 const profile = flag('profile');
 /** EARSHOT_FANOUT_WORKERS of the server under test. */
@@ -664,11 +669,40 @@ async function clusterPart() {
   }
 }
 
+/**
+ * The ceiling again, against a server with fan-out workers (cores − 1, at least 1): a second
+ * `run.mjs --ceiling-only` once this one has cleaned up, so that the two servers never overlap.
+ */
+async function workersCeilingPart() {
+  const workers = Math.max(1, os.availableParallelism() - 1);
+  if (flag('no-workers-ceiling') || cfg.ceiling.length === 0) return null;
+  log(`ceiling with ${workers} fan-out worker(s): bench/run.mjs --ceiling-only …`);
+  const args = [here('run.mjs'), '--ceiling-only', `--fanout-workers=${workers}`];
+  if (quick) args.push('--quick');
+  if (option('ceiling')) args.push(`--ceiling=${option('ceiling')}`);
+  try {
+    const { stdout } = await execFileP(process.execPath, args, {
+      cwd: root,
+      timeout: (quick ? 60 : 300) * 1000,
+      maxBuffer: 16 << 20,
+    });
+    return { workers, steps: JSON.parse(stdout.trim().split('\n').at(-1)) };
+  } catch (err) {
+    const why = `${err.stderr ?? ''}`.trim().split('\n').at(-1) || err.message;
+    return { workers, error: `ceiling with fan-out workers failed: ${why}` };
+  }
+}
+
 let exitCode = 0;
 try {
   const results = await main();
   await cleanup();
   clearTimeout(deadline);
+  if (ceilingOnly) {
+    process.stdout.write(`${JSON.stringify(results.ceiling)}\n`);
+    process.exit(0);
+  }
+  results.ceilingWorkers = await workersCeilingPart();
   results.cluster = await clusterPart();
   const { table, summary } = renderTable(results, TARGETS);
   process.stdout.write(`\n${table}\n`);
@@ -679,6 +713,7 @@ try {
   if (option('json')) writeFileSync(path.resolve(option('json')), `${JSON.stringify(results, null, 2)}\n`);
   if (results.cluster.markdown) process.stdout.write(`\n${results.cluster.markdown}\n`);
   if (results.cluster.error) summary.errors.push(results.cluster.error);
+  if (results.ceilingWorkers?.error) summary.errors.push(results.ceilingWorkers.error);
   if (summary.errors.length > 0) {
     for (const e of summary.errors) console.error(`bench: ${e}`);
     exitCode = 1;

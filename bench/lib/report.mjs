@@ -45,8 +45,8 @@ export function summarize(results, T) {
   const probeRates = scenario.flatMap((m) =>
     m.probe ? m.probe.perProbe.map((n) => n / m.probe.durationS) : [],
   );
-  const passed = ceiling.filter((s) => s.pass);
-  const failed = ceiling.find((s) => !s.pass);
+  const c0 = ceilingSummary(ceiling, T);
+  const c1 = results.ceilingWorkers?.steps ? ceilingSummary(results.ceilingWorkers.steps, T) : null;
   const heapScenario = median(scenario.map((m) => m.heapMinMb));
   const s = {
     listeners,
@@ -100,11 +100,10 @@ export function summarize(results, T) {
     saturatedRepeats: fan.filter((x) => x.saturated).length,
     vsNaive: median(fan.map((x) => x.vsNaive)),
     vsFloor: median(fan.map((x) => x.vsFloor)),
-    ceiling: passed.length ? max(passed.map((p) => p.listeners)) : 0,
-    ceilingTopTried: max(ceiling.map((p) => p.listeners)),
-    ceilingFirstStep: ceiling[0]?.listeners ?? 0,
-    servedMax: max(ceiling.filter((p) => p.served).map((p) => p.listeners)),
-    ceilingStop: failed ? stopReason(failed, T) : 'none (highest step passed)',
+    ceilingInProcess: c0,
+    ceilingWorkers: c1,
+    ceilingWorkersCount: results.ceilingWorkers?.workers,
+    ceilingWorkersError: results.ceilingWorkers?.error,
     errors: [],
   };
   if (!(s.probeMedian > 0)) s.errors.push('probe listeners received nothing');
@@ -214,18 +213,16 @@ function rows(s, T) {
       `≤ ${T.vsFloor}`,
       ratioVerdict(s.vsFloor, T.vsFloor),
     ],
-    [
-      `Ceiling: listeners with 0 drops and lag p99 ≤ ${T.lagP99Ms} ms`,
-      s.ceiling > 0 ? String(s.ceiling) : `< ${s.ceilingFirstStep}`,
-      `≥ ${T.ceiling}`,
-      verdict(s.ceiling >= T.ceiling),
-    ],
-    [
-      `  … highest step served with 0 drops, lag ignored (tried up to ${s.ceilingTopTried})`,
-      f0(s.servedMax),
-      '',
-      '',
-    ],
+    ...ceilingRows('listeners in the main process (EARSHOT_FANOUT_WORKERS=0)', s.ceilingInProcess, T),
+    ...(s.ceilingWorkers
+      ? ceilingRows(
+          `with ${s.ceilingWorkersCount} fan-out worker(s) (EARSHOT_FANOUT_WORKERS=${s.ceilingWorkersCount})`,
+          s.ceilingWorkers,
+          T,
+        )
+      : s.ceilingWorkersError
+        ? [['Ceiling with fan-out workers', s.ceilingWorkersError, '', '']]
+        : []),
     ['Load generators CPU, Scenario A (% of one core)', f1(s.generatorCpu), '', ''],
     [
       'Other processes on the machine (% of one core, median / worst window)',
@@ -246,7 +243,8 @@ export function renderTable(results, T) {
       .join('  ')
       .trimEnd();
   const out = [line(r[0]), w.map((n) => '-'.repeat(n)).join('  '), ...r.slice(1).map(line)];
-  out.push('', `Ceiling stopped at: ${s.ceilingStop}`);
+  out.push('', `Ceiling stopped at: ${s.ceilingInProcess.stop}`);
+  if (s.ceilingWorkers) out.push(`Ceiling with fan-out workers stopped at: ${s.ceilingWorkers.stop}`);
   return { table: out.join('\n'), summary: s };
 }
 
@@ -300,7 +298,9 @@ export function renderMarkdown(results, T) {
     `- **Ceiling.** With Scenario A's ingest, listeners are added over the same calls in steps (${c.ceiling.join(', ')}), ` +
       `${c.stepSettleS} s settle + ${c.stepWindowS} s window each. A step is *served* when no frame is dropped, no tick skipped, ` +
       'no listener lost and ≥ 99 % of the expected messages are written; it *passes* when, in addition, the event-loop lag ' +
-      `p99 is ≤ ${T.lagP99Ms} ms. Stepping stops at the first step not served.`,
+      `p99 is ≤ ${T.lagP99Ms} ms. Stepping stops at the first step not served. The steps run twice: against the server ` +
+      'above (listeners in its one event loop), then against a fresh server with fan-out workers ' +
+      '(`EARSHOT_FANOUT_WORKERS` = cores − 1), which own the listener sockets in their own processes.',
     '',
   );
   md.push('## Results', '');
@@ -338,19 +338,22 @@ export function renderMarkdown(results, T) {
     win(`#${i + 1} floor`, s.listeners, r.floor);
   });
   md.push('');
-  md.push('### Ceiling steps', '');
-  md.push(
-    '| Listeners | Server CPU % | Generators CPU % | Others CPU % | Delivered | Lag p99 ms | Tick p99 ms | Latency p50 / p99 ms (lost) | Ticks per write | Dropped | Skipped ticks | |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
-  );
-  for (const st of results.ceiling) {
-    const lat = [...(st.probe?.latencies ?? [])].sort((a, b) => a - b);
-    const q = (p) => (lat.length ? f1(lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]) : 'n/a');
+  md.push('### Ceiling steps: listeners in the main process', '');
+  ceilingTable(md, results.ceiling);
+  md.push('', `First step short of the ceiling criteria: ${s.ceilingInProcess.stop}.`, '');
+  if (s.ceilingWorkers) {
     md.push(
-      `| ${st.listeners} | ${f1(st.serverCpu)} | ${f1(st.generatorCpu)} | ${f0(st.othersCpu)} | ${f1(100 * st.delivered)} % | ${f1(st.lagP99Ms)} | ≤ ${f2(st.tickP99Ms)} | ${q(0.5)} / ${q(0.99)} (${st.probe?.missed ?? 0}) | ${Number.isFinite(st.coalescing) ? st.coalescing : 'n/a'} | ${st.dropped} | ${st.skippedTicks} | ${st.pass ? 'ok' : st.served ? 'served, lag high' : 'stop'} |`,
+      `### Ceiling steps: ${s.ceilingWorkersCount} fan-out worker(s) (EARSHOT_FANOUT_WORKERS=${s.ceilingWorkersCount})`,
+      '',
     );
+    md.push(
+      'The same steps against a server started with fan-out workers (a separate server, calls and ingest, after the ' +
+        'first one has stopped); server CPU is that of the main process and its workers together.',
+      '',
+    );
+    ceilingTable(md, results.ceilingWorkers.steps);
+    md.push('', `First step short of the ceiling criteria: ${s.ceilingWorkers.stop}.`, '');
   }
-  md.push('', `First step short of the ceiling criteria: ${s.ceilingStop}.`, '');
   md.push("## Where Scenario A's CPU goes (from this run's windows)", '');
   const rooms = s.baseCpu - (s.fanEarshot * s.baseListeners) / 1000;
   const needed = s.idleCpu + rooms + (s.fanEarshot * s.listeners) / 1000;
@@ -382,10 +385,12 @@ export function renderMarkdown(results, T) {
       'PCM16 encoding and framing are ≤ 1–3 % each.',
     '',
     'Nothing on the JavaScript side of the fan-out is left to cut: per listener message the fan-out is one `write(2)` ' +
-      'of a pre-framed buffer, like the floor. What moves the ceiling is fewer system calls: when the server is short of CPU ' +
+      'of a pre-framed buffer, like the floor. What moves the ceiling is fewer system calls per core and more cores: when the server is short of CPU ' +
       'and the clock runs catch-up ticks back to back, each listener socket is corked for the burst and gets it in one ' +
-      '`writev` (`src/live/live-registry.ts`), so the cost per message falls as load rises. Beyond one core, the next step ' +
-      'is several processes each owning a share of the listeners (a cluster of nodes does that today: docs/operations.md).',
+      '`writev` (`src/live/live-registry.ts`), and under sustained load up to 3 ticks go out per write ' +
+      '(`EARSHOT_WRITE_COALESCING`), so the cost per message falls as load rises. Beyond one core, fan-out workers ' +
+      '(`EARSHOT_FANOUT_WORKERS`) own the listener sockets in other processes and write what the main process mixes ' +
+      '(second ceiling table).',
     '',
   );
   md.push('## Experiment, not applied: a clock that polls I/O between catch-up ticks', '');
@@ -435,4 +440,47 @@ export function renderMarkdown(results, T) {
     '',
   );
   return md.join('\n');
+}
+
+function ceilingSummary(steps, T) {
+  const passed = steps.filter((st) => st.pass);
+  const failed = steps.find((st) => !st.pass);
+  return {
+    ceiling: passed.length ? max(passed.map((p) => p.listeners)) : 0,
+    topTried: max(steps.map((p) => p.listeners)),
+    firstStep: steps[0]?.listeners ?? 0,
+    servedMax: max(steps.filter((p) => p.served).map((p) => p.listeners)),
+    stop: failed ? stopReason(failed, T) : 'none (highest step passed)',
+  };
+}
+
+function ceilingRows(label, c, T) {
+  return [
+    [
+      `Ceiling, ${label}: listeners with 0 drops and lag p99 ≤ ${T.lagP99Ms} ms`,
+      c.ceiling > 0 ? String(c.ceiling) : `< ${c.firstStep}`,
+      `≥ ${T.ceiling}`,
+      verdict(c.ceiling >= T.ceiling),
+    ],
+    [
+      `  … highest step served with 0 drops, lag ignored (tried up to ${c.topTried})`,
+      f0(c.servedMax),
+      '',
+      '',
+    ],
+  ];
+}
+
+function ceilingTable(md, steps) {
+  md.push(
+    '| Listeners | Server CPU % | Generators CPU % | Others CPU % | Delivered | Lag p99 ms | Tick p99 ms | Latency p50 / p99 ms (lost) | Ticks per write | Dropped | Skipped ticks | |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const st of steps) {
+    const lat = [...(st.probe?.latencies ?? [])].sort((a, b) => a - b);
+    const q = (p) => (lat.length ? f1(lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]) : 'n/a');
+    md.push(
+      `| ${st.listeners} | ${f1(st.serverCpu)} | ${f1(st.generatorCpu)} | ${f0(st.othersCpu)} | ${f1(100 * st.delivered)} % | ${f1(st.lagP99Ms)} | ≤ ${f2(st.tickP99Ms)} | ${q(0.5)} / ${q(0.99)} (${st.probe?.missed ?? 0}) | ${Number.isFinite(st.coalescing) ? st.coalescing : 'n/a'} | ${st.dropped} | ${st.skippedTicks} | ${st.pass ? 'ok' : st.served ? 'served, lag high' : 'stop'} |`,
+    );
+  }
 }
