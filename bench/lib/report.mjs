@@ -348,7 +348,8 @@ export function renderMarkdown(results, T) {
     );
     md.push(
       'The same steps against a server started with fan-out workers (a separate server, calls and ingest, after the ' +
-        'first one has stopped); server CPU is that of the main process and its workers together.',
+        'first one has stopped); server CPU is that of the main process and its workers together. "Ticks per write" is ' +
+        "the main process's, which here writes only to its workers; each worker coalesces on its own load.",
       '',
     );
     ceilingTable(md, results.ceilingWorkers.steps);
