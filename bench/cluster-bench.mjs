@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
+import { apiClient } from './lib/api.mjs';
 import { scrape, sumOf } from './lib/prom.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -159,20 +160,10 @@ const dropped = (m) => sumOf(m, 'earshot_frames_dropped_total');
 
 // ---- API ---------------------------------------------------------------------------------------
 
-async function api(node, apiKey, method, p, body) {
-  const res = await fetch(node.url + p, {
-    method,
-    headers: { authorization: apiKey, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-  return json.data;
-}
-
 async function newCall(node, apiKey) {
-  const created = await api(node, apiKey, 'POST', '/v1/calls', {});
-  const listen = await api(node, apiKey, 'POST', `/v1/calls/${created.call_id}/listen`);
+  const api = apiClient(node.url, apiKey);
+  const created = await api('POST', '/v1/calls', {});
+  const listen = await api('POST', `/v1/calls/${created.call_id}/listen`);
   const listenPath = new URL(listen.url.replace(/^ws/, 'http'));
   return {
     id: created.call_id,

@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { apiClient } from './lib/api.mjs';
 import { cpuModel, cpuSplit, cpuWindow, machineBusy, openFileLimit, rssBytes } from './lib/proc.mjs';
 import { histogramQuantile, scrape, sumOf } from './lib/prom.mjs';
 import { renderMarkdown, renderTable } from './lib/report.mjs';
@@ -430,16 +431,7 @@ async function main() {
   const server = await startEarshot(dbUrl, port, profileDir);
   log(`earshot pid ${server.pid} on ${server.base}`);
 
-  const api = async (method, p, body) => {
-    const res = await fetch(server.base + p, {
-      method,
-      headers: { authorization: apiKey, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-    return json.data;
-  };
+  const api = apiClient(server.base, apiKey);
   const pathOf = (url) => {
     const u = new URL(url);
     return u.pathname + u.search;

@@ -1,8 +1,10 @@
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from 'vitest';
 import { type ConfigOverrides, loadConfig } from '../../src/config/load-config.js';
 import { type RunningServer, startServer } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Backend, TestDatabase } from './databases.js';
+import { sqliteBackend } from './databases.js';
 
 export interface TestServer {
   readonly server: RunningServer;
@@ -90,3 +92,17 @@ export const LISTENER_MODES: readonly [string, ConfigOverrides][] = [
   ['listeners in process', {}],
   ['listeners in 2 fan-out workers', { EARSHOT_FANOUT_WORKERS: '2' }],
 ];
+
+/**
+ * A server on SQLite with a live-listen organization for the enclosing `describe` block (started
+ * before its tests, closed after). Read the fields inside tests, once the block has started.
+ */
+export function useLiveServer(env: ConfigOverrides = {}): { ts: TestServer; apiKey: string } {
+  const live = {} as { ts: TestServer; apiKey: string };
+  beforeAll(async () => {
+    live.ts = await startTestServer(sqliteBackend, env);
+    live.apiKey = (await live.ts.createOrg({ liveListen: true })).apiKey;
+  });
+  afterAll(() => live.ts?.close());
+  return live;
+}

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCadence } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall } from '../helpers/live-call.js';
-import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  jsonRequest,
+  LISTENER_MODES,
+  startTestServer,
+  type TestServer,
+  useLiveServer,
+} from '../helpers/server.js';
 import { sine } from '../helpers/signals.js';
 import { toneLevelDb } from '../helpers/spectrum.js';
 import {
@@ -208,17 +214,10 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
 });
 
 describe('write coalescing (EARSHOT_WRITE_COALESCING=always)', () => {
-  let ts: TestServer;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    ts = await startTestServer(sqliteBackend, { EARSHOT_WRITE_COALESCING: 'always' });
-    ({ apiKey } = await ts.createOrg({ liveListen: true }));
-  });
-  afterAll(() => ts?.close());
+  const live = useLiveServer({ EARSHOT_WRITE_COALESCING: 'always' });
 
   it('writes two ticks at a time: every message intact, in order, at 50/s on average, in pairs', async () => {
-    const call = await createLiveCall(ts, apiKey);
+    const call = await createLiveCall(live.ts, live.apiKey);
     const listener = await openListener(await call.listenUrl());
     const ingest = await openSocket(call.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
     const tone = sine({ freqHz: 1000, sampleRateHz: 16000, length: 16000 * 2, amplitudeDbfs: -6 });
@@ -245,14 +244,7 @@ describe('write coalescing (EARSHOT_WRITE_COALESCING=always)', () => {
 });
 
 describe('a fan-out worker that stalls (EARSHOT_FANOUT_WORKERS=1)', () => {
-  let ts: TestServer;
-  let apiKey: string;
-
-  beforeAll(async () => {
-    ts = await startTestServer(sqliteBackend, { EARSHOT_FANOUT_WORKERS: '1' });
-    ({ apiKey } = await ts.createOrg({ liveListen: true }));
-  });
-  afterAll(() => ts?.close());
+  const live = useLiveServer({ EARSHOT_FANOUT_WORKERS: '1' });
 
   /** The fan-out worker processes this test process (which runs the server) has forked. */
   function fanoutWorkerPids(): number[] {
@@ -268,7 +260,7 @@ describe('a fan-out worker that stalls (EARSHOT_FANOUT_WORKERS=1)', () => {
   it('loses audio for its listeners while stopped (counted, never queued), then carries on', async () => {
     const [pid] = fanoutWorkerPids();
     expect(pid).toBeGreaterThan(0);
-    const call = await createLiveCall(ts, apiKey);
+    const call = await createLiveCall(live.ts, live.apiKey);
     const listener = await openListener(await call.listenUrl());
     await sleep(300);
     process.kill(pid, 'SIGSTOP');
@@ -276,7 +268,7 @@ describe('a fan-out worker that stalls (EARSHOT_FANOUT_WORKERS=1)', () => {
     process.kill(pid, 'SIGCONT');
     const resumedAt = listener.binary.length;
     await sleep(600);
-    const metrics = (await fetch(`${ts.url}/metrics`).then((r) => r.text())).split('\n');
+    const metrics = (await fetch(`${live.ts.url}/metrics`).then((r) => r.text())).split('\n');
     const backlog = metrics.find((l) =>
       l.startsWith('earshot_frames_dropped_total{reason="fanout_backlog"}'),
     );
