@@ -91,7 +91,13 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     log: logger,
   });
   // The bus is at-most-once: calls that ended unheard (e.g. during a NATS outage) are found in the store.
-  const reconciler = startCallReconciler({ store, bus, liveCalls: () => registry.liveCalls(), log: logger });
+  const reconciler = startCallReconciler({
+    store,
+    bus,
+    liveCalls: () => registry.liveCalls(),
+    listeners: registry,
+    log: logger,
+  });
   const stopReconnectHook =
     bus instanceof NatsBus ? bus.onReconnect(() => reconciler.reconcileSoon()) : () => {};
   let address: string;

@@ -26,6 +26,31 @@ describe('startCallReconciler', () => {
     expect(heard).toEqual([['done', { type: 'ended' }]]);
   });
 
+  it("closes this node's listeners whose listen token the store has revoked, and only those", async () => {
+    const revoked: Record<string, string[]> = { a: ['h1', 'h2'], b: [] };
+    const store = {
+      getCallByPk: async (pk: string) => ({ pk, status: 'active' }) as Call,
+      revokedListenTokenHashes: async (pk: string) => revoked[pk] ?? [],
+    };
+    const closed: [string, readonly string[]][] = [];
+    const reconciler = startCallReconciler({
+      store: store as unknown as Store,
+      bus: new MemoryBus(),
+      liveCalls: () => ['a', 'b'],
+      listeners: {
+        callsWithListeners: () => ['a', 'b'],
+        closeRevoked: (pk, hashes) => {
+          closed.push([pk, hashes]);
+          return hashes.length;
+        },
+      },
+      log: pino({ level: 'silent' }),
+    });
+    await reconciler.reconcile();
+    reconciler.stop();
+    expect(closed).toEqual([['a', ['h1', 'h2']]]);
+  });
+
   it('survives a store that is down (it retries on its next run)', async () => {
     const store = { getCallByPk: async () => Promise.reject(new Error('ECONNREFUSED')) };
     const reconciler = startCallReconciler({

@@ -2,21 +2,30 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 
+/** What the reconciler needs of this node's listeners. */
+export interface ReconciledListeners {
+  callsWithListeners(): string[];
+  /** Closes (4001) the call's listeners that connected with one of these token hashes; returns how many. */
+  closeRevoked(callPk: string, tokenHashes: readonly string[]): number;
+}
+
 /**
- * The bus is at-most-once: a node that was cut off from NATS when a call ended elsewhere never
- * heard `ended`, and would keep that call's listeners open. This compares what the node has live
- * with the store (the source of truth) and announces `ended` again for calls completed there —
- * harmless for nodes that did hear it. It runs every `intervalMs` and, through `reconcileSoon()`,
+ * The bus is at-most-once: a node that was cut off from NATS when a call ended or its listen URLs
+ * were revoked elsewhere never heard `ended` or `revoked`, and would keep those listeners open.
+ * This compares what the node has live with the store (the source of truth): it announces `ended`
+ * again for calls completed there — harmless for nodes that did hear it — and closes its own
+ * listeners whose token was revoked. It runs every `intervalMs` and, through `reconcileSoon()`,
  * shortly after the bus reconnects. Returns its controls.
  */
 export function startCallReconciler(options: {
   store: Store;
   bus: Bus;
   liveCalls: () => string[];
+  listeners?: ReconciledListeners;
   log: Logger;
   intervalMs?: number;
 }): { reconcile(): Promise<void>; reconcileSoon(): void; stop(): void } {
-  const { store, bus, liveCalls, log } = options;
+  const { store, bus, liveCalls, listeners, log } = options;
   let running = false;
   const reconcile = async () => {
     if (running) return;
@@ -28,6 +37,11 @@ export function startCallReconciler(options: {
           log.info({ callPk: pk }, 'call completed while its end was not heard here: closing its sockets');
           bus.publishCallEvent(pk, { type: 'ended' });
         }
+      }
+      for (const pk of listeners?.callsWithListeners() ?? []) {
+        const revoked = await store.revokedListenTokenHashes(pk);
+        const closed = revoked.length > 0 ? (listeners?.closeRevoked(pk, revoked) ?? 0) : 0;
+        if (closed > 0) log.info({ callPk: pk, closed }, 'closed listeners whose URL was revoked unheard');
       }
     } catch (err) {
       log.warn({ err }, 'call reconciliation failed; will retry');

@@ -28,6 +28,8 @@ interface CallPresence {
   readonly ingests: Set<IngestConnection>;
   /** Every participant ingested on this node during the call (also after it disconnected). */
   readonly tracks: Map<string, IngestTrack>;
+  /** The listen token (its hash) each listener connected with. */
+  readonly tokens: Map<ListenerSink, string>;
 }
 
 /**
@@ -78,8 +80,10 @@ export class LiveRegistry {
     this.#metrics.writeCoalescing.set(this.#coalescing.ticksPerWrite);
   }
 
-  addListener(callPk: string, listener: ListenerSink): void {
+  /** Adds a listener, connected with the listen token whose hash is `tokenHash`. */
+  addListener(callPk: string, listener: ListenerSink, tokenHash = ''): void {
     const presence = this.#presence(callPk);
+    presence.tokens.set(listener, tokenHash);
     if (!presence.room) {
       const room = new CallRoom(callPk);
       presence.room = room;
@@ -147,6 +151,28 @@ export class LiveRegistry {
     };
   }
 
+  /** Calls with listeners on this node. */
+  callsWithListeners(): string[] {
+    return [...this.#calls].filter(([, p]) => p.tokens.size > 0).map(([pk]) => pk);
+  }
+
+  /**
+   * Closes with 4001 the listeners of a call that connected with one of `revokedTokenHashes`
+   * (a revocation this node did not hear); returns how many.
+   */
+  closeRevoked(callPk: string, revokedTokenHashes: Iterable<string>): number {
+    const presence = this.#calls.get(callPk);
+    if (!presence) return 0;
+    const revoked = new Set(revokedTokenHashes);
+    let closed = 0;
+    for (const [listener, hash] of [...presence.tokens]) {
+      if (!revoked.has(hash)) continue;
+      listener.close(CloseCode.REVOKED, 'revoked');
+      closed++;
+    }
+    return closed;
+  }
+
   /** Closes every socket (server shutdown: 1001). */
   closeAll(code: number, reason: string): void {
     for (const presence of [...this.#calls.values()]) {
@@ -165,6 +191,7 @@ export class LiveRegistry {
         unsubscribeStats: this.#bus.answerCallStats(callPk, () => this.nodeStats(callPk)),
         ingests: new Set(),
         tracks: new Map(),
+        tokens: new Map(),
       };
       this.#calls.set(callPk, presence);
     }
@@ -186,6 +213,7 @@ export class LiveRegistry {
 
   #removeListener(callPk: string, listener: ListenerSink): void {
     const presence = this.#calls.get(callPk);
+    presence?.tokens.delete(listener);
     const room = presence?.room;
     if (!presence || !room) return;
     this.#metrics.listeners.dec();

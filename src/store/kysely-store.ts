@@ -232,6 +232,16 @@ export class KyselyStore implements Store {
     return Number(result.numUpdatedRows);
   }
 
+  async revokedListenTokenHashes(callPk: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('listen_tokens')
+      .select('token_hash')
+      .where('call_pk', '=', callPk)
+      .where('revoked_at', 'is not', null)
+      .execute();
+    return rows.map((r) => r.token_hash);
+  }
+
   async createIngestToken(callPk: string): Promise<string> {
     const { token, hash } = newToken();
     await this.#db

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/helpers/databases.js';
 import { openStore } from './open-store.js';
+import { hashSecret } from './secrets.js';
 import { InvalidCursorError, type Store } from './store.js';
 
 describe.each(backends)('Store contract on $name', (backend) => {
@@ -118,8 +119,15 @@ describe.each(backends)('Store contract on $name', (backend) => {
     expect(Buffer.from(t1, 'base64url').length).toBeGreaterThanOrEqual(16);
     expect(await store.resolveListenToken(t1)).toEqual({ callPk: call.pk, expiresAt, revoked: false });
     expect(await store.resolveListenToken('unknown')).toBeUndefined();
+    expect(await store.revokedListenTokenHashes(call.pk)).toEqual([]);
     expect(await store.revokeListenTokens(call.pk)).toBe(2);
     expect((await store.resolveListenToken(t2))?.revoked).toBe(true);
+    // A URL made after the revocation is live again, and not among the revoked.
+    const t3 = await store.createListenToken(call.pk, expiresAt);
+    expect((await store.revokedListenTokenHashes(call.pk)).sort()).toEqual(
+      [hashSecret(t1), hashSecret(t2)].sort(),
+    );
+    expect((await store.revokedListenTokenHashes(call.pk)).includes(hashSecret(t3))).toBe(false);
     const ingest = await store.createIngestToken(call.pk);
     expect(await store.resolveIngestToken(ingest)).toBe(call.pk);
     expect(await store.resolveIngestToken(t1)).toBeUndefined();

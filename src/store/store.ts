@@ -37,6 +37,11 @@ export interface Store {
   resolveListenToken(token: string): Promise<ListenGrant | undefined>;
   /** Revokes every listen token of the call; returns how many were live. */
   revokeListenTokens(callPk: string): Promise<number>;
+  /**
+   * Hashes (`hashSecret`) of the call's revoked listen tokens: lets a node that missed a `revoked`
+   * event (cut off from NATS) find the listeners it should have closed.
+   */
+  revokedListenTokenHashes(callPk: string): Promise<string[]>;
   createIngestToken(callPk: string): Promise<string>;
   /** The call an ingest token belongs to. */
   resolveIngestToken(token: string): Promise<string | undefined>;

@@ -7,11 +7,14 @@ import { CloseCode } from '../domain/error-code.js';
 import type { FanoutPool } from '../live/fanout-pool.js';
 import { Listener, type ListenerSink, listenerPolicy } from '../live/listener.js';
 import { type ListenerFormat, parseListenerFormat } from '../live/listener-options.js';
+import { hashSecret } from '../store/secrets.js';
 import type { WsDeps } from './ws-deps.js';
 
 export interface ListenGrant {
   readonly call: Call;
   readonly format: ListenerFormat;
+  /** Hash of the listen token it connected with (to find it again if the token is revoked). */
+  readonly tokenHash: string;
 }
 
 /**
@@ -24,7 +27,7 @@ export async function authorizeListener(
   query: URLSearchParams,
 ): Promise<ListenGrant> {
   const format = parseListenerFormat(query);
-  const token = query.get('token');
+  const token = query.get('token') ?? '';
   const grant = token ? await deps.store.resolveListenToken(token) : undefined;
   if (!grant || grant.revoked || Date.parse(grant.expiresAt) <= Date.now()) {
     throw new AppError('UNAUTHORIZED', 'Listen token is unknown, revoked or expired');
@@ -33,7 +36,7 @@ export async function authorizeListener(
   if (!call) throw new AppError('CALL_NOT_FOUND');
   if (call.callId !== callId) throw new AppError('UNAUTHORIZED', 'Listen token is not valid for this call');
   if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
-  return { call, format };
+  return { call, format, tokenHash: hashSecret(token) };
 }
 
 export function acceptListener(
@@ -46,7 +49,7 @@ export function acceptListener(
   const listener = new Listener(ws, format, listenerPolicy(format));
   // Listeners have nothing to say; what they send is ignored rather than buffered.
   ws.on('message', () => {});
-  register(deps, call, listener);
+  register(deps, grant, listener);
 }
 
 /** The same, for a listener whose socket goes to a fan-out worker (which completes the upgrade). */
@@ -58,12 +61,13 @@ export function adoptListener(
   head: Buffer,
   grant: ListenGrant,
 ): void {
-  register(deps, grant.call, fanout.adopt(request, socket, head, grant.call.pk, grant.format));
+  register(deps, grant, fanout.adopt(request, socket, head, grant.call.pk, grant.format));
 }
 
 /** Adds a listener to its call's room, and makes sure it does not outlive a call that just ended. */
-export function register(deps: WsDeps, call: Call, listener: ListenerSink): void {
-  deps.registry.addListener(call.pk, listener);
+function register(deps: WsDeps, grant: ListenGrant, listener: ListenerSink): void {
+  const { call } = grant;
+  deps.registry.addListener(call.pk, listener, grant.tokenHash);
   // The call may have ended between the check and the registration, before this node subscribed
   // to its events: look once more so that such a listener does not wait forever.
   deps.store.getCallByPk(call.pk).then(

@@ -156,6 +156,10 @@ describe.skipIf(!clusterAvailable)('cluster faults', () => {
     const other = await c.newCall(n1);
     const otherUrl = new URL(await other.listenUrl(n2));
     const unheard = await openListener(`${n2.ws}${otherUrl.pathname}${otherUrl.search}`);
+    // A third, whose listen URLs are revoked on node 1 during the outage.
+    const third = await c.newCall(n1);
+    const thirdUrl = new URL(await third.listenUrl(n2));
+    const unheardRevoke = await openListener(`${n2.ws}${thirdUrl.pathname}${thirdUrl.search}`);
     await sleep(1500);
     const rssBefore = c.nodes.map((n) => rssBytes(n.pid));
 
@@ -168,10 +172,14 @@ describe.skipIf(!clusterAvailable)('cluster faults', () => {
     expect(
       (await n1.request(`/v1/calls/${other.id}/stop`, { method: 'POST', apiKey: c.apiKey })).status,
     ).toBe(200);
+    expect(
+      (await n1.request(`/v1/calls/${third.id}/listen`, { method: 'DELETE', apiKey: c.apiKey })).status,
+    ).toBe(200);
     await sleep(2500);
     await nats.start();
     const upAt = performance.now();
     const unheardClosed = unheard.closed.then((r) => ({ ...r, afterMs: performance.now() - upAt }));
+    const revokedClosed = unheardRevoke.closed.then((r) => ({ ...r, afterMs: performance.now() - upAt }));
     const heardAgain = await until(() => {
       const n = cross.binary.length;
       return cross.arrivals[n - 1] > upAt && sounding(cross, n - 1);
@@ -191,6 +199,14 @@ describe.skipIf(!clusterAvailable)('cluster faults', () => {
     report(
       'NATS restart: a call stopped during the outage closed its other-node listener after NATS returned',
       late?.afterMs.toFixed(0) ?? 'never',
+      'ms',
+    );
+    const revoked = await Promise.race([revokedClosed, sleep(5000).then(() => null)]);
+    expect(revoked, 'listen URLs revoked during the outage close on node 2 afterwards').not.toBeNull();
+    expect({ code: revoked?.code, reason: revoked?.reason }).toEqual({ code: 4001, reason: 'revoked' });
+    report(
+      'NATS restart: listen URLs revoked during the outage closed their other-node listener after NATS returned',
+      revoked?.afterMs.toFixed(0) ?? 'never',
       'ms',
     );
 
