@@ -115,6 +115,27 @@ describe('CLI listen and simulate against a real server', () => {
     }
   }, 30_000);
 
+  it('with --loop, starts the file over until interrupted, then ends its participant cleanly', async () => {
+    await jsonRequest(ts, 'POST', '/v1/calls', { apiKey, body: { call_id: 'cli-loop' } });
+    const wavIn = join(dir, 'short.wav');
+    writeToneWav(wavIn, 0.5);
+    const simulate = runCli(
+      ['simulate', 'cli-loop', '--file', wavIn, '--participant', 'looper', '--loop', '--url', ts.url],
+      { EARSHOT_API_KEY: apiKey },
+    );
+    await sleep(1800); // more than three times the file
+    // Still streaming past the end of the file: the server counts its frames as they come.
+    const during = (await jsonRequest(ts, 'GET', '/v1/calls/cli-loop', { apiKey })).body.data;
+    const looper = during.participants.find((p: { name: string }) => p.name === 'looper');
+    expect(looper.frames_in).toBeGreaterThan(60); // > 1.2 s of 20 ms frames from a 0.5 s file
+    simulate.child.kill('SIGINT');
+    expect((await simulate.exited).code).toBe(0);
+    const streamed = Number(/streamed ([\d.]+) s into cli-loop as looper/.exec(simulate.stderr())?.[1]);
+    expect(streamed).toBeGreaterThan(1.2);
+    // The call outlives a participant that leaves.
+    expect((await jsonRequest(ts, 'GET', '/v1/calls/cli-loop', { apiKey })).body.data.status).toBe('active');
+  });
+
   it('finalises a valid WAV when interrupted with Ctrl-C (SIGINT)', async () => {
     await jsonRequest(ts, 'POST', '/v1/calls', { apiKey, body: { call_id: 'cli-ctrl-c' } });
     const wavOut = join(dir, 'interrupted.wav');
