@@ -271,7 +271,7 @@ export function renderMarkdown(results, T) {
   md.push(
     `- **Processes.** \`bench/run.mjs\` spawns the server under test (\`node bin/earshot.js serve\`, SQLite, log level warn), ` +
       "a bulk load generator and a probe generator (each its own process), and the two baseline servers. The server's CPU " +
-      'is read from `/proc/<pid>/stat` (utime + stime, all threads) and its RSS from `/proc/<pid>/status`; heap, event-loop ' +
+      'is read from `/proc/<pid>/stat` (utime + stime, all threads, with its child processes: fan-out workers) and its RSS from `/proc/<pid>/status` (the same processes); heap, event-loop ' +
       'lag, frames out / dropped and the tick-duration histogram from its `/metrics`.',
     `- **Scenario A.** ${c.calls} calls × 2 participants ingesting μ-law 8 kHz in 20 ms messages, deadline-paced and spread ` +
       `over the 20 ms period; ${c.perCall} listeners per call (${s.listeners}). ${c.probes} of them are probe listeners (\`ws\` ` +

@@ -2,25 +2,30 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Listener } from './listener.js';
+import type { ListenerFormat } from './listener-options.js';
 import { allocBinaryFrame } from './ws-frame.js';
 
 const FORMAT = { sampleRateHz: 16000, encoding: 'pcm16', channels: 1, frameMs: 20, events: false } as const;
 
 /** A Listener over a real server-side WebSocket on loopback, and the client's received messages. */
-async function connectedListener(maxBacklogBytes: number) {
+async function connectedListener(maxBacklogBytes: number, format: ListenerFormat = FORMAT) {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   await new Promise((r) => wss.once('listening', r));
   const serverSide = new Promise<WebSocket>((r) => wss.once('connection', r));
   const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
   const received: Buffer[] = [];
-  client.on('message', (data) => received.push(data as Buffer));
+  const text: unknown[] = [];
+  client.on('message', (data, isBinary) => {
+    if (isBinary) received.push(data as Buffer);
+    else text.push(JSON.parse(String(data)));
+  });
   const [ws] = await Promise.all([serverSide, new Promise((r) => client.once('open', r))]);
-  const listener = new Listener(ws, FORMAT, { maxBacklogBytes, evictAfterMs: 5000 });
+  const listener = new Listener(ws, format, { maxBacklogBytes, evictAfterMs: 5000 });
   const close = () => {
     client.terminate();
     wss.close();
   };
-  return { listener, ws, received, close };
+  return { listener, ws, received, text, close };
 }
 
 function message(fill: number): Buffer {
@@ -76,5 +81,60 @@ describe('Listener cork (catch-up bursts)', () => {
     const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
     listener.close(1000, 'call ended');
     expect(await closed).toBe(1000);
+  });
+});
+
+describe('Listener backlog (SPEC §3)', () => {
+  /** Holds the listener's writes in user space, as a socket whose kernel buffers are full would. */
+  const backlogged = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
+
+  it('drops past the backlog limit, then tells an events=1 listener the gap before the next message', async () => {
+    const { listener, ws, received, text, close } = await connectedListener(1000, {
+      ...FORMAT,
+      events: true,
+    });
+    cleanup = close;
+    const socket = backlogged(ws);
+    socket.cork();
+    expect(listener.send(message(1), 0)).toBe('sent');
+    expect(listener.send(message(2), 20)).toBe('sent');
+    // 2 × 646 bytes waiting: over the limit, so the next three messages (60 ms) are lost.
+    expect([3, 4, 5].map((i) => listener.send(message(i), 20 * i))).toEqual([
+      'dropped',
+      'dropped',
+      'dropped',
+    ]);
+    socket.uncork(); // the listener catches up
+    await expect.poll(() => received.length).toBe(2);
+    expect(listener.send(message(6), 120)).toBe('sent');
+    await expect.poll(() => received.length).toBe(3);
+    expect(text).toEqual([{ type: 'gap', ms: 60 }]);
+    expect(received.map((m) => m[0])).toEqual([1, 2, 6]);
+  });
+
+  it('sends no gap event to a listener that did not ask for events', async () => {
+    const { listener, ws, received, text, close } = await connectedListener(1000);
+    cleanup = close;
+    const socket = backlogged(ws);
+    socket.cork();
+    listener.send(message(1), 0);
+    listener.send(message(2), 20);
+    expect(listener.send(message(3), 40)).toBe('dropped');
+    socket.uncork();
+    expect(listener.send(message(4), 60)).toBe('sent');
+    await expect.poll(() => received.length).toBe(3);
+    expect(text).toEqual([]);
+  });
+
+  it('closes with 1008 "listener too slow" after 5 s of continuous backlog', async () => {
+    const { listener, ws, close } = await connectedListener(1000);
+    cleanup = close;
+    backlogged(ws).cork();
+    listener.send(message(1), 0);
+    listener.send(message(2), 0);
+    expect(listener.send(message(3), 1000)).toBe('dropped');
+    expect(listener.send(message(4), 5999)).toBe('dropped');
+    expect(listener.send(message(5), 6000)).toBe('evicted');
+    expect(listener.closed).toBe(true);
   });
 });

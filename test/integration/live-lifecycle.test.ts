@@ -152,39 +152,6 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
     healthy.ws.close();
   }, 70_000);
 
-  it('tells an events=1 listener how much it lost (a "gap" event) when it catches up after drops', async () => {
-    const call = await newCall();
-    const dropped = async () => {
-      const metrics = await (await ts.request('/metrics')).text();
-      return Number(
-        /earshot_frames_dropped_total\{reason="listener_backlog"\} (\d+)/.exec(metrics)?.[1] ?? 0,
-      );
-    };
-    const before = await dropped();
-    const slow = await openListener(
-      await call.listenUrl('sample_rate=48000&channels=2&frame_ms=100&events=1'),
-    );
-    const socket = (slow.ws as unknown as { _socket: import('node:net').Socket })._socket;
-    socket.pause();
-    // Stalled until earshot starts dropping for it (the kernel's buffers fill first), then reading
-    // again well before the 5 s that would get it evicted.
-    const deadline = Date.now() + 50_000;
-    while ((await dropped()) === before && Date.now() < deadline) await sleep(100);
-    expect(await dropped()).toBeGreaterThan(before);
-    socket.resume();
-    await expect
-      .poll(() => slow.text.find((e) => (e as { type?: string }).type === 'gap'), { timeout: 5000 })
-      .toEqual({ type: 'gap', ms: expect.any(Number) });
-    const gap = slow.text.find((e) => (e as { type?: string }).type === 'gap') as { ms: number };
-    expect(gap.ms % 100).toBe(0); // whole 100 ms messages
-    expect(gap.ms).toBeGreaterThanOrEqual(100);
-    // Still a listener, still streaming: it was never evicted.
-    const count = slow.binary.length;
-    await sleep(500);
-    expect(slow.binary.length).toBeGreaterThan(count);
-    slow.ws.close();
-  }, 70_000);
-
   it('does not interrupt the listener stream when a participant leaves and rejoins', async () => {
     const call = await newCall();
     const listener = await openListener(await call.listenUrl('events=1'));
