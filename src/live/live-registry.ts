@@ -30,6 +30,8 @@ interface CallPresence {
   readonly tracks: Map<string, IngestTrack>;
   /** The listen token (its hash) each listener connected with. */
   readonly tokens: Map<ListenerSink, string>;
+  /** The call has ended: forget it as soon as its sockets are gone, participants or not. */
+  ended: boolean;
 }
 
 /**
@@ -192,6 +194,7 @@ export class LiveRegistry {
         ingests: new Set(),
         tracks: new Map(),
         tokens: new Map(),
+        ended: false,
       };
       this.#calls.set(callPk, presence);
     }
@@ -202,8 +205,10 @@ export class LiveRegistry {
     const presence = this.#calls.get(callPk);
     if (!presence) return;
     if (event.type === 'ended') {
+      presence.ended = true;
       presence.room?.forEachListener((l) => l.close(CloseCode.NORMAL, 'call ended'));
       for (const ingest of [...presence.ingests]) ingest.close(CloseCode.NORMAL, 'call ended');
+      this.#release(callPk, presence);
     } else if (event.type === 'revoked') {
       presence.room?.forEachListener((l) => l.close(CloseCode.REVOKED, 'revoked'));
     } else {
@@ -229,6 +234,9 @@ export class LiveRegistry {
   /** Forgets a call once nothing on this node refers to it. */
   #release(callPk: string, presence: CallPresence): void {
     if (presence.room || presence.ingests.size > 0) return;
+    // Participants that were ingested here stay listed (connected: false) while the call lasts.
+    if (presence.tracks.size > 0 && !presence.ended) return;
+    if (this.#calls.get(callPk) !== presence) return;
     presence.unsubscribeEvents();
     presence.unsubscribeStats();
     this.#calls.delete(callPk);

@@ -123,11 +123,12 @@ describe('CLI listen and simulate against a real server', () => {
       ['simulate', 'cli-loop', '--file', wavIn, '--participant', 'looper', '--loop', '--url', ts.url],
       { EARSHOT_API_KEY: apiKey },
     );
-    await sleep(1800); // more than three times the file
-    // Still streaming past the end of the file: the server counts its frames as they come.
-    const during = (await jsonRequest(ts, 'GET', '/v1/calls/cli-loop', { apiKey })).body.data;
-    const looper = during.participants.find((p: { name: string }) => p.name === 'looper');
-    expect(looper.frames_in).toBeGreaterThan(60); // > 1.2 s of 20 ms frames from a 0.5 s file
+    // Still streaming past the end of the file: > 1.2 s of 20 ms frames from a 0.5 s file.
+    const framesIn = async () =>
+      (await jsonRequest(ts, 'GET', '/v1/calls/cli-loop', { apiKey })).body.data.participants.find(
+        (p: { name: string }) => p.name === 'looper',
+      )?.frames_in ?? 0;
+    await expect.poll(framesIn, { timeout: 10_000, interval: 100 }).toBeGreaterThan(60);
     simulate.child.kill('SIGINT');
     expect((await simulate.exited).code).toBe(0);
     const streamed = Number(/streamed ([\d.]+) s into cli-loop as looper/.exec(simulate.stderr())?.[1]);

@@ -211,6 +211,32 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
     sock.close();
     listener.ws.close();
   });
+
+  it('keeps listing a participant that left (connected: false) while the call lasts, with nobody listening', async () => {
+    const call = await newCall();
+    const sock = await openSocket(call.ingestUrl('participant=caller&encoding=mulaw&sample_rate=8000'));
+    await sendPaced(
+      sock,
+      Array.from({ length: 10 }, () => Buffer.alloc(160, 0xff)),
+      20,
+      (c) => c,
+    );
+    sock.send(JSON.stringify({ event: 'stop' }));
+    await closedWith(sock);
+    await sleep(100);
+    const r = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
+    expect(r.body.data.status).toBe('active');
+    expect(r.body.data.listeners).toBe(0);
+    expect(r.body.data.participants).toEqual([
+      expect.objectContaining({ name: 'caller', connected: false, frames_in: 10 }),
+    ]);
+    // It still ends normally (and the node then lets go of what it kept for it).
+    await call.stop();
+    await sleep(100);
+    expect((await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey })).body.data.status).toBe(
+      'completed',
+    );
+  });
 });
 
 describe('write coalescing (EARSHOT_WRITE_COALESCING=always)', () => {
