@@ -45,7 +45,7 @@ export function acceptListener(
   _request: IncomingMessage,
   grant: ListenGrant,
 ): void {
-  const { format, call } = grant;
+  const { format } = grant;
   const listener = new Listener(ws, format, listenerPolicy(format));
   // Listeners have nothing to say; what they send is ignored rather than buffered.
   ws.on('message', () => {});
