@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load-config.js';
+import { registerBenchCommand } from './bench.js';
 import { CliError } from './cli-error.js';
 import { registerKeyCommands } from './key.js';
 import { registerListenCommand } from './listen.js';
@@ -19,6 +20,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   registerKeyCommands(program);
   registerListenCommand(program);
   registerSimulateCommand(program);
+  registerBenchCommand(program);
   for (const command of program.commands) command.exitOverride();
   try {
     await program.parseAsync([...argv], { from: 'user' });
