@@ -105,8 +105,11 @@ export class FanoutPool {
       if (worker.inFlight >= MAX_BATCHES_IN_FLIGHT) {
         const dropped = worker.listenersIn(worker.staged.keys());
         if (dropped > 0) this.#metrics.framesDropped.inc({ reason: 'fanout_backlog' }, dropped);
+        worker.skipped++;
       } else if (worker.child.connected) {
-        worker.child.send({ t: 'frames', seq, batch: packFrames(worker.staged) } satisfies ToWorker);
+        const batch = packFrames(worker.staged);
+        worker.child.send({ t: 'frames', seq, batch, skipped: worker.skipped } satisfies ToWorker);
+        worker.skipped = 0;
         worker.inFlight++;
       }
       worker.staged.clear();
@@ -179,6 +182,8 @@ class Worker {
   readonly #membersById = new Map<number, { members: number }>();
   /** Batches sent and not yet acknowledged as written. */
   inFlight = 0;
+  /** Ticks dropped for it since the last batch it was sent. */
+  skipped = 0;
 
   constructor(child: ChildProcess) {
     this.child = child;

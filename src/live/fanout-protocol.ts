@@ -24,7 +24,13 @@ export type ToWorker =
    * into one buffer (see `packFrames`) so that the IPC serializer copies bytes instead of walking
    * hundreds of objects.
    */
-  | { readonly t: 'frames'; readonly seq: number; readonly batch: Uint8Array }
+  | {
+      readonly t: 'frames';
+      readonly seq: number;
+      readonly batch: Uint8Array;
+      /** Ticks dropped for this worker since its previous batch (it was behind): a gap for its listeners. */
+      readonly skipped: number;
+    }
   | { readonly t: 'event'; readonly id: number; readonly event: Readonly<Record<string, unknown>> }
   | { readonly t: 'close'; readonly id: number; readonly code: number; readonly reason: string }
   /** Close every listener with 1001, wait briefly for the close handshakes, exit. */

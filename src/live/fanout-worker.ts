@@ -17,6 +17,7 @@ import { WriteCoalescingPolicy } from './write-coalescing.js';
 /** Stats go to the main process every this many ticks (200 ms). */
 const STATS_EVERY_BATCHES = 10;
 const SHUTDOWN_GRACE_MS = 2000;
+const TICK_MS = 20;
 /** Same bound as the main process's listen endpoint (listeners only send control frames). */
 const LISTENER_MAX_PAYLOAD_BYTES = 4096;
 
@@ -75,6 +76,8 @@ function writeTick(message: Extract<ToWorker, { t: 'frames' }>): void {
     for (const l of listeners.values()) l.cork();
   }
   const nowMs = Date.now();
+  // Ticks the main process dropped while this process was behind: each listener lost that audio.
+  if (message.skipped > 0) for (const l of listeners.values()) l.addGap(message.skipped * TICK_MS);
   unpackFrames(message.batch, (key, frame) => {
     const group = groups.get(key);
     if (!group) return;

@@ -137,6 +137,11 @@ export class Listener implements ListenerSink {
     this.#socket.uncork();
   }
 
+  /** Counts audio this listener lost upstream (e.g. a fan-out worker that fell behind): in the next gap event. */
+  addGap(ms: number): void {
+    this.#droppedMs += ms;
+  }
+
   /** Sends a JSON text frame to listeners that asked for events (`events=1`); others get nothing. */
   sendEvent(event: Readonly<Record<string, unknown>>): void {
     if (this.format.events && !this.closed) this.ws.send(JSON.stringify(event));

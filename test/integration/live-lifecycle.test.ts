@@ -283,11 +283,11 @@ describe('a fan-out worker that stalls (EARSHOT_FANOUT_WORKERS=1)', () => {
       .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fanout-worker'));
   }
 
-  it('loses audio for its listeners while stopped (counted, never queued), then carries on', async () => {
+  it('loses audio for its listeners while stopped (counted, never queued, told as a gap), then carries on', async () => {
     const [pid] = fanoutWorkerPids();
     expect(pid).toBeGreaterThan(0);
     const call = await createLiveCall(live.ts, live.apiKey);
-    const listener = await openListener(await call.listenUrl());
+    const listener = await openListener(await call.listenUrl('events=1'));
     await sleep(300);
     process.kill(pid, 'SIGSTOP');
     await sleep(1000); // 50 ticks: 10 go to the IPC channel, the other 40 are dropped
@@ -302,6 +302,9 @@ describe('a fan-out worker that stalls (EARSHOT_FANOUT_WORKERS=1)', () => {
     // Messages flow again after the worker resumes; nothing piled up behind it beyond the bound.
     expect(listener.binary.length - resumedAt).toBeGreaterThan(20);
     expect(listener.binary.length).toBeLessThan(Math.ceil(1900 / 20) - 25);
+    // An events=1 listener is told how much it lost.
+    const gaps = listener.text.filter((e) => (e as { type?: string }).type === 'gap') as { ms: number }[];
+    expect(gaps.reduce((sum, g) => sum + g.ms, 0)).toBeGreaterThanOrEqual(600);
     listener.ws.close();
   });
 });
