@@ -132,7 +132,7 @@ describe('CLI listen and simulate against a real server', () => {
     simulate.child.kill('SIGINT');
     expect((await simulate.exited).code).toBe(0);
     const streamed = Number(/streamed ([\d.]+) s into cli-loop as looper/.exec(simulate.stderr())?.[1]);
-    expect(streamed).toBeGreaterThan(1.2);
+    expect(streamed).toBeGreaterThanOrEqual(1.2); // printed to 0.1 s
     // The call outlives a participant that leaves.
     expect((await jsonRequest(ts, 'GET', '/v1/calls/cli-loop', { apiKey })).body.data.status).toBe('active');
   });

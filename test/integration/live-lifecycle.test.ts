@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCadence } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
-import { createLiveCall } from '../helpers/live-call.js';
+import { createLiveCall, type LiveCall } from '../helpers/live-call.js';
 import {
   jsonRequest,
   LISTENER_MODES,
@@ -36,6 +36,14 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
   afterAll(() => ts?.close());
 
   const newCall = () => createLiveCall(ts, apiKey);
+
+  /** Connects participant `caller` (μ-law 8 kHz) and sends 10 messages of silence in real time. */
+  const callerSends10Frames = async (call: LiveCall) => {
+    const sock = await openSocket(call.ingestUrl('participant=caller&encoding=mulaw&sample_rate=8000'));
+    const silence = Array.from({ length: 10 }, () => Buffer.alloc(160, 0xff));
+    await sendPaced(sock, silence, 20, (c) => c);
+    return sock;
+  };
 
   it('streams 50 silent 640-byte messages a second from the moment of connection, with nobody speaking', async () => {
     const call = await newCall();
@@ -173,7 +181,9 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
     expect(Math.max(...gaps)).toBeLessThan(200);
     // Both turns were heard.
     const loud = listener.binary.map((_, i) => toneLevelDb(listener.samples(i, i + 1), 16000, 800) > -20);
-    const turns = loud.filter((l, i) => l && !loud[i - 1]).length;
+    // A turn starts with a loud message after at least 5 quiet ones (100 ms; the rounds are 200 ms
+    // apart), so one message concealed under load inside a turn does not count as a new turn.
+    const turns = loud.filter((l, i) => l && loud.slice(Math.max(0, i - 5), i).every((q) => !q)).length;
     expect(turns).toBe(2);
     const events = listener.text as { type: string; name: string; state: string }[];
     expect(events.filter((e) => e.type === 'participant').map((e) => `${e.name}:${e.state}`)).toEqual([
@@ -187,13 +197,7 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
   it('reports participants with their counters and the listener count on GET /v1/calls/{id}', async () => {
     const call = await newCall();
     const listener = await openListener(await call.listenUrl());
-    const sock = await openSocket(call.ingestUrl('participant=caller&encoding=mulaw&sample_rate=8000'));
-    await sendPaced(
-      sock,
-      Array.from({ length: 10 }, () => Buffer.alloc(160, 0xff)),
-      20,
-      (c) => c,
-    );
+    const sock = await callerSends10Frames(call);
     await sleep(100);
     const r = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
     expect(r.body.data.listeners).toBe(1);
@@ -204,7 +208,8 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
         sample_rate: 8000,
         connected: true,
         frames_in: 10,
-        frames_late: 0,
+        // Late and lost depend on timing (a loaded machine delays a frame now and then).
+        frames_late: expect.any(Number),
         frames_lost: expect.any(Number),
       },
     ]);
@@ -214,13 +219,7 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
 
   it('keeps listing a participant that left (connected: false) while the call lasts, with nobody listening', async () => {
     const call = await newCall();
-    const sock = await openSocket(call.ingestUrl('participant=caller&encoding=mulaw&sample_rate=8000'));
-    await sendPaced(
-      sock,
-      Array.from({ length: 10 }, () => Buffer.alloc(160, 0xff)),
-      20,
-      (c) => c,
-    );
+    const sock = await callerSends10Frames(call);
     sock.send(JSON.stringify({ event: 'stop' }));
     await closedWith(sock);
     await sleep(100);
