@@ -140,8 +140,9 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
     stalledSocket.pause();
     const healthy = await openListener(await call.listenUrl());
     const t0 = performance.now();
-    // The kernel's socket buffers (up to ~4 MB on loopback) fill before earshot sees any backlog.
-    const deadline = Date.now() + 50_000;
+    // The kernel's socket buffers fill before earshot sees any backlog: up to ~10 MB on loopback
+    // (send + receive side), ~20–50 s at this format's 192 KB/s depending on their autotuning.
+    const deadline = Date.now() + 90_000;
     let listeners = 2;
     while (listeners > 1 && Date.now() < deadline) {
       await sleep(250);
@@ -158,7 +159,7 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
       Number(/earshot_frames_dropped_total\{reason="listener_backlog"\} (\d+)/.exec(metrics)?.[1]),
     ).toBeGreaterThan(0);
     healthy.ws.close();
-  }, 70_000);
+  }, 110_000);
 
   it('does not interrupt the listener stream when a participant leaves and rejoins', async () => {
     const call = await newCall();
