@@ -1,7 +1,7 @@
 import { mixMono } from '../audio/mixer.js';
 import { TrackBuffer, TrackPull } from '../audio/track-buffer.js';
 import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
-import type { ListenerSink } from './listener.js';
+import { type ListenerSink, type SendCounts, sendToAll } from './listener.js';
 import { formatKey } from './listener-options.js';
 import { OutputGroup } from './output-group.js';
 
@@ -13,12 +13,6 @@ interface RoomTrack {
   readonly buffer: TrackBuffer;
   readonly out: Int16Array;
   idleTicks: number;
-}
-
-export interface TickResult {
-  sent: number;
-  dropped: number;
-  evicted: number;
 }
 
 /**
@@ -102,7 +96,7 @@ export class CallRoom {
   }
 
   /** Mixes one 20 ms tick and writes it to every listener. */
-  tick(nowMs: number, result: TickResult): void {
+  tick(nowMs: number, result: SendCounts): void {
     let count = 0;
     let rightCount = 0;
     let index = 0;
@@ -128,13 +122,7 @@ export class CallRoom {
     }
     for (const group of this.#groups.values()) {
       const message = group.push(this.#mono, this.#left, this.#right);
-      if (message === null) continue;
-      for (const listener of group.listeners) {
-        const r = listener.send(message, nowMs);
-        if (r === 'sent') result.sent++;
-        else if (r === 'dropped') result.dropped++;
-        else if (r === 'evicted') result.evicted++;
-      }
+      if (message !== null) sendToAll(group.listeners, message, nowMs, result);
     }
   }
 

@@ -11,8 +11,8 @@ import { WebSocketServer } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
 import { Keepalive } from '../ws/keepalive.js';
 import { type FromWorker, type ToWorker, unpackFrames } from './fanout-protocol.js';
-import { Listener, listenerPolicy } from './listener.js';
-import { WriteCoalescingPolicy } from './write-coalescing.js';
+import { Listener, listenerPolicy, type SendCounts, sendToAll } from './listener.js';
+import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
 
 /** Stats go to the main process every this many ticks (200 ms). */
 const STATS_EVERY_BATCHES = 10;
@@ -31,10 +31,12 @@ const wss = new WebSocketServer({
 const keepalive = new Keepalive();
 const listeners = new Map<number, Listener>();
 const groups = new Map<number, Set<Listener>>();
-const coalescing = new WriteCoalescingPolicy('auto');
-let corked = false;
+// Same batching as the main process's own listeners, on this process's load.
+const writer = new TickWriter(new WriteCoalescingPolicy('auto'), (visit) => {
+  for (const listener of listeners.values()) visit(listener);
+});
 let batches = 0;
-const stats = { sent: 0, dropped: 0, evicted: 0 };
+const stats: SendCounts = { sent: 0, dropped: 0, evicted: 0 };
 
 function adopt(message: Extract<ToWorker, { t: 'listener' }>, socket: Socket | undefined): void {
   if (!socket) return void send({ t: 'closed', id: message.id });
@@ -57,7 +59,6 @@ function adopt(message: Extract<ToWorker, { t: 'listener' }>, socket: Socket | u
       if (!group) groups.set(message.group, (group = new Set()));
       group.add(listener);
       listeners.set(message.id, listener);
-      if (corked) listener.cork();
       listener.onClose(() => {
         listeners.delete(message.id);
         group.delete(listener);
@@ -69,29 +70,15 @@ function adopt(message: Extract<ToWorker, { t: 'listener' }>, socket: Socket | u
 }
 
 function writeTick(message: Extract<ToWorker, { t: 'frames' }>): void {
-  // Same rule as LiveRegistry: while this process is busy, k ticks go out in one writev.
-  const holdBack = coalescing.holdBack(message.seq);
-  if (holdBack && !corked) {
-    corked = true;
-    for (const l of listeners.values()) l.cork();
-  }
-  const nowMs = Date.now();
-  // Ticks the main process dropped while this process was behind: each listener lost that audio.
-  if (message.skipped > 0) for (const l of listeners.values()) l.addGap(message.skipped * TICK_MS);
-  unpackFrames(message.batch, (key, frame) => {
-    const group = groups.get(key);
-    if (!group) return;
-    for (const listener of group) {
-      const r = listener.send(frame, nowMs);
-      if (r === 'sent') stats.sent++;
-      else if (r === 'dropped') stats.dropped++;
-      else if (r === 'evicted') stats.evicted++;
-    }
+  writer.write(message.seq, 0, () => {
+    // Ticks the main process dropped while this process was behind: each listener lost that audio.
+    if (message.skipped > 0) for (const l of listeners.values()) l.addGap(message.skipped * TICK_MS);
+    const nowMs = Date.now();
+    unpackFrames(message.batch, (key, frame) => {
+      const group = groups.get(key);
+      if (group) sendToAll(group, frame, nowMs, stats);
+    });
   });
-  if (!holdBack && corked) {
-    corked = false;
-    for (const l of listeners.values()) l.uncork();
-  }
   send({ t: 'ack', seq: message.seq });
   if (++batches >= STATS_EVERY_BATCHES) reportStats();
 }

@@ -20,6 +20,28 @@ export interface ListenerPolicy {
 /** `queued`: handed to a fan-out worker process, which counts sent / dropped itself. */
 export type SendResult = 'sent' | 'dropped' | 'evicted' | 'closed' | 'queued';
 
+/** Listener messages written, dropped (backlog) and listeners evicted, over some span. */
+export interface SendCounts {
+  sent: number;
+  dropped: number;
+  evicted: number;
+}
+
+/** Sends `frame` to every listener of `listeners`, counting the outcomes into `counts`. */
+export function sendToAll(
+  listeners: Iterable<ListenerSink>,
+  frame: Buffer,
+  nowMs: number,
+  counts: SendCounts,
+): void {
+  for (const listener of listeners) {
+    const r = listener.send(frame, nowMs);
+    if (r === 'sent') counts.sent++;
+    else if (r === 'dropped') counts.dropped++;
+    else if (r === 'evicted') counts.evicted++;
+  }
+}
+
 /** Backlog a listener may build before its messages are dropped (SPEC §3: ~200 ms). */
 const MAX_BACKLOG_MS = 200;
 /** Continuous backlog after which it is closed with 1008 (SPEC §3: 5 s). */

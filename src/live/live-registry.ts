@@ -3,15 +3,12 @@ import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from '../bus/bus.js';
 import type { WriteCoalescing } from '../config/load-config.js';
 import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
-import { CallRoom, type TickResult } from './call-room.js';
+import { CallRoom } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { FanoutPool } from './fanout-pool.js';
 import type { IngestTrack } from './ingest-track.js';
-import type { ListenerSink } from './listener.js';
-import { WriteCoalescingPolicy } from './write-coalescing.js';
-
-const corkListener = (listener: ListenerSink) => listener.cork();
-const uncorkListener = (listener: ListenerSink) => listener.uncork();
+import type { ListenerSink, SendCounts } from './listener.js';
+import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
 
 /** An open ingest connection, as the registry needs to see it. */
 export interface IngestConnection {
@@ -47,11 +44,8 @@ export class LiveRegistry {
   readonly #log: Logger;
   readonly #calls = new Map<string, CallPresence>();
   readonly #rooms = new Set<CallRoom>();
-  readonly #tickResult: TickResult = { sent: 0, dropped: 0, evicted: 0 };
-  /** Listener sockets are corked: messages held back for the next tick (see #tick). */
-  #corked = false;
-
-  readonly #coalescing: WriteCoalescingPolicy;
+  readonly #tickResult: SendCounts = { sent: 0, dropped: 0, evicted: 0 };
+  readonly #writer: TickWriter;
   readonly #fanout: FanoutPool | null;
 
   constructor(options: {
@@ -68,7 +62,7 @@ export class LiveRegistry {
     this.#clock = options.clock;
     this.#metrics = options.metrics;
     this.#log = options.log;
-    this.#coalescing = new WriteCoalescingPolicy(options.writeCoalescing ?? 'auto', {
+    const policy = new WriteCoalescingPolicy(options.writeCoalescing ?? 'auto', {
       onChange: (ticksPerWrite, utilization) => {
         this.#metrics.writeCoalescing.set(ticksPerWrite);
         this.#log.info(
@@ -79,7 +73,10 @@ export class LiveRegistry {
         );
       },
     });
-    this.#metrics.writeCoalescing.set(this.#coalescing.ticksPerWrite);
+    this.#metrics.writeCoalescing.set(policy.ticksPerWrite);
+    this.#writer = new TickWriter(policy, (visit) => {
+      for (const room of this.#rooms) room.forEachListener(visit);
+    });
   }
 
   /** Adds a listener, connected with the listen token whose hash is `tokenHash`. */
@@ -231,6 +228,13 @@ export class LiveRegistry {
     this.#release(callPk, presence);
   }
 
+  /** Mixes and sends one tick of every room (fan-out workers get theirs in one message each). */
+  readonly #writeTick = (): void => {
+    const nowMs = Date.now();
+    for (const room of this.#rooms) room.tick(nowMs, this.#tickResult);
+    this.#fanout?.flush();
+  };
+
   /** Forgets a call once nothing on this node refers to it. */
   #release(callPk: string, presence: CallPresence): void {
     if (presence.room || presence.ingests.size > 0) return;
@@ -245,21 +249,10 @@ export class LiveRegistry {
   readonly #tick = (tick: number, behind: number): void => {
     const result = this.#tickResult;
     result.sent = result.dropped = result.evicted = 0;
-    const nowMs = Date.now();
-    // Short of CPU — catching up after a stall, or coalescing under sustained overload — each
-    // listener gets several ticks' messages in one system call instead of one per tick. On time
-    // and not overloaded, every message goes out as soon as it is mixed.
-    const holdBack = this.#coalescing.holdBack(tick) || behind > 0;
-    if (holdBack && !this.#corked) {
-      this.#corked = true;
-      for (const room of this.#rooms) room.forEachListener(corkListener);
-    }
-    for (const room of this.#rooms) room.tick(nowMs, result);
-    this.#fanout?.flush();
-    if (!holdBack && this.#corked) {
-      this.#corked = false;
-      for (const room of this.#rooms) room.forEachListener(uncorkListener);
-    }
+    // Short of CPU — catching up after a stall, or coalescing under sustained load — each listener
+    // gets several ticks' messages in one system call (TickWriter). Otherwise every message goes
+    // out as soon as it is mixed.
+    this.#writer.write(tick, behind, this.#writeTick);
     if (result.sent > 0) this.#metrics.framesOut.inc(result.sent);
     if (result.dropped > 0) this.#metrics.framesDropped.inc({ reason: 'listener_backlog' }, result.dropped);
     if (result.evicted > 0)

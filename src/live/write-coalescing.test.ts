@@ -1,9 +1,11 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
+import type { ListenerSink } from './listener.js';
 import {
   ENTER_ABOVE,
   LEAVE_BELOW,
   MAX_TICKS_PER_WRITE,
+  TickWriter,
   WINDOW_TICKS,
   WriteCoalescingPolicy,
 } from './write-coalescing.js';
@@ -80,5 +82,38 @@ describe('WriteCoalescingPolicy', () => {
     const policy = new WriteCoalescingPolicy('off', { utilization: fakeUtilization([1, 1, 1]) });
     expect(run(policy, 3)).toEqual([1, 1, 1]);
     expect([0, 1, 2].some((t) => policy.holdBack(t))).toBe(false);
+  });
+});
+
+describe('TickWriter', () => {
+  /** A listener that records cork, uncork and the ticks written while corked or not. */
+  function recorder() {
+    const log: string[] = [];
+    const listener = {
+      cork: () => log.push('cork'),
+      uncork: () => log.push('uncork'),
+    } as unknown as ListenerSink;
+    return { log, forEach: (visit: (l: ListenerSink) => void) => visit(listener) };
+  }
+
+  it('writes on time at once, and holds a catch-up burst back until its last tick', () => {
+    const { log, forEach } = recorder();
+    const writer = new TickWriter(new WriteCoalescingPolicy('off'), forEach);
+    for (const [tick, behind] of [
+      [0, 0],
+      [1, 2],
+      [2, 1],
+      [3, 0],
+      [4, 0],
+    ])
+      writer.write(tick, behind, () => log.push(`tick ${tick}`));
+    expect(log).toEqual(['tick 0', 'cork', 'tick 1', 'tick 2', 'tick 3', 'uncork', 'tick 4']);
+  });
+
+  it('holds back all but the last of each k ticks while the policy coalesces', () => {
+    const { log, forEach } = recorder();
+    const writer = new TickWriter(new WriteCoalescingPolicy('always'), forEach);
+    for (let tick = 0; tick < 4; tick++) writer.write(tick, 0, () => log.push(`tick ${tick}`));
+    expect(log).toEqual(['cork', 'tick 0', 'tick 1', 'uncork', 'cork', 'tick 2', 'tick 3', 'uncork']);
   });
 });

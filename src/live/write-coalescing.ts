@@ -1,5 +1,6 @@
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { WriteCoalescing } from '../config/load-config.js';
+import type { ListenerSink } from './listener.js';
 
 /** Above this event-loop utilization (over one window) `auto` coalesces one more tick per write... */
 export const ENTER_ABOVE = 0.85;
@@ -64,6 +65,43 @@ export class WriteCoalescingPolicy {
     if (next !== k) {
       this.#ticksPerWrite = next;
       this.#onChange(next, u);
+    }
+  }
+}
+
+/** Calls `visit` for every listener a tick writes to. */
+export type ForEachListener = (visit: (listener: ListenerSink) => void) => void;
+
+const cork = (listener: ListenerSink) => listener.cork();
+const uncork = (listener: ListenerSink) => listener.uncork();
+
+/**
+ * Writes ticks to listeners, holding a tick's messages back (the listener sockets corked) when the
+ * policy coalesces or more ticks are already due (a catch-up burst), and handing everything held to
+ * the kernel — one `writev` per listener — after the last tick of the batch. The one batching
+ * mechanism of the main process's listeners and of a fan-out worker's.
+ */
+export class TickWriter {
+  readonly policy: WriteCoalescingPolicy;
+  readonly #forEachListener: ForEachListener;
+  #corked = false;
+
+  constructor(policy: WriteCoalescingPolicy, forEachListener: ForEachListener) {
+    this.policy = policy;
+    this.#forEachListener = forEachListener;
+  }
+
+  /** Runs `writeTick` (which sends the tick's messages), corked or not as the batch requires. */
+  write(tick: number, behind: number, writeTick: () => void): void {
+    const holdBack = this.policy.holdBack(tick) || behind > 0;
+    if (holdBack && !this.#corked) {
+      this.#corked = true;
+      this.#forEachListener(cork);
+    }
+    writeTick();
+    if (!holdBack && this.#corked) {
+      this.#corked = false;
+      this.#forEachListener(uncork);
     }
   }
 }
