@@ -67,13 +67,19 @@ export class FanoutPool {
    * Hands a checked, not yet upgraded listener socket to a worker and returns its stand-in for the
    * call's room. The socket is closed in this process once sent.
    */
-  adopt(request: IncomingMessage, socket: Socket, head: Buffer, callPk: string, format: ListenerFormat) {
+  adopt(
+    request: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    listener: { callPk: string; format: ListenerFormat; tokenHash: string },
+  ): ListenerSink {
+    const { callPk, format, tokenHash } = listener;
     const worker = this.#workers.reduce((a, b) => (b.listeners.size < a.listeners.size ? b : a));
     const id = this.#nextId++;
     const groupKey = `${callPk}|${formatKey(format)}`;
     const group = worker.join(groupKey, () => this.#nextGroup++);
-    const listener = new RemoteListener(worker, id, group, groupKey, format);
-    worker.listeners.set(id, listener);
+    const remote = new RemoteListener(worker, id, group, groupKey, format, tokenHash);
+    worker.listeners.set(id, remote);
     const message: ToWorker = {
       t: 'listener',
       id,
@@ -94,7 +100,7 @@ export class FanoutPool {
       this.#log.warn({ err }, 'could not hand a listener to its fan-out worker');
       worker.closed(id);
     });
-    return listener;
+    return remote;
   }
 
   /** Sends each worker this tick's messages (called once per mixer tick, after every room). */
@@ -228,6 +234,7 @@ class Worker {
 /** A listener whose socket a fan-out worker owns: the room's view of it in this process. */
 class RemoteListener implements ListenerSink {
   readonly format: ListenerFormat;
+  readonly tokenHash: string;
   readonly #worker: Worker;
   readonly #id: number;
   readonly #group: number;
@@ -236,7 +243,15 @@ class RemoteListener implements ListenerSink {
   #closed = false;
   #onClose: (() => void) | null = null;
 
-  constructor(worker: Worker, id: number, group: number, groupKey: string, format: ListenerFormat) {
+  constructor(
+    worker: Worker,
+    id: number,
+    group: number,
+    groupKey: string,
+    format: ListenerFormat,
+    tokenHash: string,
+  ) {
+    this.tokenHash = tokenHash;
     this.#worker = worker;
     this.#id = id;
     this.#group = group;

@@ -62,6 +62,8 @@ export function listenerPolicy(format: ListenerFormat): ListenerPolicy {
  */
 export interface ListenerSink {
   readonly format: ListenerFormat;
+  /** Hash of the listen token it connected with: a revocation the node did not hear finds it by it. */
+  readonly tokenHash: string;
   readonly closed: boolean;
   /** Writes (or queues) one pre-framed message; the same Buffer goes to every listener of a format. */
   send(frame: Buffer, nowMs: number): SendResult;
@@ -81,6 +83,7 @@ export interface ListenerSink {
 export class Listener implements ListenerSink {
   readonly ws: WebSocket;
   readonly format: ListenerFormat;
+  readonly tokenHash: string;
   readonly #socket: Socket;
   readonly #policy: ListenerPolicy;
   #backlogSinceMs = 0;
@@ -90,9 +93,10 @@ export class Listener implements ListenerSink {
   /** Bytes written since `cork()`: held back on purpose, so not backlog. */
   #corkedBytes = -1;
 
-  constructor(ws: WebSocket, format: ListenerFormat, policy: ListenerPolicy) {
+  constructor(ws: WebSocket, format: ListenerFormat, policy: ListenerPolicy, tokenHash = '') {
     this.ws = ws;
     this.format = format;
+    this.tokenHash = tokenHash;
     this.#policy = policy;
     // ws keeps its socket private; writing whole frames to it is safe because ws itself writes
     // every frame synchronously (no compression, no queue), so frames never interleave.

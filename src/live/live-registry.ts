@@ -25,8 +25,6 @@ interface CallPresence {
   readonly ingests: Set<IngestConnection>;
   /** Every participant ingested on this node during the call (also after it disconnected). */
   readonly tracks: Map<string, IngestTrack>;
-  /** The listen token (its hash) each listener connected with. */
-  readonly tokens: Map<ListenerSink, string>;
   /** The call has ended: forget it as soon as its sockets are gone, participants or not. */
   ended: boolean;
 }
@@ -79,10 +77,8 @@ export class LiveRegistry {
     });
   }
 
-  /** Adds a listener, connected with the listen token whose hash is `tokenHash`. */
-  addListener(callPk: string, listener: ListenerSink, tokenHash = ''): void {
+  addListener(callPk: string, listener: ListenerSink): void {
     const presence = this.#presence(callPk);
-    presence.tokens.set(listener, tokenHash);
     if (!presence.room) {
       const room = new CallRoom(callPk);
       presence.room = room;
@@ -152,7 +148,7 @@ export class LiveRegistry {
 
   /** Calls with listeners on this node. */
   callsWithListeners(): string[] {
-    return [...this.#calls].filter(([, p]) => p.tokens.size > 0).map(([pk]) => pk);
+    return [...this.#calls].filter(([, p]) => p.room).map(([pk]) => pk);
   }
 
   /**
@@ -160,16 +156,13 @@ export class LiveRegistry {
    * (a revocation this node did not hear); returns how many.
    */
   closeRevoked(callPk: string, revokedTokenHashes: Iterable<string>): number {
-    const presence = this.#calls.get(callPk);
-    if (!presence) return 0;
     const revoked = new Set(revokedTokenHashes);
-    let closed = 0;
-    for (const [listener, hash] of [...presence.tokens]) {
-      if (!revoked.has(hash)) continue;
-      listener.close(CloseCode.REVOKED, 'revoked');
-      closed++;
-    }
-    return closed;
+    const gone: ListenerSink[] = [];
+    this.#calls.get(callPk)?.room?.forEachListener((l) => {
+      if (revoked.has(l.tokenHash)) gone.push(l);
+    });
+    for (const listener of gone) listener.close(CloseCode.REVOKED, 'revoked');
+    return gone.length;
   }
 
   /** Closes every socket (server shutdown: 1001). */
@@ -190,7 +183,6 @@ export class LiveRegistry {
         unsubscribeStats: this.#bus.answerCallStats(callPk, () => this.nodeStats(callPk)),
         ingests: new Set(),
         tracks: new Map(),
-        tokens: new Map(),
         ended: false,
       };
       this.#calls.set(callPk, presence);
@@ -215,7 +207,6 @@ export class LiveRegistry {
 
   #removeListener(callPk: string, listener: ListenerSink): void {
     const presence = this.#calls.get(callPk);
-    presence?.tokens.delete(listener);
     const room = presence?.room;
     if (!presence || !room) return;
     this.#metrics.listeners.dec();

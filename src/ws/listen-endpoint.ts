@@ -46,7 +46,7 @@ export function acceptListener(
   grant: ListenGrant,
 ): void {
   const { format } = grant;
-  const listener = new Listener(ws, format, listenerPolicy(format));
+  const listener = new Listener(ws, format, listenerPolicy(format), grant.tokenHash);
   // Listeners have nothing to say; what they send is ignored rather than buffered.
   ws.on('message', () => {});
   register(deps, grant, listener);
@@ -61,13 +61,13 @@ export function adoptListener(
   head: Buffer,
   grant: ListenGrant,
 ): void {
-  register(deps, grant, fanout.adopt(request, socket, head, grant.call.pk, grant.format));
+  register(deps, grant, fanout.adopt(request, socket, head, { ...grant, callPk: grant.call.pk }));
 }
 
 /** Adds a listener to its call's room, and makes sure it does not outlive a call that just ended. */
 function register(deps: WsDeps, grant: ListenGrant, listener: ListenerSink): void {
   const { call } = grant;
-  deps.registry.addListener(call.pk, listener, grant.tokenHash);
+  deps.registry.addListener(call.pk, listener);
   // The call may have ended between the check and the registration, before this node subscribed
   // to its events: look once more so that such a listener does not wait forever.
   deps.store.getCallByPk(call.pk).then(
