@@ -9,17 +9,21 @@
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
+import { closeSockets } from '../ws/close-sockets.js';
 import { Keepalive } from '../ws/keepalive.js';
 import { type FromWorker, type ToWorker, unpackFrames } from './fanout-protocol.js';
-import { Listener, listenerPolicy, type SendCounts, sendToAll } from './listener.js';
+import {
+  LISTENER_MAX_PAYLOAD_BYTES,
+  Listener,
+  listenerPolicy,
+  type SendCounts,
+  sendToAll,
+} from './listener.js';
 import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
 
 /** Stats go to the main process every this many ticks (200 ms). */
 const STATS_EVERY_BATCHES = 10;
-const SHUTDOWN_GRACE_MS = 2000;
 const TICK_MS = 20;
-/** Same bound as the main process's listen endpoint (listeners only send control frames). */
-const LISTENER_MAX_PAYLOAD_BYTES = 4096;
 
 const send = (message: FromWorker) => process.send?.(message);
 
@@ -94,11 +98,7 @@ async function shutdown(): Promise<void> {
   keepalive.stop();
   reportStats();
   for (const l of listeners.values()) l.close(CloseCode.GOING_AWAY, 'server shutting down');
-  const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-  while ([...wss.clients].some((ws) => ws.readyState !== ws.CLOSED) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  for (const ws of wss.clients) ws.terminate();
+  await closeSockets(wss.clients, CloseCode.GOING_AWAY, 'server shutting down');
   process.exit(0);
 }
 

@@ -42,6 +42,9 @@ export function sendToAll(
   }
 }
 
+/** Listeners only ever send control frames; anything bigger than this closes them (1009). */
+export const LISTENER_MAX_PAYLOAD_BYTES = 4096;
+
 /** Backlog a listener may build before its messages are dropped (SPEC §3: ~200 ms). */
 const MAX_BACKLOG_MS = 200;
 /** Continuous backlog after which it is closed with 1008 (SPEC §3: 5 s). */

@@ -6,16 +6,15 @@ import { CloseCode } from '../domain/error-code.js';
 import { toAppError } from '../http/to-app-error.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
 import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
+import { LISTENER_MAX_PAYLOAD_BYTES } from '../live/listener.js';
 import { redactUrl } from '../observability/logger.js';
+import { closeSockets } from './close-sockets.js';
 import { acceptGenericIngest, authorizeIngest } from './generic-ingest-endpoint.js';
 import { Keepalive } from './keepalive.js';
 import { acceptListener, adoptListener, authorizeListener } from './listen-endpoint.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import { acceptTwilio } from './twilio-endpoint.js';
 import type { WsDeps } from './ws-deps.js';
-
-/** Listeners only ever send control frames; anything bigger than this closes them (1009). */
-const LISTENER_MAX_PAYLOAD_BYTES = 4096;
 
 export interface WebSockets {
   /** Closes every socket with 1001 and stops the keepalive (server shutdown). */
@@ -36,6 +35,19 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   const keepalive = new Keepalive();
   let shuttingDown = false;
 
+  /** Runs `complete` once `authorize` grants the upgrade and the server still accepts; else refuses. */
+  const whenAuthorized = <T>(socket: Duplex, authorize: () => Promise<T>, complete: (grant: T) => void) => {
+    authorize().then(
+      (grant) => {
+        if (socket.destroyed) return;
+        if (shuttingDown)
+          return rejectUpgrade(socket, new AppError('SERVICE_UNAVAILABLE', 'Server shutting down'));
+        complete(grant);
+      },
+      (err) => refuse(socket, err),
+    );
+  };
+
   const upgrade = <T>(
     wss: WebSocketServer,
     request: IncomingMessage,
@@ -43,20 +55,13 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
     head: Buffer,
     authorize: () => Promise<T>,
     accept: (ws: import('ws').WebSocket, grant: T) => void,
-  ) => {
-    authorize().then(
-      (grant) => {
-        if (socket.destroyed) return;
-        if (shuttingDown)
-          return rejectUpgrade(socket, new AppError('SERVICE_UNAVAILABLE', 'Server shutting down'));
-        wss.handleUpgrade(request, socket, head, (ws) => {
-          keepalive.watch(ws);
-          accept(ws, grant);
-        });
-      },
-      (err) => refuse(socket, err),
+  ) =>
+    whenAuthorized(socket, authorize, (grant) =>
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        keepalive.watch(ws);
+        accept(ws, grant);
+      }),
     );
-  };
 
   const refuse = (socket: Duplex, err: unknown) => {
     const { error, internal } = toAppError(err);
@@ -77,26 +82,16 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         return rejectUpgrade(socket, new AppError('CALL_NOT_FOUND'));
       }
       if (callId.trim() === '') return rejectUpgrade(socket, new AppError('MISSING_CALL_ID'));
-      if (match[1] === 'listen' && deps.fanout) {
-        const fanout = deps.fanout;
-        return authorizeListener(deps, callId, url.searchParams).then(
-          (grant) => {
-            if (socket.destroyed) return;
-            if (shuttingDown)
-              return rejectUpgrade(socket, new AppError('SERVICE_UNAVAILABLE', 'Server shutting down'));
-            adoptListener(deps, fanout, request, socket as import('node:net').Socket, head, grant);
-          },
-          (err) => refuse(socket, err),
-        );
-      }
       if (match[1] === 'listen') {
-        return upgrade(
-          listenWss,
-          request,
-          socket,
-          head,
-          () => authorizeListener(deps, callId, url.searchParams),
-          (ws, grant) => acceptListener(deps, ws, request, grant),
+        const authorize = () => authorizeListener(deps, callId, url.searchParams);
+        const fanout = deps.fanout;
+        // With fan-out workers, a worker completes the upgrade of the checked socket.
+        if (fanout)
+          return whenAuthorized(socket, authorize, (grant) =>
+            adoptListener(deps, fanout, request, socket as import('node:net').Socket, head, grant),
+          );
+        return upgrade(listenWss, request, socket, head, authorize, (ws, grant) =>
+          acceptListener(deps, ws, request, grant),
         );
       }
       return upgrade(
@@ -126,14 +121,11 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
       shuttingDown = true;
       keepalive.stop();
       deps.registry.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
-      const all = [...listenWss.clients, ...ingestWss.clients, ...twilioWss.clients];
-      for (const ws of all) ws.close(CloseCode.GOING_AWAY, 'server shutting down');
-      // Give peers a moment to answer the close handshake, then cut whatever is left.
-      const deadline = Date.now() + 2000;
-      while (all.some((ws) => ws.readyState !== ws.CLOSED) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      for (const ws of all) ws.terminate();
+      await closeSockets(
+        [...listenWss.clients, ...ingestWss.clients, ...twilioWss.clients],
+        CloseCode.GOING_AWAY,
+        'server shutting down',
+      );
       await deps.fanout?.stop();
     },
   };

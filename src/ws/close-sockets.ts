@@ -1,0 +1,23 @@
+import type { WebSocket } from 'ws';
+
+/** How long peers get to answer the close handshake when a process shuts down. */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Closes every socket with `code`/`reason`, gives the peers a moment to answer the close
+ * handshake, then cuts whatever is left (server shutdown, in the main process and in fan-out
+ * workers alike).
+ */
+export async function closeSockets(
+  sockets: Iterable<WebSocket>,
+  code: number,
+  reason: string,
+): Promise<void> {
+  const all = [...sockets];
+  for (const ws of all) ws.close(code, reason);
+  const deadline = Date.now() + CLOSE_GRACE_MS;
+  while (all.some((ws) => ws.readyState !== ws.CLOSED) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const ws of all) ws.terminate();
+}
