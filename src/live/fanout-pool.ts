@@ -109,7 +109,7 @@ export class FanoutPool {
     for (const worker of this.#workers) {
       if (worker.staged.size === 0) continue;
       if (worker.inFlight >= MAX_BATCHES_IN_FLIGHT) {
-        const dropped = worker.listenersIn(worker.staged.keys());
+        const dropped = worker.listenersIn(worker.staged);
         if (dropped > 0) this.#metrics.framesDropped.inc({ reason: 'fanout_backlog' }, dropped);
         worker.skipped++;
       } else if (worker.child.connected) {
@@ -185,7 +185,6 @@ class Worker {
   readonly staged = new Map<number, Buffer>();
   /** Groups (call × format) with listeners on this worker: numeric id and member count. */
   readonly #groups = new Map<string, { id: number; members: number }>();
-  readonly #membersById = new Map<number, { members: number }>();
   /** Batches sent and not yet acknowledged as written. */
   inFlight = 0;
   /** Ticks dropped for it since the last batch it was sent. */
@@ -198,18 +197,15 @@ class Worker {
   /** Counts a listener into the group of `key` on this worker; returns the group's id. */
   join(key: string, newId: () => number): number {
     let group = this.#groups.get(key);
-    if (!group) {
-      this.#groups.set(key, (group = { id: newId(), members: 0 }));
-      this.#membersById.set(group.id, group);
-    }
+    if (!group) this.#groups.set(key, (group = { id: newId(), members: 0 }));
     group.members++;
     return group.id;
   }
 
-  /** Listeners of this worker in the given groups. */
-  listenersIn(groups: Iterable<number>): number {
+  /** Listeners of this worker in the given groups (only counted when a batch is dropped). */
+  listenersIn(groups: ReadonlyMap<number, unknown>): number {
     let n = 0;
-    for (const id of groups) n += this.#membersById.get(id)?.members ?? 0;
+    for (const listener of this.listeners.values()) if (groups.has(listener.group)) n++;
     return n;
   }
 
@@ -219,10 +215,7 @@ class Worker {
     this.listeners.delete(id);
     const key = listener.groupKey;
     const group = this.#groups.get(key);
-    if (group && --group.members === 0) {
-      this.#groups.delete(key);
-      this.#membersById.delete(group.id);
-    }
+    if (group && --group.members === 0) this.#groups.delete(key);
     listener.gone();
   }
 
@@ -237,7 +230,8 @@ class RemoteListener implements ListenerSink {
   readonly tokenHash: string;
   readonly #worker: Worker;
   readonly #id: number;
-  readonly #group: number;
+  /** The worker's id of its group (call × format). */
+  readonly group: number;
   /** Call and format: listeners with equal keys share every message. */
   readonly groupKey: string;
   #closed = false;
@@ -254,7 +248,7 @@ class RemoteListener implements ListenerSink {
     this.tokenHash = tokenHash;
     this.#worker = worker;
     this.#id = id;
-    this.#group = group;
+    this.group = group;
     this.groupKey = groupKey;
     this.format = format;
   }
@@ -265,7 +259,7 @@ class RemoteListener implements ListenerSink {
 
   send(frame: Buffer): SendResult {
     if (this.#closed) return 'closed';
-    this.#worker.staged.set(this.#group, frame);
+    this.#worker.staged.set(this.group, frame);
     return 'queued';
   }
 
