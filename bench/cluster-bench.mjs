@@ -30,6 +30,7 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { apiClient } from './lib/api.mjs';
 import { scrape, sumOf } from './lib/prom.mjs';
+import { percentile } from './lib/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(root, 'bin', 'earshot.js');
@@ -278,8 +279,6 @@ async function mapLimit(items, limit, fn) {
 
 // ---- phases ------------------------------------------------------------------------------------
 
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-
 async function latencyPhase(a, b, apiKey) {
   const call = await newCall(a, apiKey);
   const open = (node) =>
@@ -462,7 +461,7 @@ async function main() {
   for (let i = 0; i < CALLS; i++) calls2.push(await newCall(a, apiKey));
   const viaNats = await throughputPhase('via NATS (ingest on A)', a, b, nats, [a, b], calls2);
 
-  const ms = (v) => (v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
+  const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
   const lines = [
     `### Cluster benchmark (${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version})`,
     '',
@@ -470,10 +469,10 @@ async function main() {
     '',
     '| listener | p50 | p99 | max | markers counted |',
     '|---|---|---|---|---|',
-    `| same node as ingest | ${ms(quantile(lat.same, 0.5))} | ${ms(quantile(lat.same, 0.99))} | ${ms(lat.same.at(-1))} | ${lat.same.length} |`,
-    `| other node (via NATS) | ${ms(quantile(lat.cross, 0.5))} | ${ms(quantile(lat.cross, 0.99))} | ${ms(lat.cross.at(-1))} | ${lat.cross.length} |`,
-    `| **NATS hop** (difference, per marker) | ${ms(quantile(lat.hop, 0.5))} | ${ms(quantile(lat.hop, 0.99))} | ${ms(lat.hop.at(-1))} | ${lat.hop.length} |`,
-    `| NATS transport alone (680 B, publish → other connection) | ${ms(quantile(transport, 0.5))} | ${ms(quantile(transport, 0.99))} | ${ms(transport.at(-1))} | ${transport.length} messages |`,
+    `| same node as ingest | ${ms(percentile(lat.same, 50))} | ${ms(percentile(lat.same, 99))} | ${ms(lat.same.at(-1))} | ${lat.same.length} |`,
+    `| other node (via NATS) | ${ms(percentile(lat.cross, 50))} | ${ms(percentile(lat.cross, 99))} | ${ms(lat.cross.at(-1))} | ${lat.cross.length} |`,
+    `| **NATS hop** (difference, per marker) | ${ms(percentile(lat.hop, 50))} | ${ms(percentile(lat.hop, 99))} | ${ms(lat.hop.at(-1))} | ${lat.hop.length} |`,
+    `| NATS transport alone (680 B, publish → other connection) | ${ms(percentile(transport, 50))} | ${ms(percentile(transport, 99))} | ${ms(transport.at(-1))} | ${transport.length} messages |`,
     '',
     "The hop includes the phase offset between the two nodes' 20 ms mixing clocks (fixed for a pair of",
     'processes, 0–20 ms, 10 ms on average): a frame waits for the next tick of the node that mixes it.',

@@ -32,6 +32,7 @@ import { histogramQuantile, scrape, sumOf } from './lib/prom.mjs';
 import { renderMarkdown, renderTable } from './lib/report.mjs';
 import { Child } from './lib/rpc.mjs';
 import { LISTEN_MESSAGE_BYTES } from './lib/signals.mjs';
+import { percentile } from './lib/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const here = (file) => path.join(root, 'bench', file);
@@ -365,10 +366,9 @@ function fmtRow(label, m, listeners) {
   parts.push(`drop ${m.dropped}`, `skip ${m.skippedTicks}`);
   if (Number.isFinite(m.cheapMsgPerS)) parts.push(`cheap ${m.cheapMsgPerS.toFixed(1)}/s`);
   if (m.probe) {
-    const lat = [...m.probe.latencies].sort((a, b) => a - b);
-    const p = (q) =>
-      lat.length ? lat[Math.min(lat.length - 1, Math.ceil(q * lat.length) - 1)].toFixed(1) : 'n/a';
-    parts.push(`latency n=${lat.length} p50 ${p(0.5)} p99 ${p(0.99)} lost ${m.probe.missed}`);
+    const lat = m.probe.latencies;
+    const p = (q) => (lat.length ? percentile(lat, q).toFixed(1) : 'n/a');
+    parts.push(`latency n=${lat.length} p50 ${p(50)} p99 ${p(99)} lost ${m.probe.missed}`);
   }
   return parts.join('  ');
 }
