@@ -12,10 +12,18 @@ import type { Reporter, TestModule, TestSpecification } from 'vitest/node';
 const GRACE_MS = 60_000;
 
 export default class ExitWatchdog implements Reporter {
+  readonly #graceMs: number;
+  readonly #exit: (code: number) => void;
   private expected = 0;
   private ended = 0;
   private failed: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+
+  /** `graceMs` and `exit` are for its own test; Vitest constructs it with neither. */
+  constructor(options: { graceMs?: number; exit?: (code: number) => void } = {}) {
+    this.#graceMs = options.graceMs ?? GRACE_MS;
+    this.#exit = options.exit ?? ((code) => process.exit(code));
+  }
 
   onTestRunStart(specifications: ReadonlyArray<TestSpecification>): void {
     this.expected = specifications.length;
@@ -36,13 +44,15 @@ export default class ExitWatchdog implements Reporter {
 
   private arm(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.giveUp(), GRACE_MS);
+    this.timer = setTimeout(() => this.giveUp(), this.#graceMs);
     this.timer.unref();
   }
 
   private giveUp(): void {
     const write = (line: string) => process.stderr.write(`[exit-watchdog] ${line}\n`);
-    write(`all ${this.expected} test files ended ${GRACE_MS / 1000} s ago, but Vitest has not finished.`);
+    write(
+      `all ${this.expected} test files ended ${this.#graceMs / 1000} s ago, but Vitest has not finished.`,
+    );
     write(`still alive in the main process: ${process.getActiveResourcesInfo().join(', ')}`);
     try {
       const tree = execFileSync('ps', [
@@ -57,6 +67,6 @@ export default class ExitWatchdog implements Reporter {
     }
     if (this.failed.length) write(`failed files: ${this.failed.join(', ')}`);
     write(`exiting with the files' verdict: ${this.failed.length ? 'FAILED' : 'all passed'}`);
-    process.exit(this.failed.length ? 1 : 0);
+    this.#exit(this.failed.length ? 1 : 0);
   }
 }
