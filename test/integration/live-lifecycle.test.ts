@@ -239,6 +239,27 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
   });
 });
 
+describe('listen URL lifetime (EARSHOT_LISTEN_TOKEN_TTL_S=1)', () => {
+  const live = useLiveServer({ EARSHOT_LISTEN_TOKEN_TTL_S: '1' });
+
+  it('stops admitting new connections after the TTL, while those already open keep streaming', async () => {
+    const call = await createLiveCall(live.ts, live.apiKey);
+    const url = await call.listenUrl();
+    const early = await openListener(url);
+    await sleep(1200);
+    const refused = await expectUpgradeRefused(url);
+    expect(refused.status).toBe(401);
+    expect(refused.body.errors[0].code).toBe('UNAUTHORIZED');
+    const before = early.binary.length;
+    await sleep(300);
+    expect(early.binary.length).toBeGreaterThan(before + 5);
+    // A new URL for the same call works.
+    const fresh = await openListener(await call.listenUrl());
+    fresh.ws.close();
+    early.ws.close();
+  });
+});
+
 describe('write coalescing (EARSHOT_WRITE_COALESCING=always)', () => {
   const live = useLiveServer({ EARSHOT_WRITE_COALESCING: 'always' });
 
