@@ -94,8 +94,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   const reconciler = startCallReconciler({
     store,
     bus,
-    liveCalls: () => registry.liveCalls(),
-    listeners: registry,
+    live: registry,
     log: logger,
   });
   const stopReconnectHook =

@@ -18,7 +18,11 @@ describe('startCallReconciler', () => {
     const reconciler = startCallReconciler({
       store: store as unknown as Store,
       bus,
-      liveCalls: () => ['done', 'running', 'unknown'],
+      live: {
+        liveCalls: () => ['done', 'running', 'unknown'],
+        callsWithListeners: () => [],
+        closeRevoked: () => 0,
+      },
       log: pino({ level: 'silent' }),
     });
     await reconciler.reconcile();
@@ -36,8 +40,8 @@ describe('startCallReconciler', () => {
     const reconciler = startCallReconciler({
       store: store as unknown as Store,
       bus: new MemoryBus(),
-      liveCalls: () => ['a', 'b'],
-      listeners: {
+      live: {
+        liveCalls: () => ['a', 'b'],
         callsWithListeners: () => ['a', 'b'],
         closeRevoked: (pk, hashes) => {
           closed.push([pk, hashes]);
@@ -56,7 +60,7 @@ describe('startCallReconciler', () => {
     const reconciler = startCallReconciler({
       store: store as unknown as Store,
       bus: new MemoryBus(),
-      liveCalls: () => ['x'],
+      live: { liveCalls: () => ['x'], callsWithListeners: () => [], closeRevoked: () => 0 },
       log: pino({ level: 'silent' }),
     });
     await expect(reconciler.reconcile()).resolves.toBeUndefined();

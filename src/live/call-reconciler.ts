@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 
-/** What the reconciler needs of this node's listeners. */
-export interface ReconciledListeners {
+/** What the reconciler needs to know of what this node has live (the LiveRegistry). */
+export interface ReconciledCalls {
+  /** Calls this node has anything live for. */
+  liveCalls(): string[];
   callsWithListeners(): string[];
   /** Closes (4001) the call's listeners that connected with one of these token hashes; returns how many. */
   closeRevoked(callPk: string, tokenHashes: readonly string[]): number;
@@ -20,27 +22,26 @@ export interface ReconciledListeners {
 export function startCallReconciler(options: {
   store: Store;
   bus: Bus;
-  liveCalls: () => string[];
-  listeners?: ReconciledListeners;
+  live: ReconciledCalls;
   log: Logger;
   intervalMs?: number;
 }): { reconcile(): Promise<void>; reconcileSoon(): void; stop(): void } {
-  const { store, bus, liveCalls, listeners, log } = options;
+  const { store, bus, live, log } = options;
   let running = false;
   const reconcile = async () => {
     if (running) return;
     running = true;
     try {
-      for (const pk of liveCalls()) {
+      for (const pk of live.liveCalls()) {
         const call = await store.getCallByPk(pk);
         if (call?.status === 'completed') {
           log.info({ callPk: pk }, 'call completed while its end was not heard here: closing its sockets');
           bus.publishCallEvent(pk, { type: 'ended' });
         }
       }
-      for (const pk of listeners?.callsWithListeners() ?? []) {
+      for (const pk of live.callsWithListeners()) {
         const revoked = await store.revokedListenTokenHashes(pk);
-        const closed = revoked.length > 0 ? (listeners?.closeRevoked(pk, revoked) ?? 0) : 0;
+        const closed = revoked.length > 0 ? live.closeRevoked(pk, revoked) : 0;
         if (closed > 0) log.info({ callPk: pk, closed }, 'closed listeners whose URL was revoked unheard');
       }
     } catch (err) {
