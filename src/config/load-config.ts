@@ -33,8 +33,8 @@ export interface Config {
   /** Requests per minute allowed per API key (per client address when unauthenticated). */
   readonly rateLimitPerMin: number;
   /**
-   * Whether listener messages may be written two ticks at a time (one `writev` per 40 ms):
-   * `auto` does so only while the event loop is overloaded; `off` never; `always` always.
+   * Whether listener messages may be written several ticks at a time (one `writev` per k × 20 ms):
+   * `auto` while the event loop is busy (k up to 3), `off` never, `always` with k = 2.
    */
   readonly writeCoalescing: WriteCoalescing;
   /** Worker processes that own listener sockets and write to them (0: all in the main process). */
@@ -123,14 +123,15 @@ export function loadConfig(
   });
 }
 
+function parseOneOf<T extends string>(name: ConfigVariable, allowed: readonly T[], value: string): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined)
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
+  return found;
+}
+
 function parseWriteCoalescing(value: string): WriteCoalescing {
-  const mode = WRITE_COALESCING.find((m) => m === value.toLowerCase());
-  if (!mode)
-    throw new ConfigError(
-      'EARSHOT_WRITE_COALESCING',
-      `must be one of ${WRITE_COALESCING.join(', ')}, got "${value}"`,
-    );
-  return mode;
+  return parseOneOf('EARSHOT_WRITE_COALESCING', WRITE_COALESCING, value.toLowerCase());
 }
 
 function parseHost(value: string): string {
@@ -212,10 +213,7 @@ function parsePublicUrl(value: string | undefined): string | null {
 }
 
 function parseLogLevel(value: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
-    throw new ConfigError('EARSHOT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
-  }
-  return value as LogLevel;
+  return parseOneOf('EARSHOT_LOG_LEVEL', LOG_LEVELS, value);
 }
 
 function parseTrustProxy(value: string): boolean | number | string {
