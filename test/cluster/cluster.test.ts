@@ -17,6 +17,24 @@ function firstSounding(listener: TestListener): number {
 }
 
 /**
+ * The levels of 440 Hz and 1 kHz and of everything else in the 0.5 s window (stepping by 100 ms)
+ * where both tones are loudest together: the two participants arrive over different nodes, so on
+ * a loaded machine one may start a few hundred ms after the other, and a window fixed to the
+ * first sound could catch only one of them.
+ */
+function bestTwoToneWindow(listener: TestListener) {
+  let best = { tone440: -Infinity, tone1k: -Infinity, others: Infinity };
+  for (let i = 0; i + 25 <= listener.binary.length; i += 5) {
+    const window = listener.samples(i, i + 25);
+    const tone440 = toneLevelDb(window, RATE, 440);
+    const tone1k = toneLevelDb(window, RATE, 1000);
+    if (Math.min(tone440, tone1k) > Math.min(best.tone440, best.tone1k))
+      best = { tone440, tone1k, others: maxLevelExcludingDb(window, RATE, [440, 1000]) };
+  }
+  return best;
+}
+
+/**
  * Three `earshot serve` processes on one Postgres database and one NATS prefix: any node answers
  * any API call, audio ingested anywhere reaches listeners everywhere, control events reach every node.
  */
@@ -96,12 +114,11 @@ describe.skipIf(!clusterAvailable)('a cluster of three earshot processes', () =>
     for (const [i, l] of listeners.entries()) {
       expect(l.binary.length).toBeGreaterThan(90);
       expect(l.binary.every((m) => m.length === 640)).toBe(true);
-      const start = firstSounding(l);
-      expect(start, `listener on node ${i + 1}`).toBeGreaterThanOrEqual(0);
-      const window = l.samples(start + 15, start + 65);
-      expect(toneLevelDb(window, RATE, 440), `440 Hz on node ${i + 1}`).toBeCloseTo(-12, 0);
-      expect(toneLevelDb(window, RATE, 1000), `1 kHz on node ${i + 1}`).toBeCloseTo(-12, 0);
-      expect(maxLevelExcludingDb(window, RATE, [440, 1000]), `distortion on node ${i + 1}`).toBeLessThan(-40);
+      expect(firstSounding(l), `listener on node ${i + 1}`).toBeGreaterThanOrEqual(0);
+      const best = bestTwoToneWindow(l);
+      expect(best.tone440, `440 Hz on node ${i + 1}`).toBeCloseTo(-12, 0);
+      expect(best.tone1k, `1 kHz on node ${i + 1}`).toBeCloseTo(-12, 0);
+      expect(best.others, `distortion on node ${i + 1}`).toBeLessThan(-40);
     }
   });
 
