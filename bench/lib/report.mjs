@@ -388,7 +388,7 @@ export function renderMarkdown(results, T) {
     'Nothing on the JavaScript side of the fan-out is left to cut: per listener message the fan-out is one `write(2)` ' +
       'of a pre-framed buffer, like the floor. What moves the ceiling is fewer system calls per core and more cores: when the server is short of CPU ' +
       'and the clock runs catch-up ticks back to back, each listener socket is corked for the burst and gets it in one ' +
-      '`writev` (`src/live/live-registry.ts`), and under sustained load up to 3 ticks go out per write ' +
+      '`writev` (`TickWriter`, `src/live/write-coalescing.ts`), and under sustained load up to 3 ticks go out per write ' +
       '(`EARSHOT_WRITE_COALESCING`), so the cost per message falls as load rises. Beyond one core, fan-out workers ' +
       '(`EARSHOT_FANOUT_WORKERS`) own the listener sockets in other processes and write what the main process mixes ' +
       '(second ceiling table).',
