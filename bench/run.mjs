@@ -15,6 +15,7 @@
  *            --server-dist=<dir> (the server from another build, e.g. `tsc --outDir`, to compare versions)
  *            --json=<file> (every measurement, raw)
  *            --fanout-workers=N (the server's EARSHOT_FANOUT_WORKERS; default 0)
+ *            --direct-writes=auto|on|off (the server's EARSHOT_DIRECT_WRITES; default auto)
  *            --ceiling-only (just the ceiling steps, as JSON on stdout: used for the fan-out-worker pass)
  *            --no-workers-ceiling (skip that second ceiling pass, with EARSHOT_FANOUT_WORKERS = cores − 1)
  *            --no-cluster (skip the last part: bench/cluster-bench.mjs, the NATS hop between two nodes)
@@ -87,6 +88,8 @@ const outFile = path.resolve(root, option('out') ?? 'docs/benchmarks.md');
 const profile = flag('profile');
 /** EARSHOT_FANOUT_WORKERS of the server under test. */
 const fanoutWorkers = Number(option('fanout-workers') ?? 0);
+/** EARSHOT_DIRECT_WRITES of the server under test. */
+const directWrites = option('direct-writes') ?? 'auto';
 const serverDist = option('server-dist') ? path.resolve(option('server-dist')) : null;
 const LAG_RESOLUTION_MS = 10; // earshot's eventLoopMonitoringPrecision: the histogram's floor
 /** How long a ceiling step may spend connecting its new listeners (a saturated server accepts slowly). */
@@ -170,6 +173,7 @@ function earshotEnv(dbUrl, port) {
     EARSHOT_RATE_LIMIT_PER_MIN: '1000000',
     EARSHOT_CALL_IDLE_TIMEOUT_S: '3600',
     EARSHOT_FANOUT_WORKERS: String(fanoutWorkers),
+    EARSHOT_DIRECT_WRITES: directWrites,
   };
 }
 
@@ -672,6 +676,7 @@ async function workersCeilingPart() {
   const args = [here('run.mjs'), '--ceiling-only', `--fanout-workers=${workers}`];
   if (quick) args.push('--quick');
   if (option('ceiling')) args.push(`--ceiling=${option('ceiling')}`);
+  args.push(`--direct-writes=${directWrites}`);
   try {
     const { stdout } = await execFileP(process.execPath, args, {
       cwd: root,

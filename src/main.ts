@@ -11,6 +11,7 @@ import { CallLifecycle } from './live/call-lifecycle.js';
 import { startCallReconciler } from './live/call-reconciler.js';
 import { Clock } from './live/clock.js';
 import { ClusterCallStats } from './live/cluster-call-stats.js';
+import { DirectWriteBatch } from './live/direct-write.js';
 import { FanoutPool } from './live/fanout-pool.js';
 import { startIdleSweeper } from './live/idle-sweeper.js';
 import { LiveRegistry } from './live/live-registry.js';
@@ -53,8 +54,17 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
   });
   let fanout: FanoutPool | null = null;
+  let directWrites: DirectWriteBatch | null;
   try {
-    if (config.fanoutWorkers > 0) fanout = await FanoutPool.start(config.fanoutWorkers, logger, metrics);
+    directWrites = DirectWriteBatch.create(config.directWrites, (err) =>
+      logger.warn({ err: err.message }, 'native addon not built: listener messages go through each socket'),
+    );
+    metrics.directWrites.set(directWrites ? 1 : 0);
+    if (config.fanoutWorkers > 0)
+      fanout = await FanoutPool.start(config.fanoutWorkers, logger, metrics, {
+        writeCoalescing: config.writeCoalescing,
+        directWrites: config.directWrites,
+      });
   } catch (err) {
     await bus.close().catch(() => {});
     await store.close().catch(() => {});
@@ -66,6 +76,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     metrics,
     log: logger,
     writeCoalescing: config.writeCoalescing,
+    directWrites,
     fanout,
   });
   const live = new ClusterCallStats(bus);

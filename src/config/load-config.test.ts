@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       rateLimitPerMin: 600,
       writeCoalescing: 'auto',
       fanoutWorkers: 0,
+      directWrites: 'auto',
     });
   });
 
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
       EARSHOT_RATE_LIMIT_PER_MIN: '3',
       EARSHOT_WRITE_COALESCING: 'Off',
       EARSHOT_FANOUT_WORKERS: '3',
+      EARSHOT_DIRECT_WRITES: 'OFF',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -68,6 +70,7 @@ describe('loadConfig', () => {
       rateLimitPerMin: 3,
       writeCoalescing: 'off',
       fanoutWorkers: 3,
+      directWrites: 'off',
     });
   });
 
@@ -141,6 +144,7 @@ describe('loadConfig', () => {
     ['EARSHOT_FANOUT_WORKERS', '-1'],
     ['EARSHOT_FANOUT_WORKERS', '65'],
     ['EARSHOT_FANOUT_WORKERS', 'two'],
+    ['EARSHOT_DIRECT_WRITES', 'yes'],
   ])('throws ConfigError naming %s for %j', (variable, value) => {
     const error = errorFor({ [variable]: value });
     expect(error.variable).toBe(variable);

@@ -39,10 +39,17 @@ export interface Config {
   readonly writeCoalescing: WriteCoalescing;
   /** Worker processes that own listener sockets and write to them (0: all in the main process). */
   readonly fanoutWorkers: number;
+  /**
+   * Whether listener messages are written through the native addon, one call per message for all
+   * its listeners: `auto` when it is built, `on` (refuse to start without it), `off`.
+   */
+  readonly directWrites: DirectWrites;
 }
 
 export const WRITE_COALESCING = ['auto', 'off', 'always'] as const;
 export type WriteCoalescing = (typeof WRITE_COALESCING)[number];
+export const DIRECT_WRITES = ['auto', 'on', 'off'] as const;
+export type DirectWrites = (typeof DIRECT_WRITES)[number];
 
 /** Every variable loadConfig reads, with its default (undefined: unset). */
 export const CONFIG_VARIABLES = {
@@ -60,6 +67,7 @@ export const CONFIG_VARIABLES = {
   EARSHOT_RATE_LIMIT_PER_MIN: '600',
   EARSHOT_WRITE_COALESCING: 'auto',
   EARSHOT_FANOUT_WORKERS: '0',
+  EARSHOT_DIRECT_WRITES: 'auto',
 } as const satisfies Record<string, string | undefined>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -120,6 +128,11 @@ export function loadConfig(
     ),
     writeCoalescing: parseWriteCoalescing(required('EARSHOT_WRITE_COALESCING')),
     fanoutWorkers: parseInteger('EARSHOT_FANOUT_WORKERS', required('EARSHOT_FANOUT_WORKERS'), 0, 64),
+    directWrites: parseOneOf(
+      'EARSHOT_DIRECT_WRITES',
+      DIRECT_WRITES,
+      required('EARSHOT_DIRECT_WRITES').toLowerCase(),
+    ),
   });
 }
 

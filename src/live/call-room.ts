@@ -1,6 +1,7 @@
 import { mixMono } from '../audio/mixer.js';
 import { TrackBuffer, TrackPull } from '../audio/track-buffer.js';
 import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
+import type { DirectWriteBatch } from './direct-write.js';
 import { type ListenerSink, type SendCounts, sendToAll } from './listener.js';
 import { formatKey } from './listener-options.js';
 import { OutputGroup } from './output-group.js';
@@ -32,9 +33,12 @@ export class CallRoom {
   readonly #right = new Int16Array(FRAME_SAMPLES);
   #stereoGroups = 0;
   #listeners = 0;
+  readonly #batch: DirectWriteBatch | null;
 
-  constructor(callPk: string) {
+  /** `batch`: the process's direct-write batch, or null to write through each socket. */
+  constructor(callPk: string, batch: DirectWriteBatch | null = null) {
     this.callPk = callPk;
+    this.#batch = batch;
   }
 
   get listenerCount(): number {
@@ -122,7 +126,7 @@ export class CallRoom {
     }
     for (const group of this.#groups.values()) {
       const message = group.push(this.#mono, this.#left, this.#right);
-      if (message !== null) sendToAll(group.listeners, message, nowMs, result);
+      if (message !== null) sendToAll(group.listeners, message, nowMs, result, this.#batch);
     }
   }
 

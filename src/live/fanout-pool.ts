@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { type FromWorker, packFrames, type ToWorker } from './fanout-protocol.js';
+import { type FromWorker, packFrames, type ToWorker, type WorkerSettings } from './fanout-protocol.js';
 import type { ListenerSink, SendResult } from './listener.js';
 import { formatKey, type ListenerFormat } from './listener-options.js';
 
@@ -45,15 +45,22 @@ export class FanoutPool {
   #nextId = 1;
   #nextGroup = 1;
   #seq = 0;
+  readonly #settings: WorkerSettings;
 
-  private constructor(log: Logger, metrics: Metrics) {
+  private constructor(log: Logger, metrics: Metrics, settings: WorkerSettings) {
     this.#log = log;
     this.#metrics = metrics;
+    this.#settings = settings;
   }
 
   /** Starts `count` workers and waits until each is ready. */
-  static async start(count: number, log: Logger, metrics: Metrics): Promise<FanoutPool> {
-    const pool = new FanoutPool(log, metrics);
+  static async start(
+    count: number,
+    log: Logger,
+    metrics: Metrics,
+    settings: WorkerSettings,
+  ): Promise<FanoutPool> {
+    const pool = new FanoutPool(log, metrics, settings);
     try {
       await Promise.all(Array.from({ length: count }, (_, i) => pool.#spawn(i)));
     } catch (err) {
@@ -138,7 +145,7 @@ export class FanoutPool {
   }
 
   #spawn(index: number): Promise<void> {
-    const child = fork(workerEntry(), [], {
+    const child = fork(workerEntry(), [JSON.stringify(this.#settings)], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { DirectWrites, WriteCoalescing } from '../config/load-config.js';
 import type { ListenerFormat } from './listener-options.js';
 
 /**
@@ -6,6 +7,12 @@ import type { ListenerFormat } from './listener-options.js';
  * Node IPC channel with `serialization: 'advanced'` (Buffers travel as bytes, not JSON).
  * Listener sockets themselves travel as handles with the `listener` message.
  */
+/** The main process's settings a worker applies to its listeners (its argv[2], as JSON). */
+export interface WorkerSettings {
+  readonly writeCoalescing: WriteCoalescing;
+  readonly directWrites: DirectWrites;
+}
+
 export type ToWorker =
   /** A listener socket, checked and not yet upgraded: the worker completes the WebSocket handshake. */
   | {

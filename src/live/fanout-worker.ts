@@ -11,7 +11,8 @@ import { WebSocketServer } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
 import { closeSockets } from '../ws/close-sockets.js';
 import { Keepalive } from '../ws/keepalive.js';
-import { type FromWorker, type ToWorker, unpackFrames } from './fanout-protocol.js';
+import { DirectWriteBatch } from './direct-write.js';
+import { type FromWorker, type ToWorker, unpackFrames, type WorkerSettings } from './fanout-protocol.js';
 import {
   LISTENER_MAX_PAYLOAD_BYTES,
   Listener,
@@ -26,6 +27,7 @@ const STATS_EVERY_BATCHES = 10;
 const TICK_MS = 20;
 
 const send = (message: FromWorker) => process.send?.(message);
+const settings = JSON.parse(process.argv[2] ?? '{}') as WorkerSettings;
 
 const wss = new WebSocketServer({
   noServer: true,
@@ -35,8 +37,9 @@ const wss = new WebSocketServer({
 const keepalive = new Keepalive();
 const listeners = new Map<number, Listener>();
 const groups = new Map<number, Set<Listener>>();
-// Same batching as the main process's own listeners, on this process's load.
-const writer = new TickWriter(new WriteCoalescingPolicy('auto'), (visit) => {
+// Same batching and writes as the main process's own listeners, on this process's load.
+const batch = DirectWriteBatch.create(settings.directWrites);
+const writer = new TickWriter(new WriteCoalescingPolicy(settings.writeCoalescing), (visit) => {
   for (const listener of listeners.values()) visit(listener);
 });
 let batches = 0;
@@ -80,7 +83,7 @@ function writeTick(message: Extract<ToWorker, { t: 'frames' }>): void {
     const nowMs = Date.now();
     unpackFrames(message.batch, (key, frame) => {
       const group = groups.get(key);
-      if (group) sendToAll(group, frame, nowMs, stats);
+      if (group) sendToAll(group, frame, nowMs, stats, batch);
     });
   });
   send({ t: 'ack', seq: message.seq });

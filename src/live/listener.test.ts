@@ -1,7 +1,8 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { Listener } from './listener.js';
+import { DirectWriteBatch } from './direct-write.js';
+import { Listener, sendToAll } from './listener.js';
 import type { ListenerFormat } from './listener-options.js';
 import { allocBinaryFrame } from './ws-frame.js';
 
@@ -15,9 +16,12 @@ async function connectedListener(maxBacklogBytes: number, format: ListenerFormat
   const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
   const received: Buffer[] = [];
   const text: unknown[] = [];
+  /** Both kinds in arrival order: the first payload byte of a binary message, or the text. */
+  const arrivals: (number | string)[] = [];
   client.on('message', (data, isBinary) => {
     if (isBinary) received.push(data as Buffer);
     else text.push(JSON.parse(String(data)));
+    arrivals.push(isBinary ? (data as Buffer)[0] : String(data));
   });
   const [ws] = await Promise.all([serverSide, new Promise((r) => client.once('open', r))]);
   const listener = new Listener(ws, format, { maxBacklogBytes, evictAfterMs: 5000 });
@@ -25,7 +29,7 @@ async function connectedListener(maxBacklogBytes: number, format: ListenerFormat
     client.terminate();
     wss.close();
   };
-  return { listener, ws, received, text, close };
+  return { listener, ws, received, text, arrivals, close };
 }
 
 function message(fill: number): Buffer {
@@ -136,5 +140,70 @@ describe('Listener backlog (SPEC §3)', () => {
     expect(listener.send(message(4), 5999)).toBe('dropped');
     expect(listener.send(message(5), 6000)).toBe('evicted');
     expect(listener.closed).toBe(true);
+  });
+});
+
+describe('Listener direct writes (live/direct-write.ts)', () => {
+  const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
+  const newBatch = () => DirectWriteBatch.create('on')!;
+
+  it('goes through the batch when nothing is queued, and behind queued bytes otherwise', async () => {
+    const { listener, ws, received, close } = await connectedListener(100_000);
+    cleanup = close;
+    const batch = newBatch();
+    const socket = socketOf(ws);
+    const counts = { sent: 0, dropped: 0, evicted: 0 };
+    const writes: number[] = [];
+    const write = socket.write.bind(socket);
+    socket.write = ((chunk: Buffer, ...rest: never[]) => {
+      writes.push(chunk[chunk.length - 1]);
+      return write(chunk, ...rest);
+    }) as typeof socket.write;
+    sendToAll([listener], message(1), 0, counts, batch); // direct: not through socket.write
+    expect(writes).toEqual([]);
+    socket.cork(); // as if the kernel's buffers were full: what goes through the socket stays queued
+    sendToAll([listener], message(2), 20, counts);
+    sendToAll([listener], message(3), 40, counts, batch);
+    expect(writes).toEqual([2, 3]);
+    socket.uncork();
+    await expect.poll(() => received.length).toBe(3);
+    expect(received.map((m) => m[0])).toEqual([1, 2, 3]);
+    expect(counts).toEqual({ sent: 3, dropped: 0, evicted: 0 });
+  });
+
+  it('sends the gap event before the next message written directly', async () => {
+    const { listener, ws, arrivals, close } = await connectedListener(1000, { ...FORMAT, events: true });
+    cleanup = close;
+    const batch = newBatch();
+    const socket = socketOf(ws);
+    const counts = { sent: 0, dropped: 0, evicted: 0 };
+    socket.cork();
+    for (const [i, t] of [1, 2, 3, 4].entries())
+      sendToAll([listener], message(t), 20 * i, counts, i === 0 ? null : batch);
+    expect(counts).toEqual({ sent: 2, dropped: 2, evicted: 0 });
+    socket.uncork();
+    await expect.poll(() => arrivals.length).toBe(2);
+    sendToAll([listener], message(5), 100, counts, batch);
+    await expect.poll(() => arrivals.length).toBe(4);
+    expect(arrivals).toEqual([1, 2, JSON.stringify({ type: 'gap', ms: 40 }), 5]);
+  });
+
+  it('is never used for a corked listener (a catch-up burst stays one writev)', async () => {
+    const { listener, ws, received, close } = await connectedListener(1000);
+    cleanup = close;
+    const batch = newBatch();
+    const counts = { sent: 0, dropped: 0, evicted: 0 };
+    const socket = socketOf(ws);
+    const writev = socket._writev!.bind(socket);
+    const batches: number[] = [];
+    socket._writev = (chunks, cb) => {
+      batches.push(chunks.length);
+      writev(chunks, cb);
+    };
+    listener.cork();
+    for (const t of [1, 2, 3]) sendToAll([listener], message(t), 0, counts, batch);
+    listener.uncork();
+    expect(batches).toEqual([3]);
+    await expect.poll(() => received.length).toBe(3);
   });
 });

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
+import { type DirectWriteBatch, type DirectWriteTarget, directFd } from './direct-write.js';
 import { type ListenerFormat, messagePayloadBytes } from './listener-options.js';
 import { frameHeaderBytes } from './ws-frame.js';
 
@@ -27,19 +28,24 @@ export interface SendCounts {
   evicted: number;
 }
 
-/** Sends `frame` to every listener of `listeners`, counting the outcomes into `counts`. */
+/**
+ * Sends `frame` to every listener of `listeners`, counting the outcomes into `counts`; with a
+ * `batch`, the listeners whose sockets can take it directly get it in one native call at the end.
+ */
 export function sendToAll(
   listeners: Iterable<ListenerSink>,
   frame: Buffer,
   nowMs: number,
   counts: SendCounts,
+  batch: DirectWriteBatch | null = null,
 ): void {
   for (const listener of listeners) {
-    const r = listener.send(frame, nowMs);
+    const r = listener.send(frame, nowMs, batch);
     if (r === 'sent') counts.sent++;
     else if (r === 'dropped') counts.dropped++;
     else if (r === 'evicted') counts.evicted++;
   }
+  batch?.flush(frame);
 }
 
 /** Listeners only ever send control frames; anything bigger than this closes them (1009). */
@@ -68,8 +74,11 @@ export interface ListenerSink {
   /** Hash of the listen token it connected with: a revocation the node did not hear finds it by it. */
   readonly tokenHash: string;
   readonly closed: boolean;
-  /** Writes (or queues) one pre-framed message; the same Buffer goes to every listener of a format. */
-  send(frame: Buffer, nowMs: number): SendResult;
+  /**
+   * Writes (or queues) one pre-framed message; the same Buffer goes to every listener of a format.
+   * A listener may instead add itself to `batch`, whose owner writes the message before it returns.
+   */
+  send(frame: Buffer, nowMs: number, batch?: DirectWriteBatch | null): SendResult;
   sendEvent(event: Readonly<Record<string, unknown>>): void;
   close(code: number, reason: string): void;
   /** Runs `fn` once, as soon as the listener starts closing (by us or by the peer). */
@@ -83,7 +92,7 @@ export interface ListenerSink {
  * format) and are written straight to the TCP socket under `ws`, after a backlog check: a listener
  * that cannot keep up loses messages (only its own) instead of growing memory or slowing others.
  */
-export class Listener implements ListenerSink {
+export class Listener implements ListenerSink, DirectWriteTarget {
   readonly ws: WebSocket;
   readonly format: ListenerFormat;
   readonly tokenHash: string;
@@ -126,10 +135,11 @@ export class Listener implements ListenerSink {
   }
 
   /** Writes one pre-framed message unless the socket is backlogged. */
-  send(frame: Buffer, nowMs: number): SendResult {
+  send(frame: Buffer, nowMs: number, batch: DirectWriteBatch | null = null): SendResult {
     if (this.closed) return 'closed';
     const held = this.#corkedBytes > 0 ? this.#corkedBytes : 0;
-    if (this.#socket.writableLength - held > this.#policy.maxBacklogBytes) {
+    let queued = this.#socket.writableLength;
+    if (queued - held > this.#policy.maxBacklogBytes) {
       if (this.#backlogSinceMs === 0) this.#backlogSinceMs = nowMs;
       this.#droppedMs += this.format.frameMs;
       if (nowMs - this.#backlogSinceMs >= this.#policy.evictAfterMs) {
@@ -143,10 +153,19 @@ export class Listener implements ListenerSink {
       const ms = this.#droppedMs;
       this.#droppedMs = 0;
       this.sendEvent({ type: 'gap', ms });
+      queued = this.#socket.writableLength;
     }
-    this.#socket.write(frame);
+    // Corked (held back on purpose) or anything queued: through the socket, behind what is queued.
+    const fd = batch !== null && this.#corkedBytes < 0 ? directFd(this.#socket, queued) : -1;
+    if (fd >= 0) batch!.add(fd, this);
+    else this.#socket.write(frame);
     if (this.#corkedBytes >= 0) this.#corkedBytes += frame.length;
     return 'sent';
+  }
+
+  /** A direct write the kernel did not take whole: queue the rest behind it (an error surfaces there). */
+  finishWrite(frame: Buffer, written: number): void {
+    this.#socket.write(written > 0 ? frame.subarray(written) : frame);
   }
 
   /**

@@ -5,6 +5,7 @@ import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CallRoom } from './call-room.js';
 import type { Clock } from './clock.js';
+import type { DirectWriteBatch } from './direct-write.js';
 import type { FanoutPool } from './fanout-pool.js';
 import type { IngestTrack } from './ingest-track.js';
 import type { ListenerSink, SendCounts } from './listener.js';
@@ -45,6 +46,7 @@ export class LiveRegistry {
   readonly #tickResult: SendCounts = { sent: 0, dropped: 0, evicted: 0 };
   readonly #writer: TickWriter;
   readonly #fanout: FanoutPool | null;
+  readonly #batch: DirectWriteBatch | null;
 
   constructor(options: {
     bus: Bus;
@@ -52,10 +54,13 @@ export class LiveRegistry {
     metrics: Metrics;
     log: Logger;
     writeCoalescing?: WriteCoalescing;
+    /** Listener messages through the native addon (live/direct-write.ts); null: through each socket. */
+    directWrites?: DirectWriteBatch | null;
     /** Listener sockets owned by worker processes; their tick messages go out after every room. */
     fanout?: FanoutPool | null;
   }) {
     this.#fanout = options.fanout ?? null;
+    this.#batch = options.directWrites ?? null;
     this.#bus = options.bus;
     this.#clock = options.clock;
     this.#metrics = options.metrics;
@@ -80,7 +85,7 @@ export class LiveRegistry {
   addListener(callPk: string, listener: ListenerSink): void {
     const presence = this.#presence(callPk);
     if (!presence.room) {
-      const room = new CallRoom(callPk);
+      const room = new CallRoom(callPk, this.#batch);
       presence.room = room;
       presence.unsubscribeFrames = this.#bus.subscribeFrames(callPk, (frame) => room.onFrame(frame));
       if (this.#rooms.size === 0) this.#clock.add(this.#tick);

@@ -1,0 +1,149 @@
+import { once } from 'node:events';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DirectWriteBatch, type DirectWriteTarget, directFd } from './direct-write.js';
+
+/** `count` connected loopback pairs: the server side writes, the client side reads. */
+async function socketPairs(count: number) {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const accepted: Socket[] = [];
+  server.on('connection', (s) => accepted.push(s));
+  const clients: Socket[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = net.connect(port, '127.0.0.1');
+    await once(c, 'connect');
+    clients.push(c);
+  }
+  await expect.poll(() => accepted.length).toBe(count);
+  const received = clients.map(() => [] as Buffer[]);
+  clients.forEach((c, i) => {
+    c.on('data', (d) => received[i].push(d));
+  });
+  const close = () => {
+    for (const s of [...accepted, ...clients]) s.destroy();
+    server.close();
+  };
+  return { writers: accepted, clients, received, close };
+}
+
+/** A target as a Listener is one: the rest goes through the socket, behind what the kernel took. */
+function socketTarget(socket: Socket, log: number[] = []): DirectWriteTarget {
+  return {
+    finishWrite(message, written) {
+      log.push(written);
+      socket.write(written > 0 ? message.subarray(written) : message);
+    },
+  };
+}
+
+function batch(): DirectWriteBatch {
+  const b = DirectWriteBatch.create('on');
+  if (!b) throw new Error('unreachable: "on" returns a batch or throws');
+  return b;
+}
+
+let cleanup: (() => void) | undefined;
+afterEach(() => cleanup?.());
+
+describe('DirectWriteBatch', () => {
+  it('writes one message to every socket in one call, in order with writes through the socket', async () => {
+    const { writers, received, close } = await socketPairs(3);
+    cleanup = close;
+    const b = batch();
+    for (const s of writers) s.write('a');
+    for (const s of writers) b.add(directFd(s, s.writableLength), socketTarget(s));
+    b.flush(Buffer.from('bc'));
+    for (const s of writers) s.write('d');
+    await expect
+      .poll(() => received.map((r) => Buffer.concat(r).toString()))
+      .toEqual(['abcd', 'abcd', 'abcd']);
+  });
+
+  it('queues what a full socket does not take, and every byte arrives in order', async () => {
+    const { writers, clients, received, close } = await socketPairs(2);
+    cleanup = close;
+    const reader = clients[0];
+    reader.pause(); // its kernel buffers fill up
+    const b = batch();
+    const log: number[] = [];
+    const sent: Buffer[] = [];
+    for (let i = 0; writers[0].writableLength === 0 && i < 10_000; i++) {
+      const message = Buffer.alloc(16_384, i % 251);
+      sent.push(message);
+      for (const s of writers) {
+        const fd = directFd(s, s.writableLength);
+        if (fd >= 0) b.add(fd, socketTarget(s, s === writers[0] ? log : []));
+        else s.write(message);
+      }
+      b.flush(message);
+    }
+    // The kernel took part of the last message (or none of it); the rest waits in user space.
+    expect(writers[0].writableLength).toBeGreaterThan(0);
+    expect(log.at(-1)).toBeLessThan(16_384);
+    expect(directFd(writers[0], writers[0].writableLength)).toBe(-1);
+    reader.resume();
+    const expected = Buffer.concat(sent);
+    await expect.poll(() => Buffer.concat(received[0]).length, { timeout: 10_000 }).toBe(expected.length);
+    expect(Buffer.concat(received[0]).equals(expected)).toBe(true);
+    expect(Buffer.concat(received[1]).equals(expected)).toBe(true);
+  });
+
+  it('leaves a socket whose peer is gone to Node, which closes it with the error', async () => {
+    const { writers, clients, close } = await socketPairs(1);
+    cleanup = close;
+    const [socket] = writers;
+    socket.pause(); // so that Node does not read the reset first: the direct write meets it
+    const errors: Error[] = [];
+    socket.on('error', (e) => errors.push(e));
+    const closed = new Promise((r) => socket.once('close', r));
+    clients[0].resetAndDestroy();
+    await new Promise((r) => clients[0].once('close', r));
+    await new Promise((r) => setTimeout(r, 50)); // the RST reaches the writer's side
+    const b = batch();
+    const log: number[] = [];
+    b.add(directFd(socket, socket.writableLength), socketTarget(socket, log));
+    b.flush(Buffer.alloc(100));
+    expect(log).toHaveLength(1);
+    expect(log[0]).toBeLessThan(0); // -errno: the kernel refused it
+    await closed;
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual([
+      expect.stringMatching(/^(EPIPE|ECONNRESET)$/),
+    ]);
+    expect(directFd(socket, 0)).toBe(-1);
+  });
+
+  it('gives no descriptor for a socket with bytes queued, or one that is closed', async () => {
+    const { writers, close } = await socketPairs(1);
+    cleanup = close;
+    const [socket] = writers;
+    expect(directFd(socket, 0)).toBeGreaterThan(2);
+    expect(directFd(socket, 10)).toBe(-1);
+    socket.destroy();
+    expect(directFd(socket, 0)).toBe(-1);
+  });
+
+  it('is null when turned off, and without the addon under auto (told why); "on" requires it', () => {
+    expect(DirectWriteBatch.create('off')).toBeNull();
+    expect(DirectWriteBatch.create('auto')).toBeInstanceOf(DirectWriteBatch);
+    const reasons: Error[] = [];
+    expect(DirectWriteBatch.create('auto', (e) => reasons.push(e), './missing.node')).toBeNull();
+    expect(reasons[0]?.message).toMatch(/missing\.node/);
+    expect(() => DirectWriteBatch.create('on', undefined, './missing.node')).toThrow(
+      /EARSHOT_DIRECT_WRITES=on but the native addon is not built/,
+    );
+  });
+
+  it('grows past its initial capacity', async () => {
+    const { writers, received, close } = await socketPairs(1);
+    cleanup = close;
+    const b = batch();
+    const fd = directFd(writers[0], 0);
+    // The same socket 200 times: one call, 200 sends, in order.
+    for (let i = 0; i < 200; i++) b.add(fd, socketTarget(writers[0]));
+    b.flush(Buffer.from('x'));
+    await expect.poll(() => Buffer.concat(received[0]).toString()).toBe('x'.repeat(200));
+  });
+});

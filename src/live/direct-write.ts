@@ -1,0 +1,102 @@
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { DirectWrites } from '../config/load-config.js';
+
+/** The native addon (native/direct_write.c, built by `npm ci` through node-gyp). */
+interface DirectWriteAddon {
+  writeAll(fds: Int32Array, count: number, message: Uint8Array, results: Int32Array): number;
+}
+
+/** Where node-gyp puts the addon, from src/live or dist/live alike. */
+const ADDON_PATH = '../../build/Release/earshot_direct_write.node';
+
+/** The addon, or the reason it cannot be loaded (`require` caches it). */
+function loadAddon(path: string): DirectWriteAddon | Error {
+  try {
+    return createRequire(import.meta.url)(path) as DirectWriteAddon;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** Someone whose message went out through a batch, told what the kernel did not take. */
+export interface DirectWriteTarget {
+  /** Queues the part of `message` the kernel did not take (`written` bytes, or -errno: none). */
+  finishWrite(message: Buffer, written: number): void;
+}
+
+/**
+ * The file descriptor of `socket` if a message may be written to it directly, else -1: a plain TCP
+ * socket, open, with nothing queued in user space (so a direct write cannot overtake earlier bytes).
+ * The descriptor is read from the live handle every time: net.Socket drops its handle when it closes
+ * the descriptor, so a number the kernel has since reused for another socket is never returned.
+ */
+export function directFd(socket: Socket, queuedBytes: number): number {
+  if (queuedBytes !== 0 || socket.destroyed) return -1;
+  const handle = (socket as unknown as { _handle: { fd?: number } | null })._handle;
+  return handle && typeof handle.fd === 'number' ? handle.fd : -1;
+}
+
+/**
+ * Collects the sockets that get one message and writes it to all of them in one call into the
+ * addon: one `send()` per socket in C, instead of one trip through Node's stream machinery per
+ * listener (docs/architecture.md, "Direct writes"). Used within one synchronous loop: `add` every
+ * target, then `flush` with the message; nothing else may write to those sockets in between.
+ */
+export class DirectWriteBatch {
+  readonly #addon: DirectWriteAddon;
+  #fds = new Int32Array(64);
+  #results = new Int32Array(64);
+  readonly #targets: DirectWriteTarget[] = [];
+  #count = 0;
+
+  private constructor(addon: DirectWriteAddon) {
+    this.#addon = addon;
+  }
+
+  /**
+   * A batch per `mode`, or null when writes go through the sockets (`off`, or `auto` without the
+   * addon: `onUnavailable` is told why). Throws for `on` without the addon.
+   */
+  static create(
+    mode: DirectWrites,
+    onUnavailable?: (reason: Error) => void,
+    addonPath = ADDON_PATH,
+  ): DirectWriteBatch | null {
+    if (mode === 'off') return null;
+    const loaded = loadAddon(addonPath);
+    if (!(loaded instanceof Error)) return new DirectWriteBatch(loaded);
+    if (mode === 'on')
+      throw new Error(`EARSHOT_DIRECT_WRITES=on but the native addon is not built: ${loaded.message}`);
+    onUnavailable?.(loaded);
+    return null;
+  }
+
+  add(fd: number, target: DirectWriteTarget): void {
+    const i = this.#count++;
+    if (i === this.#fds.length) {
+      const fds = new Int32Array(i * 2);
+      fds.set(this.#fds);
+      this.#fds = fds;
+      this.#results = new Int32Array(i * 2);
+    }
+    this.#fds[i] = fd;
+    this.#targets[i] = target;
+  }
+
+  /** Writes `message` to every socket added since the last flush. */
+  flush(message: Buffer): void {
+    const count = this.#count;
+    if (count === 0) return;
+    this.#count = 0;
+    const whole = this.#addon.writeAll(this.#fds, count, message, this.#results);
+    if (whole !== count) {
+      const results = this.#results;
+      for (let i = 0; i < count; i++) {
+        if (results[i] !== message.length) this.#targets[i].finishWrite(message, results[i]);
+      }
+    }
+    // Drop the references: a closed listener must not stay reachable from here.
+    this.#targets.length = 0;
+  }
+}
