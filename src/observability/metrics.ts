@@ -16,6 +16,7 @@ export class Metrics {
   readonly ingestErrors: Counter<'code'>;
   readonly mixLatency: Histogram;
   readonly writeCoalescing: Gauge;
+  readonly directWrites: Gauge;
 
   constructor(options: { countActiveCalls: () => Promise<number> }) {
     const registers = [this.registry];
@@ -73,6 +74,11 @@ export class Metrics {
     this.writeCoalescing = new Gauge({
       name: 'earshot_write_coalescing',
       help: 'Mixer ticks whose listener messages go out in one write (1: every tick; see EARSHOT_WRITE_COALESCING)',
+      registers,
+    });
+    this.directWrites = new Gauge({
+      name: 'earshot_direct_writes',
+      help: '1 when listener messages are written through the native addon (see EARSHOT_DIRECT_WRITES), else 0',
       registers,
     });
   }

@@ -85,12 +85,15 @@ export async function jsonRequest(
 }
 
 /**
- * The two places a listener socket can live: in the server process, or in fan-out worker
- * processes (`EARSHOT_FANOUT_WORKERS`). Listener tests run in both (`describe.each`).
+ * The two places a listener socket can live, in the server process or in fan-out worker processes
+ * (`EARSHOT_FANOUT_WORKERS`), and the two ways messages reach it: through the native addon (the
+ * default) or through each socket (`EARSHOT_DIRECT_WRITES=off`). Listener tests run in each
+ * (`describe.each`).
  */
 export const LISTENER_MODES: readonly [string, ConfigOverrides][] = [
   ['listeners in process', {}],
   ['listeners in 2 fan-out workers', { EARSHOT_FANOUT_WORKERS: '2' }],
+  ['listeners in process, written through each socket', { EARSHOT_DIRECT_WRITES: 'off' }],
 ];
 
 /**

@@ -72,6 +72,12 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
     agent.close();
   });
 
+  it('writes listener messages through the native addon unless told not to', async () => {
+    const metrics = await (await fetch(`${ts.url}/metrics`)).text();
+    const expected = modeEnv.EARSHOT_DIRECT_WRITES === 'off' ? 0 : 1;
+    expect(metrics).toMatch(new RegExp(`^earshot_direct_writes ${expected}$`, 'm'));
+  });
+
   it('replays a recorded Twilio Media Streams session with both tracks; its stop ends the call', async () => {
     const call = await newCall('CA810bad11af2855a52a2d2cf14e48e1f6');
     const listener = await openListener(await call.listenUrl());

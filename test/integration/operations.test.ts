@@ -48,6 +48,8 @@ describe.each(backends)('operations endpoints on $name', (backend) => {
       'earshot_frames_dropped_total',
       'earshot_mix_latency_seconds',
       'earshot_ingest_errors_total',
+      'earshot_write_coalescing',
+      'earshot_direct_writes',
     ]) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name} (gauge|counter|histogram)$`, 'm'));
     }

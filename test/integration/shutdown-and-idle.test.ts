@@ -3,8 +3,6 @@ import { sqliteBackend } from '../helpers/databases.js';
 import { jsonRequest, LISTENER_MODES, startTestServer } from '../helpers/server.js';
 import { closedWith, openListener, openSocket, sendPaced } from '../helpers/ws-clients.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('server shutdown and the idle timeout', () => {
   it.each(LISTENER_MODES)(
     '%s: closes listeners and ingest with 1001 when the server shuts down',
