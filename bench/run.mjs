@@ -434,6 +434,11 @@ async function main() {
   if (profileDir) log(`server CPU profile goes to ${profileDir} (read it with bench/profile-summary.mjs)`);
   const server = await startEarshot(dbUrl, port, profileDir);
   log(`earshot pid ${server.pid} on ${server.base}`);
+  // What the server writes listener messages with: the mode asked for, and whether the addon loaded.
+  facts.directWrites = {
+    mode: directWrites,
+    active: sumOf(await scrape(server.base), 'earshot_direct_writes') === 1,
+  };
 
   const api = apiClient(server.base, apiKey);
   const pathOf = (url) => {

@@ -248,6 +248,15 @@ export function renderTable(results, T) {
   return { table: out.join('\n'), summary: s };
 }
 
+/** How the server under test wrote listener messages (EARSHOT_DIRECT_WRITES, docs/architecture.md). */
+function directWritesNote(dw) {
+  if (!dw) return '';
+  const how = dw.active
+    ? 'through the native direct-write addon (one `send()` per socket in C per message)'
+    : 'through each socket (`socket.write`; the native addon off or not built)';
+  return `The server ran with \`EARSHOT_DIRECT_WRITES=${dw.mode}\`: listener messages went ${how}.`;
+}
+
 export function renderMarkdown(results, T) {
   const s = summarize(results, T);
   const { facts } = results;
@@ -272,7 +281,8 @@ export function renderMarkdown(results, T) {
     `- **Processes.** \`bench/run.mjs\` spawns the server under test (\`node bin/earshot.js serve\`, SQLite, log level warn), ` +
       "a bulk load generator and a probe generator (each its own process), and the two baseline servers. The server's CPU " +
       'is read from `/proc/<pid>/stat` (utime + stime, all threads, with its child processes: fan-out workers) and its RSS from `/proc/<pid>/status` (the same processes); heap, event-loop ' +
-      'lag, frames out / dropped and the tick-duration histogram from its `/metrics`.',
+      'lag, frames out / dropped and the tick-duration histogram from its `/metrics`. ' +
+      directWritesNote(facts.directWrites),
     `- **Scenario A.** ${c.calls} calls × 2 participants ingesting μ-law 8 kHz in 20 ms messages, deadline-paced and spread ` +
       `over the 20 ms period; ${c.perCall} listeners per call (${s.listeners}). ${c.probes} of them are probe listeners (\`ws\` ` +
       'library, every message parsed); the rest are raw TCP sockets that do the client handshake themselves and then only count ' +
