@@ -383,10 +383,14 @@ export function renderMarkdown(results, T) {
     'Profiled with `npm run bench -- --profile --repeats=1 --ceiling=none` and `node bench/profile-summary.mjs <file>` ' +
       "(2026-11-24; rerun to refresh). In Scenario A the server's time goes, in this order, to:",
     '',
-    "1. **`write(2)` of listener messages** (`writeBuffer`, native): the kernel's loopback TCP path is ~70–80 % of the " +
-      'per-listener cost for earshot and the floor alike (the "kernel" figures above); the JavaScript around it ' +
-      '(backlog check, `socket.write`) is ~1 % of the profile. This is why earshot can be at the floor but not much below ' +
-      'naive: `ws.send` adds only ~1–2 µs of JavaScript to ~8 µs of kernel time per message on this VM.',
+    "1. **Sending listener messages**: the kernel's loopback TCP path is ~70–80 % of the per-listener cost for earshot " +
+      'and both baselines alike (the "kernel" figures above). On top of it, Node\'s own route — `socket.write`, the stream ' +
+      'state, one JavaScript → C++ crossing and libuv per socket — costs ~1–2 µs per message, and `ws.send` a little more; ' +
+      'the baselines pay that per listener. earshot pays it once per message: listeners whose sockets have nothing queued ' +
+      'get the message from the direct-write addon (`native/direct_write.c`), one non-blocking `send()` per socket in a C ' +
+      'loop. In isolation (`npm run bench:write-paths`: 1,000 loopback sockets, CPU per socket per 644-byte message, ' +
+      'medians of one run on this VM): `ws.send` 6.4 µs, `socket.write` 5.6 µs, the addon 4.4 µs. That is how earshot ' +
+      "goes below the floor, which writes through Node's streams.",
     '2. **The ingest resampler** (8 → 16 kHz, `src/audio/resampler.ts`): it was ~9 µs of CPU per 20 ms frame with the ' +
       'general polyphase FIR (22 taps × 2 phases × 160 samples), about half of the ingest figure at 20,000 frames/s. It is ' +
       'now a half-band interpolator — every other output is an input sample passed through, the rest a 28-tap symmetric ' +
@@ -395,8 +399,8 @@ export function renderMarkdown(results, T) {
     '3. Reading ingest sockets (libuv + `ws` frame parsing): a few % each; μ-law decoding, jitter buffers, the mix, ' +
       'PCM16 encoding and framing are ≤ 1–3 % each.',
     '',
-    'Nothing on the JavaScript side of the fan-out is left to cut: per listener message the fan-out is one `write(2)` ' +
-      'of a pre-framed buffer, like the floor. What moves the ceiling is fewer system calls per core and more cores: when the server is short of CPU ' +
+    'Per listener message, what is left in JavaScript is a backlog check and one entry in the batch; the rest is the ' +
+      "kernel's. What moves the ceiling is fewer system calls per core and more cores: when the server is short of CPU " +
       'and the clock runs catch-up ticks back to back, each listener socket is corked for the burst and gets it in one ' +
       '`writev` (`TickWriter`, `src/live/write-coalescing.ts`), and under sustained load up to 3 ticks go out per write ' +
       '(`EARSHOT_WRITE_COALESCING`), so the cost per message falls as load rises. Beyond one core, fan-out workers ' +

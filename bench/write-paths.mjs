@@ -1,0 +1,130 @@
+/**
+ * The three ways one listener message can reach N WebSocket sockets, timed in isolation: the CPU
+ * the sending process spends per socket per message (user + system, so the kernel's TCP work is
+ * included), with nothing else running in it.
+ *
+ *   ws.send       the `ws` library frames and writes the payload for each socket (the naive baseline)
+ *   socket.write  one pre-framed Buffer passed to each socket's `write` (the floor baseline; what
+ *                 earshot does with EARSHOT_DIRECT_WRITES=off)
+ *   direct        the same Buffer to every socket in one call into earshot's addon
+ *                 (native/direct_write.c: one non-blocking send() per socket in C)
+ *
+ * The receiving sockets live in a child process that reads and discards. Each round writes one
+ * message to every socket, then waits a few ms so that the receiver drains and no write ever meets
+ * a full socket buffer (which would time the fallback, not the path). Methods alternate round-robin
+ * over several repeats; the median per method is printed.
+ *
+ * Usage: node bench/write-paths.mjs [--sockets=1000] [--rounds=200] [--repeats=5]   (needs `npm ci`:
+ * the addon is build/Release/earshot_direct_write.node)
+ */
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
+import { connectRaw, mapLimit, serverBinaryFrame } from './lib/raw-ws.mjs';
+import { LISTEN_PAYLOAD_BYTES } from './lib/signals.mjs';
+import { median } from './lib/stats.mjs';
+
+const option = (name, fallback) => {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg ? Number(arg.slice(name.length + 3)) : fallback;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+if (process.argv[2] === 'sink') {
+  // The receiving side: N raw WebSocket clients that count bytes into one shared buffer.
+  const [port, count] = [Number(process.argv[3]), Number(process.argv[4])];
+  const readBuffer = Buffer.alloc(64 * 1024);
+  const conns = [];
+  const opened = await mapLimit(Array.from({ length: count }), 100, () =>
+    connectRaw({ host: '127.0.0.1', port, path: '/', readBuffer }),
+  );
+  for (const r of opened) {
+    if (!r.ok) throw r.error;
+    conns.push(r.value);
+  }
+  process.on('message', (m) => {
+    if (m === 'bytes') process.send({ bytes: conns.reduce((sum, c) => sum + c.bytes, 0) });
+  });
+  process.send('ready');
+} else {
+  await main();
+}
+
+async function main() {
+  const sockets = option('sockets', 1000);
+  const rounds = option('rounds', 200);
+  const repeats = option('repeats', 5);
+  const addon = createRequire(import.meta.url)('../build/Release/earshot_direct_write.node');
+
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
+  const clients = [];
+  server.on('upgrade', (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, (ws) => clients.push(ws));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sink = fork(fileURLToPath(import.meta.url), ['sink', String(server.address().port), String(sockets)]);
+  await new Promise((resolve, reject) => {
+    sink.once('message', resolve);
+    sink.once('exit', (code) => reject(new Error(`sink exited with ${code}`)));
+  });
+  while (clients.length < sockets) await sleep(10);
+
+  const payload = Buffer.alloc(LISTEN_PAYLOAD_BYTES, 1);
+  const frame = serverBinaryFrame(payload);
+  const raw = clients.map((ws) => ws._socket);
+  const fds = Int32Array.from(raw, (s) => s._handle.fd);
+  const results = new Int32Array(sockets);
+  let shortWrites = 0;
+  const methods = {
+    'ws.send': () => {
+      for (const ws of clients) ws.send(payload);
+    },
+    'socket.write': () => {
+      for (const s of raw) s.write(frame);
+    },
+    direct: () => {
+      if (addon.writeAll(fds, sockets, frame, results) !== sockets) shortWrites++;
+    },
+  };
+
+  const samples = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
+  for (let r = 0; r < repeats; r++) {
+    for (const [name, send] of Object.entries(methods)) {
+      let cpu = 0;
+      for (let i = 0; i < rounds; i++) {
+        const t0 = process.cpuUsage();
+        send();
+        // Let the loop run what the writes scheduled (write callbacks), then the receiver drain.
+        await new Promise((resolve) => setImmediate(resolve));
+        const t = process.cpuUsage(t0);
+        cpu += t.user + t.system;
+        await sleep(4);
+      }
+      samples[name].push(cpu / (rounds * sockets));
+    }
+  }
+
+  // Every byte must have arrived: a path that lost some would look cheap for the wrong reason.
+  await sleep(200);
+  const expected = repeats * rounds * sockets * frame.length * Object.keys(methods).length;
+  sink.send('bytes');
+  const { bytes } = await new Promise((resolve) => sink.once('message', resolve));
+  sink.kill();
+  server.close();
+  for (const s of raw) s.destroy();
+
+  console.log(
+    `${sockets} sockets, ${rounds} messages of ${frame.length} bytes each per repeat, ${repeats} repeats`,
+  );
+  console.log('CPU per socket per message (µs, median of repeats; all repeats):');
+  for (const [name, values] of Object.entries(samples)) {
+    console.log(
+      `  ${name.padEnd(13)} ${median(values).toFixed(2)}   [${values.map((v) => v.toFixed(2)).join(', ')}]`,
+    );
+  }
+  console.log(`bytes received ${bytes} of ${expected}; direct rounds with a short write: ${shortWrites}`);
+  if (bytes !== expected) process.exitCode = 1;
+}
