@@ -22,4 +22,15 @@ describe('earshot bench --quick (npm run bench -- --quick)', () => {
     expect(stdout).toContain('NATS hop');
     expect(stdout).toContain('via NATS (ingest on A)');
   }, 160_000);
+
+  it('times the three write paths on a few sockets, every byte delivered (npm run bench:write-paths)', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['bench/write-paths.mjs', '--sockets=20', '--rounds=5', '--repeats=1'],
+      { cwd: root, timeout: 60_000 },
+    );
+    for (const method of ['ws.send', 'socket.write', 'direct'])
+      expect(stdout).toMatch(new RegExp(`^  ${method} +\\d`, 'm'));
+    expect(stdout).toMatch(/bytes received (\d+) of \1;/);
+  }, 70_000);
 });
