@@ -8,20 +8,24 @@
  *                 earshot does with EARSHOT_DIRECT_WRITES=off)
  *   direct        the same Buffer to every socket in one call into earshot's addon
  *                 (native/direct_write.c: one non-blocking send() per socket in C)
+ *   earshot       earshot's own listener path around it (dist/live/listener.js: closed and backlog
+ *                 checks, then the addon), so the difference to `direct` is earshot's JavaScript
  *
  * The receiving sockets live in a child process that reads and discards. Each round writes one
  * message to every socket, then waits a few ms so that the receiver drains and no write ever meets
  * a full socket buffer (which would time the fallback, not the path). Methods alternate round-robin
  * over several repeats; the median per method is printed.
  *
- * Usage: node bench/write-paths.mjs [--sockets=1000] [--rounds=200] [--repeats=5]   (needs `npm ci`:
- * the addon is build/Release/earshot_direct_write.node)
+ * Usage: npm run bench:write-paths -- [--sockets=1000] [--rounds=200] [--repeats=5]   (runs against
+ * dist/ and build/Release/earshot_direct_write.node, which `npm ci` builds)
  */
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
+import { DirectWriteBatch } from '../dist/live/direct-write.js';
+import { Listener, listenerPolicy, sendToAll } from '../dist/live/listener.js';
 import { connectRaw, mapLimit, serverBinaryFrame } from './lib/raw-ws.mjs';
 import { LISTEN_PAYLOAD_BYTES } from './lib/signals.mjs';
 import { median } from './lib/stats.mjs';
@@ -78,6 +82,11 @@ async function main() {
   const fds = Int32Array.from(raw, (s) => s._handle.fd);
   const results = new Int32Array(sockets);
   let shortWrites = 0;
+  const format = { sampleRateHz: 16000, encoding: 'pcm16', channels: 1, frameMs: 20, events: false };
+  const listeners = clients.map((ws) => new Listener(ws, format, listenerPolicy(format)));
+  const batch = DirectWriteBatch.create('on');
+  const counts = { sent: 0, dropped: 0, evicted: 0 };
+  let nowMs = 0;
   const methods = {
     'ws.send': () => {
       for (const ws of clients) ws.send(payload);
@@ -87,6 +96,9 @@ async function main() {
     },
     direct: () => {
       if (addon.writeAll(fds, sockets, frame, results) !== sockets) shortWrites++;
+    },
+    earshot: () => {
+      sendToAll(listeners, frame, (nowMs += 20), counts, batch);
     },
   };
 
@@ -125,6 +137,9 @@ async function main() {
       `  ${name.padEnd(13)} ${median(values).toFixed(2)}   [${values.map((v) => v.toFixed(2)).join(', ')}]`,
     );
   }
-  console.log(`bytes received ${bytes} of ${expected}; direct rounds with a short write: ${shortWrites}`);
-  if (bytes !== expected) process.exitCode = 1;
+  console.log(
+    `bytes received ${bytes} of ${expected}; direct rounds with a short write: ${shortWrites}; ` +
+      `earshot messages dropped ${counts.dropped}`,
+  );
+  if (bytes !== expected || counts.sent !== repeats * rounds * sockets) process.exitCode = 1;
 }

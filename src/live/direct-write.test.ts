@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DirectWriteBatch, type DirectWriteTarget, directFd } from './direct-write.js';
+import { DirectFd, DirectWriteBatch, type DirectWriteTarget } from './direct-write.js';
 
 /** `count` connected loopback pairs: the server side writes, the client side reads. */
 async function socketPairs(count: number) {
@@ -54,7 +54,7 @@ describe('DirectWriteBatch', () => {
     cleanup = close;
     const b = batch();
     for (const s of writers) s.write('a');
-    for (const s of writers) b.add(directFd(s, s.writableLength), socketTarget(s));
+    for (const s of writers) b.add(new DirectFd(s).get(s.writableLength), socketTarget(s));
     b.flush(Buffer.from('bc'));
     for (const s of writers) s.write('d');
     await expect
@@ -70,11 +70,12 @@ describe('DirectWriteBatch', () => {
     const b = batch();
     const log: number[] = [];
     const sent: Buffer[] = [];
+    const fds = new Map(writers.map((s) => [s, new DirectFd(s)]));
     for (let i = 0; writers[0].writableLength === 0 && i < 10_000; i++) {
       const message = Buffer.alloc(16_384, i % 251);
       sent.push(message);
       for (const s of writers) {
-        const fd = directFd(s, s.writableLength);
+        const fd = fds.get(s)!.get(s.writableLength);
         if (fd >= 0) b.add(fd, socketTarget(s, s === writers[0] ? log : []));
         else s.write(message);
       }
@@ -83,7 +84,7 @@ describe('DirectWriteBatch', () => {
     // The kernel took part of the last message (or none of it); the rest waits in user space.
     expect(writers[0].writableLength).toBeGreaterThan(0);
     expect(log.at(-1)).toBeLessThan(16_384);
-    expect(directFd(writers[0], writers[0].writableLength)).toBe(-1);
+    expect(fds.get(writers[0])!.get(writers[0].writableLength)).toBe(-1);
     reader.resume();
     const expected = Buffer.concat(sent);
     await expect.poll(() => Buffer.concat(received[0]).length, { timeout: 10_000 }).toBe(expected.length);
@@ -104,7 +105,8 @@ describe('DirectWriteBatch', () => {
     await new Promise((r) => setTimeout(r, 50)); // the RST reaches the writer's side
     const b = batch();
     const log: number[] = [];
-    b.add(directFd(socket, socket.writableLength), socketTarget(socket, log));
+    const fd = new DirectFd(socket);
+    b.add(fd.get(socket.writableLength), socketTarget(socket, log));
     b.flush(Buffer.alloc(100));
     expect(log).toHaveLength(1);
     expect(log[0]).toBeLessThan(0); // -errno: the kernel refused it
@@ -112,17 +114,19 @@ describe('DirectWriteBatch', () => {
     expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual([
       expect.stringMatching(/^(EPIPE|ECONNRESET)$/),
     ]);
-    expect(directFd(socket, 0)).toBe(-1);
+    expect(fd.get(0)).toBe(-1);
   });
 
   it('gives no descriptor for a socket with bytes queued, or one that is closed', async () => {
     const { writers, close } = await socketPairs(1);
     cleanup = close;
     const [socket] = writers;
-    expect(directFd(socket, 0)).toBeGreaterThan(2);
-    expect(directFd(socket, 10)).toBe(-1);
+    const fd = new DirectFd(socket);
+    expect(fd.get(0)).toBeGreaterThan(2);
+    expect(fd.get(0)).toBe((socket as unknown as { _handle: { fd: number } })._handle.fd);
+    expect(fd.get(10)).toBe(-1);
     socket.destroy();
-    expect(directFd(socket, 0)).toBe(-1);
+    expect(fd.get(0)).toBe(-1);
   });
 
   it('is null when turned off, and without the addon under auto (told why); "on" requires it', () => {
@@ -140,7 +144,7 @@ describe('DirectWriteBatch', () => {
     const { writers, received, close } = await socketPairs(1);
     cleanup = close;
     const b = batch();
-    const fd = directFd(writers[0], 0);
+    const fd = new DirectFd(writers[0]).get(0);
     // The same socket 200 times: one call, 200 sends, in order.
     for (let i = 0; i < 200; i++) b.add(fd, socketTarget(writers[0]));
     b.flush(Buffer.from('x'));

@@ -26,15 +26,31 @@ export interface DirectWriteTarget {
 }
 
 /**
- * The file descriptor of `socket` if a message may be written to it directly, else -1: a plain TCP
- * socket, open, with nothing queued in user space (so a direct write cannot overtake earlier bytes).
- * The descriptor is read from the live handle every time: net.Socket drops its handle when it closes
- * the descriptor, so a number the kernel has since reused for another socket is never returned.
+ * The file descriptor of one socket for direct writes. `get` gives it only when a message may be
+ * written to it directly — a plain TCP socket, open, with nothing queued in user space (so a direct
+ * write cannot overtake earlier bytes) — else -1. The descriptor is cached per handle object:
+ * net.Socket drops its handle when it closes the descriptor, so a number the kernel has since
+ * reused for another socket is never returned, and the handle's native `fd` accessor is read once
+ * per connection rather than once per message.
  */
-export function directFd(socket: Socket, queuedBytes: number): number {
-  if (queuedBytes !== 0 || socket.destroyed) return -1;
-  const handle = (socket as unknown as { _handle: { fd?: number } | null })._handle;
-  return handle && typeof handle.fd === 'number' ? handle.fd : -1;
+export class DirectFd {
+  readonly #socket: Socket;
+  #handle: object | null = null;
+  #fd = -1;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  get(queuedBytes: number): number {
+    if (queuedBytes !== 0 || this.#socket.destroyed) return -1;
+    const handle = (this.#socket as unknown as { _handle: { fd?: number } | null })._handle;
+    if (handle !== this.#handle || this.#fd < 0) {
+      this.#handle = handle;
+      this.#fd = handle && typeof handle.fd === 'number' ? handle.fd : -1;
+    }
+    return this.#fd;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
-import { type DirectWriteBatch, type DirectWriteTarget, directFd } from './direct-write.js';
+import { DirectFd, type DirectWriteBatch, type DirectWriteTarget } from './direct-write.js';
 import { type ListenerFormat, messagePayloadBytes } from './listener-options.js';
 import { frameHeaderBytes } from './ws-frame.js';
 
@@ -97,6 +97,7 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   readonly format: ListenerFormat;
   readonly tokenHash: string;
   readonly #socket: Socket;
+  readonly #fd: DirectFd;
   readonly #policy: ListenerPolicy;
   #backlogSinceMs = 0;
   #droppedMs = 0;
@@ -113,6 +114,7 @@ export class Listener implements ListenerSink, DirectWriteTarget {
     // ws keeps its socket private; writing whole frames to it is safe because ws itself writes
     // every frame synchronously (no compression, no queue), so frames never interleave.
     this.#socket = (ws as unknown as { _socket: Socket })._socket;
+    this.#fd = new DirectFd(this.#socket);
   }
 
   /**
@@ -156,7 +158,7 @@ export class Listener implements ListenerSink, DirectWriteTarget {
       queued = this.#socket.writableLength;
     }
     // Corked (held back on purpose) or anything queued: through the socket, behind what is queued.
-    const fd = batch !== null && this.#corkedBytes < 0 ? directFd(this.#socket, queued) : -1;
+    const fd = batch !== null && this.#corkedBytes < 0 ? this.#fd.get(queued) : -1;
     if (fd >= 0) batch!.add(fd, this);
     else this.#socket.write(frame);
     if (this.#corkedBytes >= 0) this.#corkedBytes += frame.length;

@@ -23,13 +23,13 @@ describe('the benchmarks run (figures not asserted)', () => {
     expect(stdout).toContain('via NATS (ingest on A)');
   }, 160_000);
 
-  it('times the three write paths on a few sockets, every byte delivered (npm run bench:write-paths)', async () => {
+  it('times the write paths on a few sockets, every byte delivered (npm run bench:write-paths)', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ['bench/write-paths.mjs', '--sockets=20', '--rounds=5', '--repeats=1'],
       { cwd: root, timeout: 60_000 },
     );
-    for (const method of ['ws.send', 'socket.write', 'direct'])
+    for (const method of ['ws.send', 'socket.write', 'direct', 'earshot'])
       expect(stdout).toMatch(new RegExp(`^  ${method} +\\d`, 'm'));
     expect(stdout).toMatch(/bytes received (\d+) of \1;/);
   }, 70_000);
