@@ -402,8 +402,9 @@ export function renderMarkdown(results, T) {
     '',
     'Per listener message, what is left in JavaScript is a backlog check and one entry in the batch; the rest is the ' +
       "kernel's. What moves the ceiling is fewer system calls per core and more cores: when the server is short of CPU " +
-      'and the clock runs catch-up ticks back to back, each listener socket is corked for the burst and gets it in one ' +
-      '`writev` (`TickWriter`, `src/live/write-coalescing.ts`), and under sustained load up to 3 ticks go out per write ' +
+      'and the clock runs catch-up ticks back to back, each listener holds the burst and gets it in one system call ' +
+      '(`TickWriter`, `src/live/write-coalescing.ts`: one `send()` of a buffer shared by the output group through the ' +
+      'addon, or one `writev`), and under sustained load up to 3 ticks go out per write ' +
       '(`EARSHOT_WRITE_COALESCING`), so the cost per message falls as load rises. Beyond one core, fan-out workers ' +
       '(`EARSHOT_FANOUT_WORKERS`) own the listener sockets in other processes and write what the main process mixes ' +
       '(second ceiling table).',

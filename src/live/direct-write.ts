@@ -56,8 +56,10 @@ export class DirectFd {
 /**
  * Collects the sockets that get one message and writes it to all of them in one call into the
  * addon: one `send()` per socket in C, instead of one trip through Node's stream machinery per
- * listener (docs/architecture.md, "Direct writes"). Used within one synchronous loop: `add` every
- * target, then `flush` with the message; nothing else may write to those sockets in between.
+ * listener (docs/architecture.md, "Direct writes"). Used within one synchronous loop, in one of two
+ * ways, never mixed: `add` every target, then `flush` with the message; or, for messages held back
+ * over several ticks, `addFrames` per target and `flushFrames` at the end. Nothing else may write
+ * to those sockets in between.
  */
 export class DirectWriteBatch {
   readonly #addon: DirectWriteAddon;
@@ -65,6 +67,8 @@ export class DirectWriteBatch {
   #results = new Int32Array(64);
   readonly #targets: DirectWriteTarget[] = [];
   #count = 0;
+  /** The frames every target added since the last flush gets (`addFrames`), in order. */
+  readonly #run: Buffer[] = [];
 
   private constructor(addon: DirectWriteAddon) {
     this.#addon = addon;
@@ -100,6 +104,25 @@ export class DirectWriteBatch {
     this.#targets[i] = target;
   }
 
+  /**
+   * Adds a target that gets `frames`, concatenated. Consecutive targets with the same frames (the
+   * listeners of one output group that held the same ticks) share one buffer and one call into the
+   * addon; a target with other frames first writes out the run before it.
+   */
+  addFrames(fd: number, target: DirectWriteTarget, frames: readonly Buffer[]): void {
+    const run = this.#run;
+    if (this.#count > 0 && !sameBuffers(run, frames)) this.flushFrames();
+    if (this.#count === 0) for (const frame of frames) run.push(frame);
+    this.add(fd, target);
+  }
+
+  /** Writes out the targets added by `addFrames` since the last flush. */
+  flushFrames(): void {
+    const run = this.#run;
+    if (this.#count > 0) this.flush(run.length === 1 ? run[0] : Buffer.concat(run));
+    run.length = 0;
+  }
+
   /** Writes `message` to every socket added since the last flush. */
   flush(message: Buffer): void {
     const count = this.#count;
@@ -115,4 +138,10 @@ export class DirectWriteBatch {
     // Drop the references: a closed listener must not stay reachable from here.
     this.#targets.length = 0;
   }
+}
+
+function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

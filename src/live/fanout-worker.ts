@@ -39,9 +39,13 @@ const listeners = new Map<number, Listener>();
 const groups = new Map<number, Set<Listener>>();
 // Same batching and writes as the main process's own listeners, on this process's load.
 const batch = DirectWriteBatch.create(settings.directWrites);
-const writer = new TickWriter(new WriteCoalescingPolicy(settings.writeCoalescing), (visit) => {
-  for (const listener of listeners.values()) visit(listener);
-});
+const writer = new TickWriter(
+  new WriteCoalescingPolicy(settings.writeCoalescing),
+  (visit) => {
+    for (const group of groups.values()) for (const listener of group) visit(listener);
+  },
+  batch,
+);
 let batches = 0;
 const stats: SendCounts = { sent: 0, dropped: 0, evicted: 0 };
 

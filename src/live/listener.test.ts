@@ -188,22 +188,89 @@ describe('Listener direct writes (live/direct-write.ts)', () => {
     expect(arrivals).toEqual([1, 2, JSON.stringify({ type: 'gap', ms: 40 }), 5]);
   });
 
-  it('is never used for a corked listener (a catch-up burst stays one writev)', async () => {
-    const { listener, ws, received, close } = await connectedListener(1000);
+  it('writes a held burst in one send, its buffer shared by the listeners that held the same ticks', async () => {
+    const pairs = await Promise.all([1, 2, 3].map(() => connectedListener(1000)));
+    cleanup = () => {
+      for (const p of pairs) p.close();
+    };
+    const batch = newBatch();
+    const counts = { sent: 0, dropped: 0, evicted: 0 };
+    const concat = Buffer.concat;
+    const concatenated: number[] = [];
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      concatenated.push(list.length);
+      return concat(list, total);
+    }) as typeof Buffer.concat;
+    const throughSockets: number[] = [];
+    for (const { ws } of pairs) {
+      const socket = socketOf(ws);
+      const write = socket.write.bind(socket);
+      socket.write = ((chunk: Buffer, ...rest: never[]) => {
+        throughSockets.push(chunk[chunk.length - 1]);
+        return write(chunk, ...rest);
+      }) as typeof socket.write;
+    }
+    const [a, b, c] = pairs.map((p) => p.listener);
+    a.cork();
+    b.cork();
+    sendToAll([a, b], message(1), 0, counts, batch);
+    c.cork(); // joined a tick later: holds other ticks, so it gets a buffer of its own
+    for (const t of [2, 3]) sendToAll([a, b, c], message(t), 20 * t, counts, batch);
+    try {
+      for (const l of [a, b, c]) l.uncork(batch);
+      batch.flushFrames();
+    } finally {
+      Buffer.concat = concat;
+    }
+    expect(concatenated).toEqual([3, 2]);
+    expect(throughSockets).toEqual([]);
+    expect(counts).toEqual({ sent: 8, dropped: 0, evicted: 0 });
+    for (const [i, p] of pairs.entries()) {
+      const expected = i === 2 ? [2, 3] : [1, 2, 3];
+      await expect.poll(() => p.received.map((m) => m[0])).toEqual(expected);
+    }
+  });
+
+  it('keeps held audio ahead of an event sent meanwhile', async () => {
+    const { listener, arrivals, close } = await connectedListener(100_000, { ...FORMAT, events: true });
     cleanup = close;
     const batch = newBatch();
     const counts = { sent: 0, dropped: 0, evicted: 0 };
-    const socket = socketOf(ws);
-    const writev = socket._writev!.bind(socket);
-    const batches: number[] = [];
-    socket._writev = (chunks, cb) => {
-      batches.push(chunks.length);
-      writev(chunks, cb);
-    };
     listener.cork();
-    for (const t of [1, 2, 3]) sendToAll([listener], message(t), 0, counts, batch);
-    listener.uncork();
-    expect(batches).toEqual([3]);
-    await expect.poll(() => received.length).toBe(3);
+    sendToAll([listener], message(1), 0, counts, batch);
+    listener.sendEvent({ type: 'participant_joined', participant: 'agent' });
+    sendToAll([listener], message(2), 20, counts, batch);
+    listener.uncork(batch);
+    batch.flushFrames();
+    await expect.poll(() => arrivals.length).toBe(3);
+    expect(arrivals).toEqual([1, JSON.stringify({ type: 'participant_joined', participant: 'agent' }), 2]);
+  });
+
+  it('writes nothing held to a listener whose peer closed meanwhile', async () => {
+    const { listener, ws, received, close } = await connectedListener(100_000);
+    cleanup = close;
+    const batch = newBatch();
+    const counts = { sent: 0, dropped: 0, evicted: 0 };
+    listener.cork();
+    sendToAll([listener], message(1), 0, counts, batch);
+    const socket = socketOf(ws);
+    const written: number[] = [];
+    const write = socket.write.bind(socket);
+    socket.write = ((chunk: Buffer, ...rest: never[]) => {
+      written.push(chunk.length);
+      return write(chunk, ...rest);
+    }) as typeof socket.write;
+    const direct: number[] = [];
+    const addFrames = batch.addFrames.bind(batch);
+    batch.addFrames = (fd, target, frames) => {
+      direct.push(frames.length);
+      addFrames(fd, target, frames);
+    };
+    ws.close(1000, 'bye'); // ws writes its close frame: nothing may follow it
+    listener.uncork(batch);
+    batch.flushFrames();
+    expect(direct).toEqual([]);
+    expect(written.reduce((sum, n) => sum + n, 0)).toBe(7); // the close frame only: 2 + 2 + 'bye'
+    expect(received).toHaveLength(0);
   });
 });

@@ -83,8 +83,10 @@ export interface ListenerSink {
   close(code: number, reason: string): void;
   /** Runs `fn` once, as soon as the listener starts closing (by us or by the peer). */
   onClose(fn: () => void): void;
+  /** Holds the messages sent from now on back, to be written together by `uncork`. */
   cork(): void;
-  uncork(): void;
+  /** Writes what `cork` held back, through `batch` where the socket can take it directly. */
+  uncork(batch?: DirectWriteBatch | null): void;
 }
 
 /**
@@ -103,8 +105,9 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   #droppedMs = 0;
   #closed = false;
   #onClose: (() => void) | null = null;
-  /** Bytes written since `cork()`: held back on purpose, so not backlog. */
-  #corkedBytes = -1;
+  /** Between `cork()` and `uncork()`: messages are held in `#held`, on purpose, so not backlog. */
+  #corked = false;
+  readonly #held: Buffer[] = [];
 
   constructor(ws: WebSocket, format: ListenerFormat, policy: ListenerPolicy, tokenHash = '') {
     this.ws = ws;
@@ -136,12 +139,11 @@ export class Listener implements ListenerSink, DirectWriteTarget {
     return this.#closed || this.ws.readyState !== this.ws.OPEN;
   }
 
-  /** Writes one pre-framed message unless the socket is backlogged. */
+  /** Writes one pre-framed message unless the socket is backlogged (or holds it, when corked). */
   send(frame: Buffer, nowMs: number, batch: DirectWriteBatch | null = null): SendResult {
     if (this.closed) return 'closed';
-    const held = this.#corkedBytes > 0 ? this.#corkedBytes : 0;
     let queued = this.#socket.writableLength;
-    if (queued - held > this.#policy.maxBacklogBytes) {
+    if (queued > this.#policy.maxBacklogBytes) {
       if (this.#backlogSinceMs === 0) this.#backlogSinceMs = nowMs;
       this.#droppedMs += this.format.frameMs;
       if (nowMs - this.#backlogSinceMs >= this.#policy.evictAfterMs) {
@@ -157,11 +159,14 @@ export class Listener implements ListenerSink, DirectWriteTarget {
       this.sendEvent({ type: 'gap', ms });
       queued = this.#socket.writableLength;
     }
-    // Corked (held back on purpose) or anything queued: through the socket, behind what is queued.
-    const fd = batch !== null && this.#corkedBytes < 0 ? this.#fd.get(queued) : -1;
+    if (this.#corked) {
+      this.#held.push(frame);
+      return 'sent';
+    }
+    // Anything queued: through the socket, behind what is queued.
+    const fd = batch !== null ? this.#fd.get(queued) : -1;
     if (fd >= 0) batch!.add(fd, this);
     else this.#socket.write(frame);
-    if (this.#corkedBytes >= 0) this.#corkedBytes += frame.length;
     return 'sent';
   }
 
@@ -171,20 +176,40 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   }
 
   /**
-   * Holds this listener's writes in user space until `uncork()`, which hands them to the kernel in
-   * one `writev`: used while the clock catches up several ticks at once, where one system call per
-   * message per listener is the dominant cost. Held bytes do not count as backlog.
+   * Holds this listener's messages back until `uncork()`, which writes them in one go: used while
+   * the clock catches up several ticks at once, or coalesces ticks under load, where one system
+   * call per message per listener is the dominant cost. Held messages do not count as backlog.
    */
   cork(): void {
-    if (this.#corkedBytes >= 0 || this.closed) return;
-    this.#corkedBytes = 0;
-    this.#socket.cork();
+    if (this.#corked || this.closed) return;
+    this.#corked = true;
   }
 
-  uncork(): void {
-    if (this.#corkedBytes < 0) return;
-    this.#corkedBytes = -1;
-    this.#socket.uncork();
+  /**
+   * Writes the held messages: through `batch` (one `send()` of them all, the buffer shared with
+   * every listener that held the same ticks) when the socket can take them directly, else in one
+   * `writev`. A listener that has closed meanwhile gets nothing more: its close frame is out.
+   */
+  uncork(batch: DirectWriteBatch | null = null): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#writeHeld(batch);
+  }
+
+  #writeHeld(batch: DirectWriteBatch | null): void {
+    const held = this.#held;
+    if (held.length === 0) return;
+    if (!this.closed) {
+      const fd = batch !== null ? this.#fd.get(this.#socket.writableLength) : -1;
+      if (fd >= 0) batch!.addFrames(fd, this, held);
+      else if (held.length === 1) this.#socket.write(held[0]);
+      else {
+        this.#socket.cork();
+        for (const frame of held) this.#socket.write(frame);
+        this.#socket.uncork();
+      }
+    }
+    held.length = 0;
   }
 
   /** Counts audio this listener lost upstream (e.g. a fan-out worker that fell behind): in the next gap event. */
@@ -194,7 +219,10 @@ export class Listener implements ListenerSink, DirectWriteTarget {
 
   /** Sends a JSON text frame to listeners that asked for events (`events=1`); others get nothing. */
   sendEvent(event: Readonly<Record<string, unknown>>): void {
-    if (this.format.events && !this.closed) this.ws.send(JSON.stringify(event));
+    if (!this.format.events || this.closed) return;
+    // Held audio went out before the event happened: keep that order on the wire.
+    this.#writeHeld(null);
+    this.ws.send(JSON.stringify(event));
   }
 
   /** Closes with a code and reason; a peer that does not answer the close is cut after CLOSE_GRACE_MS. */

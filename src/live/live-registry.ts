@@ -77,9 +77,13 @@ export class LiveRegistry {
       },
     });
     this.#metrics.writeCoalescing.set(policy.ticksPerWrite);
-    this.#writer = new TickWriter(policy, (visit) => {
-      for (const room of this.#rooms) room.forEachListener(visit);
-    });
+    this.#writer = new TickWriter(
+      policy,
+      (visit) => {
+        for (const room of this.#rooms) room.forEachListener(visit);
+      },
+      this.#batch,
+    );
   }
 
   addListener(callPk: string, listener: ListenerSink): void {

@@ -1,5 +1,6 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
+import type { DirectWriteBatch } from './direct-write.js';
 import type { ListenerSink } from './listener.js';
 import {
   ENTER_ABOVE,
@@ -91,7 +92,7 @@ describe('TickWriter', () => {
     const log: string[] = [];
     const listener = {
       cork: () => log.push('cork'),
-      uncork: () => log.push('uncork'),
+      uncork: (batch?: unknown) => log.push(batch ? 'uncork into batch' : 'uncork'),
     } as unknown as ListenerSink;
     return { log, forEach: (visit: (l: ListenerSink) => void) => visit(listener) };
   }
@@ -115,5 +116,28 @@ describe('TickWriter', () => {
     const writer = new TickWriter(new WriteCoalescingPolicy('always'), forEach);
     for (let tick = 0; tick < 4; tick++) writer.write(tick, 0, () => log.push(`tick ${tick}`));
     expect(log).toEqual(['cork', 'tick 0', 'tick 1', 'uncork', 'cork', 'tick 2', 'tick 3', 'uncork']);
+  });
+
+  it('uncorks into the direct-write batch and writes it out once, after every listener', () => {
+    const { log, forEach } = recorder();
+    const batch = { flushFrames: () => log.push('flush') } as unknown as DirectWriteBatch;
+    const writer = new TickWriter(
+      new WriteCoalescingPolicy('always'),
+      (visit) => {
+        forEach(visit);
+        forEach(visit);
+      },
+      batch,
+    );
+    for (let tick = 0; tick < 2; tick++) writer.write(tick, 0, () => log.push(`tick ${tick}`));
+    expect(log).toEqual([
+      'cork',
+      'cork',
+      'tick 0',
+      'tick 1',
+      'uncork into batch',
+      'uncork into batch',
+      'flush',
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { WriteCoalescing } from '../config/load-config.js';
+import type { DirectWriteBatch } from './direct-write.js';
 import type { ListenerSink } from './listener.js';
 
 /** Above this event-loop utilization (over one window) `auto` coalesces one more tick per write... */
@@ -73,22 +74,32 @@ export class WriteCoalescingPolicy {
 export type ForEachListener = (visit: (listener: ListenerSink) => void) => void;
 
 const cork = (listener: ListenerSink) => listener.cork();
-const uncork = (listener: ListenerSink) => listener.uncork();
 
 /**
- * Writes ticks to listeners, holding a tick's messages back (the listener sockets corked) when the
- * policy coalesces or more ticks are already due (a catch-up burst), and handing everything held to
- * the kernel — one `writev` per listener — after the last tick of the batch. The one batching
- * mechanism of the main process's listeners and of a fan-out worker's.
+ * Writes ticks to listeners, holding a tick's messages back (the listeners corked) when the policy
+ * coalesces or more ticks are already due (a catch-up burst), and writing everything held after the
+ * last tick of the batch: one `send()` per listener through the direct-write batch (the held
+ * messages of an output group concatenated once), or one `writev` per listener without it. The one
+ * batching mechanism of the main process's listeners and of a fan-out worker's.
  */
 export class TickWriter {
   readonly policy: WriteCoalescingPolicy;
   readonly #forEachListener: ForEachListener;
+  readonly #batch: DirectWriteBatch | null;
   #corked = false;
 
-  constructor(policy: WriteCoalescingPolicy, forEachListener: ForEachListener) {
+  /**
+   * `forEachListener` should visit the listeners of one output group one after another: those
+   * share one buffer and one call into the addon when uncorked.
+   */
+  constructor(
+    policy: WriteCoalescingPolicy,
+    forEachListener: ForEachListener,
+    batch: DirectWriteBatch | null = null,
+  ) {
     this.policy = policy;
     this.#forEachListener = forEachListener;
+    this.#batch = batch;
   }
 
   /** Runs `writeTick` (which sends the tick's messages), corked or not as the batch requires. */
@@ -101,7 +112,10 @@ export class TickWriter {
     writeTick();
     if (!holdBack && this.#corked) {
       this.#corked = false;
-      this.#forEachListener(uncork);
+      this.#forEachListener(this.#uncork);
+      this.#batch?.flushFrames();
     }
   }
+
+  readonly #uncork = (listener: ListenerSink): void => listener.uncork(this.#batch);
 }
