@@ -150,4 +150,19 @@ describe('DirectWriteBatch', () => {
     b.flush(Buffer.from('x'));
     await expect.poll(() => Buffer.concat(received[0]).toString()).toBe('x'.repeat(200));
   });
+
+  it('writes runs of held frames: one buffer per run of targets holding the same frames, in order', async () => {
+    const { writers, received, close } = await socketPairs(4);
+    cleanup = close;
+    const b = batch();
+    const [x, y, z] = ['x', 'y', 'z'].map((c) => Buffer.from(c));
+    const held = [[x, y], [x, y], [z], [x, y]];
+    writers.forEach((s, i) => {
+      b.addFrames(new DirectFd(s).get(0), socketTarget(s), held[i]);
+    });
+    b.flushFrames();
+    await expect
+      .poll(() => received.map((r) => Buffer.concat(r).toString()))
+      .toEqual(['xy', 'xy', 'z', 'xy']);
+  });
 });

@@ -112,7 +112,10 @@ export class DirectWriteBatch {
   addFrames(fd: number, target: DirectWriteTarget, frames: readonly Buffer[]): void {
     const run = this.#run;
     if (this.#count > 0 && !sameBuffers(run, frames)) this.flushFrames();
-    if (this.#count === 0) for (const frame of frames) run.push(frame);
+    if (this.#count === 0) {
+      run.length = 0;
+      for (const frame of frames) run.push(frame);
+    }
     this.add(fd, target);
   }
 
