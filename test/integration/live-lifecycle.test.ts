@@ -260,8 +260,11 @@ describe('listen URL lifetime (EARSHOT_LISTEN_TOKEN_TTL_S=1)', () => {
   });
 });
 
-describe('write coalescing (EARSHOT_WRITE_COALESCING=always)', () => {
-  const live = useLiveServer({ EARSHOT_WRITE_COALESCING: 'always' });
+describe.each([
+  ['held ticks written through the native addon', {}],
+  ['held ticks written through each socket', { EARSHOT_DIRECT_WRITES: 'off' }],
+])('write coalescing (EARSHOT_WRITE_COALESCING=always), %s', (_how, env) => {
+  const live = useLiveServer({ EARSHOT_WRITE_COALESCING: 'always', ...env });
 
   it('writes two ticks at a time: every message intact, in order, at 50/s on average, in pairs', async () => {
     const call = await createLiveCall(live.ts, live.apiKey);
