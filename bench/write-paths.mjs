@@ -10,6 +10,9 @@
  *                 (native/direct_write.c: one non-blocking send() per socket in C)
  *   earshot       earshot's own listener path around it (dist/live/listener.js: closed and backlog
  *                 checks, then the addon), so the difference to `direct` is earshot's JavaScript
+ *   held3 …       three messages held back and written at once (catch-up bursts, write coalescing):
+ *                 cork + 3 writes + uncork (one writev), the addon with one 3-message buffer, and
+ *                 earshot's Listener cork/uncork through the batch; CPU still per message
  *
  * The receiving sockets live in a child process that reads and discards. Each round writes one
  * message to every socket, then waits a few ms so that the receiver drains and no write ever meets
@@ -87,24 +90,66 @@ async function main() {
   const batch = DirectWriteBatch.create('on');
   const counts = { sent: 0, dropped: 0, evicted: 0 };
   let nowMs = 0;
+  const frame3 = Buffer.concat([frame, frame, frame]);
+  /** Each method writes `messages` messages to every socket per round. */
   const methods = {
-    'ws.send': () => {
-      for (const ws of clients) ws.send(payload);
+    'ws.send': {
+      messages: 1,
+      send: () => {
+        for (const ws of clients) ws.send(payload);
+      },
     },
-    'socket.write': () => {
-      for (const s of raw) s.write(frame);
+    'socket.write': {
+      messages: 1,
+      send: () => {
+        for (const s of raw) s.write(frame);
+      },
     },
-    direct: () => {
-      if (addon.writeAll(fds, sockets, frame, results) !== sockets) shortWrites++;
+    direct: {
+      messages: 1,
+      send: () => {
+        if (addon.writeAll(fds, sockets, frame, results) !== sockets) shortWrites++;
+      },
     },
-    earshot: () => {
-      sendToAll(listeners, frame, (nowMs += 20), counts, batch);
+    earshot: {
+      messages: 1,
+      send: () => {
+        sendToAll(listeners, frame, (nowMs += 20), counts, batch);
+      },
+    },
+    // Three ticks held back and written at once (a catch-up burst, or write coalescing at k = 3).
+    'held3 writev': {
+      messages: 3,
+      send: () => {
+        for (const s of raw) {
+          s.cork();
+          s.write(frame);
+          s.write(frame);
+          s.write(frame);
+          s.uncork();
+        }
+      },
+    },
+    'held3 direct': {
+      messages: 3,
+      send: () => {
+        if (addon.writeAll(fds, sockets, frame3, results) !== sockets) shortWrites++;
+      },
+    },
+    'held3 earshot': {
+      messages: 3,
+      send: () => {
+        for (const l of listeners) l.cork();
+        for (let t = 0; t < 3; t++) sendToAll(listeners, frame, (nowMs += 20), counts, batch);
+        for (const l of listeners) l.uncork(batch);
+        batch.flushFrames();
+      },
     },
   };
 
   const samples = Object.fromEntries(Object.keys(methods).map((m) => [m, []]));
   for (let r = 0; r < repeats; r++) {
-    for (const [name, send] of Object.entries(methods)) {
+    for (const [name, { messages, send }] of Object.entries(methods)) {
       let cpu = 0;
       for (let i = 0; i < rounds; i++) {
         const t0 = process.cpuUsage();
@@ -115,13 +160,14 @@ async function main() {
         cpu += t.user + t.system;
         await sleep(4);
       }
-      samples[name].push(cpu / (rounds * sockets));
+      samples[name].push(cpu / (rounds * sockets * messages));
     }
   }
 
   // Every byte must have arrived: a path that lost some would look cheap for the wrong reason.
   await sleep(200);
-  const expected = repeats * rounds * sockets * frame.length * Object.keys(methods).length;
+  const perRepeat = Object.values(methods).reduce((sum, m) => sum + m.messages, 0);
+  const expected = repeats * rounds * sockets * frame.length * perRepeat;
   sink.send('bytes');
   const { bytes } = await new Promise((resolve) => sink.once('message', resolve));
   sink.kill();
@@ -129,17 +175,17 @@ async function main() {
   for (const s of raw) s.destroy();
 
   console.log(
-    `${sockets} sockets, ${rounds} messages of ${frame.length} bytes each per repeat, ${repeats} repeats`,
+    `${sockets} sockets, ${rounds} rounds of 1 (or 3 held) messages of ${frame.length} bytes per method, ${repeats} repeats`,
   );
   console.log('CPU per socket per message (µs, median of repeats; all repeats):');
   for (const [name, values] of Object.entries(samples)) {
     console.log(
-      `  ${name.padEnd(13)} ${median(values).toFixed(2)}   [${values.map((v) => v.toFixed(2)).join(', ')}]`,
+      `  ${name.padEnd(14)} ${median(values).toFixed(2)}   [${values.map((v) => v.toFixed(2)).join(', ')}]`,
     );
   }
   console.log(
     `bytes received ${bytes} of ${expected}; direct rounds with a short write: ${shortWrites}; ` +
       `earshot messages dropped ${counts.dropped}`,
   );
-  if (bytes !== expected || counts.sent !== repeats * rounds * sockets) process.exitCode = 1;
+  if (bytes !== expected || counts.sent !== repeats * rounds * sockets * 4) process.exitCode = 1;
 }

@@ -389,9 +389,10 @@ export function renderMarkdown(results, T) {
       'the baselines pay that per listener. earshot pays it once per message: listeners whose sockets have nothing queued ' +
       'get the message from the direct-write addon (`native/direct_write.c`), one non-blocking `send()` per socket in a C ' +
       'loop. In isolation (`npm run bench:write-paths`: 1,000 loopback sockets, CPU per socket per 644-byte message, ' +
-      "medians of one run on this VM): `ws.send` 5.0 µs, `socket.write` 4.0 µs, the addon 3.45 µs, and earshot's whole " +
-      'listener path around the addon (closed and backlog checks) 3.5 µs. That is how earshot goes below the floor, ' +
-      "which writes through Node's streams.",
+      "medians of one run on this VM): `ws.send` 7.3 µs, `socket.write` 5.5 µs, the addon 4.2 µs, and earshot's whole " +
+      'listener path around the addon (closed and backlog checks) 4.7 µs; with three ticks held and written at once, ' +
+      "2.2 µs through cork and `writev`, 1.6 µs through earshot's listeners and the addon. That is how earshot goes " +
+      "below the floor, which writes through Node's streams.",
     '2. **The ingest resampler** (8 → 16 kHz, `src/audio/resampler.ts`): it was ~9 µs of CPU per 20 ms frame with the ' +
       'general polyphase FIR (22 taps × 2 phases × 160 samples), about half of the ingest figure at 20,000 frames/s. It is ' +
       'now a half-band interpolator — every other output is an input sample passed through, the rest a 28-tap symmetric ' +

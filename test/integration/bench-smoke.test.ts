@@ -29,7 +29,7 @@ describe('the benchmarks run (figures not asserted)', () => {
       ['bench/write-paths.mjs', '--sockets=20', '--rounds=5', '--repeats=1'],
       { cwd: root, timeout: 60_000 },
     );
-    for (const method of ['ws.send', 'socket.write', 'direct', 'earshot'])
+    for (const method of ['ws.send', 'socket.write', 'direct', 'earshot', 'held3 writev', 'held3 earshot'])
       expect(stdout).toMatch(new RegExp(`^  ${method} +\\d`, 'm'));
     expect(stdout).toMatch(/bytes received (\d+) of \1;/);
   }, 70_000);
