@@ -55,11 +55,11 @@ const FULL = {
   warmupS: 2,
   windowS: 8,
   idleWindowS: 5,
-  repeats: 3,
+  repeats: 5,
   ceiling: [500, 1000, 2000, 4000, 6000, 8000],
   stepSettleS: 2,
   stepWindowS: 6,
-  deadlineS: 540,
+  deadlineS: 720,
 };
 const QUICK = {
   calls: 4,
