@@ -1,4 +1,6 @@
 import { expect } from 'vitest';
+import { maxLevelExcludingDb, toneLevelDb } from './spectrum.js';
+import type { TestListener } from './ws-clients.js';
 
 /**
  * How far a tone's measured level may stray from what was sent. A quiet machine measures within
@@ -27,4 +29,26 @@ export function expectLevelNear(
  */
 export function expectCadence(messages: number, elapsedMs: number, frameMs = 20): void {
   expect(messages).toBeGreaterThanOrEqual(Math.floor((0.9 * elapsedMs) / frameMs) - 3);
+}
+
+/**
+ * The levels of two tones and of everything else in the 0.5 s window (stepping by 100 ms) where
+ * both are loudest together. Two participants' audio travels separate paths (sockets, nodes); on a
+ * loaded machine one may start a few hundred ms after the other or lose a few frames to the jitter
+ * buffer, and a window fixed in advance could catch that instead of the mix.
+ */
+export function bestTwoToneWindow(
+  listener: TestListener,
+  rateHz: number,
+  [f1, f2]: readonly [number, number],
+): { tone1: number; tone2: number; others: number } {
+  let best = { tone1: -Infinity, tone2: -Infinity, others: Infinity };
+  for (let i = 0; i + 25 <= listener.binary.length; i += 5) {
+    const window = listener.samples(i, i + 25);
+    const tone1 = toneLevelDb(window, rateHz, f1);
+    const tone2 = toneLevelDb(window, rateHz, f2);
+    if (Math.min(tone1, tone2) > Math.min(best.tone1, best.tone2))
+      best = { tone1, tone2, others: maxLevelExcludingDb(window, rateHz, [f1, f2]) };
+  }
+  return best;
 }

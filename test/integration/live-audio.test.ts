@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLevelNear } from '../helpers/audio-assertions.js';
+import { bestTwoToneWindow, expectLevelNear } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall } from '../helpers/live-call.js';
 import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
@@ -100,10 +100,12 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
     expect(start).toBeGreaterThanOrEqual(0);
     const closed = await listener.closed;
     expect(closed).toEqual({ code: 1000, reason: 'call ended' });
-    const window = listener.samples(start + 10, start + 110);
-    expectLevelNear(toneLevelDb(window, RATE, 600), -12);
-    expectLevelNear(toneLevelDb(window, RATE, 1500), -12);
-    expect(maxLevelExcludingDb(window, RATE, [600, 1500])).toBeLessThan(-40);
+    // Both tracks heard together at their levels (a frame the loaded test machine delivered late
+    // would otherwise count as a quieter track), and nothing else.
+    const best = bestTwoToneWindow(listener, RATE, [600, 1500]);
+    expectLevelNear(best.tone1, -12);
+    expectLevelNear(best.tone2, -12);
+    expect(best.others).toBeLessThan(-40);
     const after = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
     expect(after.body.data.status).toBe('completed');
   });
