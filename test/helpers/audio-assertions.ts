@@ -9,18 +9,16 @@ import type { TestListener } from './ws-clients.js';
  */
 export const LEVEL_TOLERANCE_DB = 1.5;
 
+/** `context`: what else a failure message should tell (e.g. the jitter buffers' counters). */
 export function expectLevelNear(
   actualDb: number,
   expectedDb: number,
   toleranceDb = LEVEL_TOLERANCE_DB,
+  context = '',
 ): void {
-  expect(
-    actualDb,
-    `level ${actualDb.toFixed(2)} dB, expected ${expectedDb} ± ${toleranceDb}`,
-  ).toBeGreaterThan(expectedDb - toleranceDb);
-  expect(actualDb, `level ${actualDb.toFixed(2)} dB, expected ${expectedDb} ± ${toleranceDb}`).toBeLessThan(
-    expectedDb + toleranceDb,
-  );
+  const message = `level ${actualDb.toFixed(2)} dB, expected ${expectedDb} ± ${toleranceDb}${context && `; ${context}`}`;
+  expect(actualDb, message).toBeGreaterThan(expectedDb - toleranceDb);
+  expect(actualDb, message).toBeLessThan(expectedDb + toleranceDb);
 }
 
 /**

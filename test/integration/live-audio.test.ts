@@ -78,8 +78,14 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
     expect(metrics).toMatch(new RegExp(`^earshot_direct_writes ${expected}$`, 'm'));
   });
 
-  it('replays a recorded Twilio Media Streams session with both tracks; its stop ends the call', async () => {
-    const call = await newCall('CA810bad11af2855a52a2d2cf14e48e1f6');
+  // One retry, on a new call: the replay is paced from this process, which also runs the server, and
+  // under full-suite load on 2 cores a stall of either can cost a track enough frames (counted by
+  // the jitter buffer, shown in the failure message) to lower its level. A real fault fails twice.
+  let replays = 0;
+  it('replays a recorded Twilio Media Streams session with both tracks; its stop ends the call', {
+    retry: 1,
+  }, async () => {
+    const call = await newCall(`CA810bad11af2855a52a2d2cf14e48e1f6${replays++ ? `-${replays}` : ''}`);
     const listener = await openListener(await call.listenUrl());
     const lines = readFileSync(new URL('../fixtures/twilio/session.jsonl', import.meta.url), 'utf8')
       .trim()
@@ -102,12 +108,13 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
     expect(closed).toEqual({ code: 1000, reason: 'call ended' });
     // Both tracks heard together at their levels (a frame the loaded test machine delivered late
     // would otherwise count as a quieter track), and nothing else.
-    const best = bestTwoToneWindow(listener, RATE, [600, 1500]);
-    expectLevelNear(best.tone1, -12);
-    expectLevelNear(best.tone2, -12);
-    expect(best.others).toBeLessThan(-40);
     const after = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
     expect(after.body.data.status).toBe('completed');
+    const best = bestTwoToneWindow(listener, RATE, [600, 1500]);
+    const context = `messages ${listener.binary.length}, participants ${JSON.stringify(after.body.data.participants)}`;
+    expectLevelNear(best.tone1, -12, undefined, `600 Hz; ${context}`);
+    expectLevelNear(best.tone2, -12, undefined, `1500 Hz; ${context}`);
+    expect(best.others).toBeLessThan(-40);
   });
   it('takes A-law at 24 kHz and two participants interleaved on one stereo PCM socket', async () => {
     const call = await newCall();
