@@ -126,7 +126,11 @@ export function loadConfig(
       1,
       1_000_000,
     ),
-    writeCoalescing: parseWriteCoalescing(required('EARSHOT_WRITE_COALESCING')),
+    writeCoalescing: parseOneOf(
+      'EARSHOT_WRITE_COALESCING',
+      WRITE_COALESCING,
+      required('EARSHOT_WRITE_COALESCING').toLowerCase(),
+    ),
     fanoutWorkers: parseInteger('EARSHOT_FANOUT_WORKERS', required('EARSHOT_FANOUT_WORKERS'), 0, 64),
     directWrites: parseOneOf(
       'EARSHOT_DIRECT_WRITES',
@@ -141,10 +145,6 @@ function parseOneOf<T extends string>(name: ConfigVariable, allowed: readonly T[
   if (found === undefined)
     throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
   return found;
-}
-
-function parseWriteCoalescing(value: string): WriteCoalescing {
-  return parseOneOf('EARSHOT_WRITE_COALESCING', WRITE_COALESCING, value.toLowerCase());
 }
 
 function parseHost(value: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packFrames, unpackFrames } from './fanout-protocol.js';
+import { packFrames, parseWorkerSettings, unpackFrames } from './fanout-protocol.js';
 
 describe('fan-out frame batches', () => {
   it('unpacks what was packed, in order, with each frame intact', () => {
@@ -22,4 +22,18 @@ describe('fan-out frame batches', () => {
     unpackFrames(packFrames(new Map()), (group) => seen.push(group));
     expect(seen).toEqual([]);
   });
+});
+
+describe('fan-out worker settings', () => {
+  it('reads back what the main process passes', () => {
+    const settings = { writeCoalescing: 'always', directWrites: 'off' } as const;
+    expect(parseWorkerSettings(JSON.stringify(settings))).toEqual(settings);
+  });
+
+  it.each([undefined, '{}', '{"writeCoalescing":"auto"}', '{"writeCoalescing":"auto","directWrites":"yes"}'])(
+    'refuses %j rather than running with defaults nobody chose',
+    (json) => {
+      expect(() => parseWorkerSettings(json)).toThrow(/bad settings/);
+    },
+  );
 });

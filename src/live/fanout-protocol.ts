@@ -1,18 +1,32 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { DirectWrites, WriteCoalescing } from '../config/load-config.js';
+import {
+  DIRECT_WRITES,
+  type DirectWrites,
+  WRITE_COALESCING,
+  type WriteCoalescing,
+} from '../config/load-config.js';
 import type { ListenerFormat } from './listener-options.js';
 
-/**
- * Messages between the main process and its fan-out workers (`EARSHOT_FANOUT_WORKERS`), over the
- * Node IPC channel with `serialization: 'advanced'` (Buffers travel as bytes, not JSON).
- * Listener sockets themselves travel as handles with the `listener` message.
- */
 /** The main process's settings a worker applies to its listeners (its argv[2], as JSON). */
 export interface WorkerSettings {
   readonly writeCoalescing: WriteCoalescing;
   readonly directWrites: DirectWrites;
 }
 
+/** Reads a worker's settings back; throws (the worker then fails to start) on anything else. */
+export function parseWorkerSettings(json: string | undefined): WorkerSettings {
+  const value = JSON.parse(json ?? 'null') as Partial<Record<keyof WorkerSettings, unknown>> | null;
+  const writeCoalescing = WRITE_COALESCING.find((m) => m === value?.writeCoalescing);
+  const directWrites = DIRECT_WRITES.find((m) => m === value?.directWrites);
+  if (!writeCoalescing || !directWrites) throw new Error(`fan-out worker: bad settings ${json}`);
+  return { writeCoalescing, directWrites };
+}
+
+/**
+ * Messages between the main process and its fan-out workers (`EARSHOT_FANOUT_WORKERS`), over the
+ * Node IPC channel with `serialization: 'advanced'` (Buffers travel as bytes, not JSON).
+ * Listener sockets themselves travel as handles with the `listener` message.
+ */
 export type ToWorker =
   /** A listener socket, checked and not yet upgraded: the worker completes the WebSocket handshake. */
   | {

@@ -12,7 +12,7 @@ import { CloseCode } from '../domain/error-code.js';
 import { closeSockets } from '../ws/close-sockets.js';
 import { Keepalive } from '../ws/keepalive.js';
 import { DirectWriteBatch } from './direct-write.js';
-import { type FromWorker, type ToWorker, unpackFrames, type WorkerSettings } from './fanout-protocol.js';
+import { type FromWorker, parseWorkerSettings, type ToWorker, unpackFrames } from './fanout-protocol.js';
 import {
   LISTENER_MAX_PAYLOAD_BYTES,
   Listener,
@@ -27,7 +27,7 @@ const STATS_EVERY_BATCHES = 10;
 const TICK_MS = 20;
 
 const send = (message: FromWorker) => process.send?.(message);
-const settings = JSON.parse(process.argv[2] ?? '{}') as WorkerSettings;
+const settings = parseWorkerSettings(process.argv[2]);
 
 const wss = new WebSocketServer({
   noServer: true,
