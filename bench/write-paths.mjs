@@ -27,7 +27,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
-import { DirectWriteBatch } from '../dist/live/direct-write.js';
+import { DirectFd, DirectWriteBatch } from '../dist/live/direct-write.js';
 import { Listener, listenerPolicy, sendToAll } from '../dist/live/listener.js';
 import { connectRaw, mapLimit, serverBinaryFrame } from './lib/raw-ws.mjs';
 import { LISTEN_PAYLOAD_BYTES } from './lib/signals.mjs';
@@ -82,7 +82,7 @@ async function main() {
   const payload = Buffer.alloc(LISTEN_PAYLOAD_BYTES, 1);
   const frame = serverBinaryFrame(payload);
   const raw = clients.map((ws) => ws._socket);
-  const fds = Int32Array.from(raw, (s) => s._handle.fd);
+  const fds = Int32Array.from(raw, (s) => new DirectFd(s).get(0));
   const results = new Int32Array(sockets);
   let shortWrites = 0;
   const format = { sampleRateHz: 16000, encoding: 'pcm16', channels: 1, frameMs: 20, events: false };
