@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DirectWriteBatch } from '../../src/live/direct-write.js';
 import { bestTwoToneWindow, expectLevelNear } from '../helpers/audio-assertions.js';
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall } from '../helpers/live-call.js';
@@ -74,8 +75,26 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
 
   it('writes listener messages through the native addon unless told not to', async () => {
     const metrics = await (await fetch(`${ts.url}/metrics`)).text();
-    const expected = modeEnv.EARSHOT_DIRECT_WRITES === 'off' ? 0 : 1;
-    expect(metrics).toMatch(new RegExp(`^earshot_direct_writes ${expected}$`, 'm'));
+    const off = modeEnv.EARSHOT_DIRECT_WRITES === 'off';
+    expect(metrics).toMatch(new RegExp(`^earshot_direct_writes ${off ? 0 : 1}$`, 'm'));
+    // The server runs in this process: count the messages its batch takes on the way to a real
+    // socket (fan-out workers write in their own processes, so this one hands none to the addon).
+    const added = vi.spyOn(DirectWriteBatch.prototype, 'add');
+    try {
+      const call = await newCall();
+      const listener = await openListener(await call.listenUrl());
+      const caller = await openSocket(call.ingestUrl('participant=caller&encoding=mulaw&sample_rate=8000'));
+      await sendPaced(caller, toneChunks(440, 8000, 0.6, 'mulaw'), 20, (c) => c);
+      caller.close();
+      listener.ws.close();
+      expect(listener.binary.length).toBeGreaterThan(20);
+      const direct = off || modeEnv.EARSHOT_FANOUT_WORKERS ? 0 : listener.binary.length;
+      // Nearly every message: one that found bytes queued on the socket goes behind them instead.
+      expect(added.mock.calls.length).toBeGreaterThanOrEqual(Math.floor(direct * 0.9));
+      expect(added.mock.calls.length).toBeLessThanOrEqual(direct + 5);
+    } finally {
+      added.mockRestore();
+    }
   });
 
   // One retry, on a new call: the replay is paced from this process, which also runs the server, and
