@@ -202,8 +202,8 @@ export class Listener implements ListenerSink, DirectWriteTarget {
     if (!this.closed) {
       const fd = batch !== null ? this.#fd.get(this.#socket.writableLength) : -1;
       if (fd >= 0) batch!.addFrames(fd, this, held);
-      else if (held.length === 1) this.#socket.write(held[0]);
       else {
+        // Node writes one held chunk with write(2), several with one writev(2).
         this.#socket.cork();
         for (const frame of held) this.#socket.write(frame);
         this.#socket.uncork();
