@@ -146,6 +146,14 @@ describe('Listener backlog (SPEC §3)', () => {
 describe('Listener direct writes (live/direct-write.ts)', () => {
   const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
   const newBatch = () => DirectWriteBatch.create('on')!;
+  /** Records every chunk that goes through `socket.write` (not through the addon). */
+  const recordWrites = (socket: Socket, record: (chunk: Buffer) => void) => {
+    const write = socket.write.bind(socket);
+    socket.write = ((chunk: Buffer, ...rest: never[]) => {
+      record(chunk);
+      return write(chunk, ...rest);
+    }) as typeof socket.write;
+  };
 
   it('goes through the batch when nothing is queued, and behind queued bytes otherwise', async () => {
     const { listener, ws, received, close } = await connectedListener(100_000);
@@ -154,11 +162,7 @@ describe('Listener direct writes (live/direct-write.ts)', () => {
     const socket = socketOf(ws);
     const counts = { sent: 0, dropped: 0, evicted: 0 };
     const writes: number[] = [];
-    const write = socket.write.bind(socket);
-    socket.write = ((chunk: Buffer, ...rest: never[]) => {
-      writes.push(chunk[chunk.length - 1]);
-      return write(chunk, ...rest);
-    }) as typeof socket.write;
+    recordWrites(socket, (chunk) => writes.push(chunk[chunk.length - 1]));
     sendToAll([listener], message(1), 0, counts, batch); // direct: not through socket.write
     expect(writes).toEqual([]);
     socket.cork(); // as if the kernel's buffers were full: what goes through the socket stays queued
@@ -202,14 +206,8 @@ describe('Listener direct writes (live/direct-write.ts)', () => {
       return concat(list, total);
     }) as typeof Buffer.concat;
     const throughSockets: number[] = [];
-    for (const { ws } of pairs) {
-      const socket = socketOf(ws);
-      const write = socket.write.bind(socket);
-      socket.write = ((chunk: Buffer, ...rest: never[]) => {
-        throughSockets.push(chunk[chunk.length - 1]);
-        return write(chunk, ...rest);
-      }) as typeof socket.write;
-    }
+    for (const { ws } of pairs)
+      recordWrites(socketOf(ws), (chunk) => throughSockets.push(chunk[chunk.length - 1]));
     const [a, b, c] = pairs.map((p) => p.listener);
     a.cork();
     b.cork();
@@ -255,11 +253,7 @@ describe('Listener direct writes (live/direct-write.ts)', () => {
     sendToAll([listener], message(1), 0, counts, batch);
     const socket = socketOf(ws);
     const written: number[] = [];
-    const write = socket.write.bind(socket);
-    socket.write = ((chunk: Buffer, ...rest: never[]) => {
-      written.push(chunk.length);
-      return write(chunk, ...rest);
-    }) as typeof socket.write;
+    recordWrites(socket, (chunk) => written.push(chunk.length));
     const direct: number[] = [];
     const addFrames = batch.addFrames.bind(batch);
     batch.addFrames = (fd, target, frames) => {
