@@ -30,6 +30,16 @@ describe('loadConfig', () => {
       writeCoalescing: 'auto',
       fanoutWorkers: 0,
       directWrites: 'auto',
+      authFailuresPerMin: 30,
+      limits: {
+        listenersPerCall: 200,
+        listenersPerOrg: 2000,
+        participantsPerCall: 32,
+        activeCallsPerOrg: 1000,
+        connectionsPerAddress: 500,
+      },
+      metricsToken: null,
+      metricsListen: null,
     });
   });
 
@@ -54,6 +64,14 @@ describe('loadConfig', () => {
       EARSHOT_WRITE_COALESCING: 'Off',
       EARSHOT_FANOUT_WORKERS: '3',
       EARSHOT_DIRECT_WRITES: 'OFF',
+      EARSHOT_AUTH_FAILURES_PER_MIN: '5',
+      EARSHOT_MAX_LISTENERS_PER_CALL: '2',
+      EARSHOT_MAX_LISTENERS_PER_ORG: '3',
+      EARSHOT_MAX_PARTICIPANTS_PER_CALL: '4',
+      EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '5',
+      EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '6',
+      EARSHOT_METRICS_TOKEN: 'm'.repeat(16),
+      EARSHOT_METRICS_LISTEN: '[::1]:9100',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -71,6 +89,16 @@ describe('loadConfig', () => {
       writeCoalescing: 'off',
       fanoutWorkers: 3,
       directWrites: 'off',
+      authFailuresPerMin: 5,
+      limits: {
+        listenersPerCall: 2,
+        listenersPerOrg: 3,
+        participantsPerCall: 4,
+        activeCallsPerOrg: 5,
+        connectionsPerAddress: 6,
+      },
+      metricsToken: 'm'.repeat(16),
+      metricsListen: { host: '::1', port: 9100 },
     });
   });
 
@@ -145,6 +173,16 @@ describe('loadConfig', () => {
     ['EARSHOT_FANOUT_WORKERS', '65'],
     ['EARSHOT_FANOUT_WORKERS', 'two'],
     ['EARSHOT_DIRECT_WRITES', 'yes'],
+    ['EARSHOT_AUTH_FAILURES_PER_MIN', '0'],
+    ['EARSHOT_MAX_LISTENERS_PER_CALL', '0'],
+    ['EARSHOT_MAX_LISTENERS_PER_ORG', 'many'],
+    ['EARSHOT_MAX_PARTICIPANTS_PER_CALL', '-2'],
+    ['EARSHOT_MAX_ACTIVE_CALLS_PER_ORG', '1.5'],
+    ['EARSHOT_MAX_CONNECTIONS_PER_ADDRESS', '0'],
+    ['EARSHOT_METRICS_TOKEN', 'short'],
+    ['EARSHOT_METRICS_LISTEN', '9100'],
+    ['EARSHOT_METRICS_LISTEN', 'host:99999'],
+    ['EARSHOT_METRICS_LISTEN', '::1:9100'],
   ])('throws ConfigError naming %s for %j', (variable, value) => {
     const error = errorFor({ [variable]: value });
     expect(error.variable).toBe(variable);

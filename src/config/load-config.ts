@@ -44,6 +44,23 @@ export interface Config {
    * its listeners: `auto` when it is built, `on` (refuse to start without it), `off`.
    */
   readonly directWrites: DirectWrites;
+  /** Failed authentications allowed per client address per minute; past it the address gets 429. */
+  readonly authFailuresPerMin: number;
+  /** The limits of SPEC §7 (docs/api.md says which hold per node and which cluster-wide). */
+  readonly limits: Limits;
+  /** Bearer token /metrics requires; null: /metrics is open (or served only on `metricsListen`). */
+  readonly metricsToken: string | null;
+  /** A separate address for /metrics (`host:port`); null: /metrics is served on the main port. */
+  readonly metricsListen: { readonly host: string; readonly port: number } | null;
+}
+
+/** SPEC §7: what one organization, call or client address may hold at once. */
+export interface Limits {
+  readonly listenersPerCall: number;
+  readonly listenersPerOrg: number;
+  readonly participantsPerCall: number;
+  readonly activeCallsPerOrg: number;
+  readonly connectionsPerAddress: number;
 }
 
 export const WRITE_COALESCING = ['auto', 'off', 'always'] as const;
@@ -68,6 +85,14 @@ export const CONFIG_VARIABLES = {
   EARSHOT_WRITE_COALESCING: 'auto',
   EARSHOT_FANOUT_WORKERS: '0',
   EARSHOT_DIRECT_WRITES: 'auto',
+  EARSHOT_AUTH_FAILURES_PER_MIN: '30',
+  EARSHOT_MAX_LISTENERS_PER_CALL: '200',
+  EARSHOT_MAX_LISTENERS_PER_ORG: '2000',
+  EARSHOT_MAX_PARTICIPANTS_PER_CALL: '32',
+  EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '1000',
+  EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '500',
+  EARSHOT_METRICS_TOKEN: undefined,
+  EARSHOT_METRICS_LISTEN: undefined,
 } as const satisfies Record<string, string | undefined>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -93,10 +118,15 @@ export function loadConfig(
   };
   const required = (name: ConfigVariable): string => get(name) as string;
 
-  const adminToken = get('EARSHOT_ADMIN_TOKEN') ?? null;
-  if (adminToken !== null && adminToken.length < 16) {
-    throw new ConfigError('EARSHOT_ADMIN_TOKEN', 'must be at least 16 characters long');
-  }
+  const integer = (name: ConfigVariable, min: number, max: number) =>
+    parseInteger(name, required(name), min, max);
+  const secret = (name: ConfigVariable): string | null => {
+    const value = get(name) ?? null;
+    if (value !== null && value.length < 16) throw new ConfigError(name, 'must be at least 16 characters long');
+    return value;
+  };
+  const adminToken = secret('EARSHOT_ADMIN_TOKEN');
+  const metricsToken = secret('EARSHOT_METRICS_TOKEN');
 
   return Object.freeze({
     host: parseHost(required('EARSHOT_HOST')),
@@ -137,7 +167,29 @@ export function loadConfig(
       DIRECT_WRITES,
       required('EARSHOT_DIRECT_WRITES').toLowerCase(),
     ),
+    authFailuresPerMin: integer('EARSHOT_AUTH_FAILURES_PER_MIN', 1, 1_000_000),
+    limits: Object.freeze({
+      listenersPerCall: integer('EARSHOT_MAX_LISTENERS_PER_CALL', 1, 1_000_000),
+      listenersPerOrg: integer('EARSHOT_MAX_LISTENERS_PER_ORG', 1, 1_000_000),
+      participantsPerCall: integer('EARSHOT_MAX_PARTICIPANTS_PER_CALL', 1, 10_000),
+      activeCallsPerOrg: integer('EARSHOT_MAX_ACTIVE_CALLS_PER_ORG', 1, 10_000_000),
+      connectionsPerAddress: integer('EARSHOT_MAX_CONNECTIONS_PER_ADDRESS', 1, 1_000_000),
+    }),
+    metricsToken,
+    metricsListen: parseHostPort('EARSHOT_METRICS_LISTEN', get('EARSHOT_METRICS_LISTEN')),
   });
+}
+
+/** `host:port` (IPv6 in brackets), or null when unset. */
+function parseHostPort(
+  name: ConfigVariable,
+  value: string | undefined,
+): { readonly host: string; readonly port: number } | null {
+  if (value === undefined) return null;
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s/:\[\]]+)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : Number.NaN;
+  if (!match || port > 65535) throw new ConfigError(name, `must be host:port, got "${value}"`);
+  return Object.freeze({ host: match[1] ?? match[2], port });
 }
 
 function parseOneOf<T extends string>(name: ConfigVariable, allowed: readonly T[], value: string): T {

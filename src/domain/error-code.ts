@@ -19,6 +19,8 @@ export const ErrorCode = {
   INVALID_CALL_STATUS: { status: 409, closeCode: 1008, message: 'Call is not active' },
   VALIDATION_ERROR: { status: 400, closeCode: 1007, message: 'Invalid request' },
   RATE_LIMITED: { status: 429, closeCode: 1008, message: 'Too many requests' },
+  /** A limit of SPEC §7 (listeners, participants, calls, connections) would be exceeded; the message names it. */
+  QUOTA_EXCEEDED: { status: 429, closeCode: 1008, message: 'Quota exceeded' },
   INTERNAL_SERVER_ERROR: { status: 500, closeCode: 1011, message: 'Internal server error' },
   // Extensions beyond the Bland-compatible table (documented in docs/api.md).
   NOT_FOUND: { status: 404, closeCode: 1008, message: 'Not found' },
@@ -43,5 +45,7 @@ export const CloseCode = {
   INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,
   REVOKED: 4001,
+  /** An ingest connection whose participant was taken over by a newer connection (SPEC §4.1). */
+  REPLACED: 4002,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
