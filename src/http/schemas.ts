@@ -36,7 +36,8 @@ export const CreateCallBody = Type.Object(
     call_id: Type.Optional(
       Type.String({
         pattern: CALL_ID_PATTERN,
-        description: 'Your own id for the call (1–128 of A–Z a–z 0–9 _ . : -), e.g. a Twilio CallSid',
+        description:
+          'Your own id for the call (1–128 of A–Z a–z 0–9 _ . : -, not . or ..), e.g. a Twilio CallSid',
       }),
     ),
     from: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),

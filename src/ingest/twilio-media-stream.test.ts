@@ -234,6 +234,16 @@ describe('TwilioMediaStreamParser: bad input', () => {
       /call_id must be 1-128/,
     ],
     [
+      "start with call_id '.' (a path segment a URL cannot carry)",
+      startWith({ customParameters: { call_id: '.', token: 't' } }),
+      /call_id must be 1-128 .*not '\.' or '\.\.'/,
+    ],
+    [
+      "start with call_id '..'",
+      startWith({ customParameters: { call_id: '..', token: 't' } }),
+      /call_id must be 1-128/,
+    ],
+    [
       'start without token',
       startWith({ customParameters: { call_id: 'c' } }),
       'start.customParameters.token is required',

@@ -1,5 +1,5 @@
 import { AppError } from '../domain/app-error.js';
-import { isValidCallId } from '../domain/ids.js';
+import { CALL_ID_RULE, isValidCallId } from '../domain/ids.js';
 import {
   counterField,
   invalidPayload,
@@ -200,7 +200,7 @@ function parseStart(message: JsonObject): TwilioStartEvent {
   const callId = params['call_id'];
   if (typeof callId !== 'string') throw invalidPayload('start.customParameters.call_id is required');
   if (!isValidCallId(callId)) {
-    throw invalidPayload('start.customParameters.call_id must be 1-128 characters of [A-Za-z0-9_.:-]');
+    throw invalidPayload(`start.customParameters.call_id must be ${CALL_ID_RULE}`);
   }
   const token = params['token'];
   if (typeof token !== 'string' || token.length === 0) {

@@ -186,6 +186,23 @@ describe.each(backends)('/v1/calls and /v1/org on $name', (backend) => {
       expect(longest.status).toBe(200);
     });
 
+    it("refuses call_id '.' and '..' (a URL cannot address them), naming call_id; other dotted ids work end to end", async () => {
+      for (const call_id of ['.', '..']) {
+        const r = await jsonRequest(ts, 'POST', '/v1/calls', { apiKey: org.apiKey, body: { call_id } });
+        expectValidationError(r, call_id);
+        expect(r.body.errors[0].message).toMatch(/call_id/);
+      }
+      for (const call_id of ['...', '.a', 'a..']) {
+        const created = await jsonRequest(ts, 'POST', '/v1/calls', { apiKey: org.apiKey, body: { call_id } });
+        expect(created.status, call_id).toBe(200);
+        const got = await jsonRequest(ts, 'GET', `/v1/calls/${encodeURIComponent(call_id)}`, {
+          apiKey: org.apiKey,
+        });
+        expect(got.status, call_id).toBe(200);
+        expect(got.body.data.call_id).toBe(call_id);
+      }
+    });
+
     it('answers VALIDATION_ERROR for from/to longer than 64 characters or not strings', async () => {
       for (const body of [{ from: '1'.repeat(65) }, { to: '2'.repeat(65) }, { from: 12345 }, { to: false }]) {
         const r = await jsonRequest(ts, 'POST', '/v1/calls', { apiKey: org.apiKey, body });
