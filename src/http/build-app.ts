@@ -8,6 +8,7 @@ import { hashSecret } from '../store/secrets.js';
 import type { AppDeps } from './app-deps.js';
 import { apiKeyAuth, credentialFrom } from './auth.js';
 import { failure } from './envelope.js';
+import { jsonNestingExceeds, MAX_JSON_DEPTH } from './json-depth.js';
 import { adminRoutes } from './routes/admin.js';
 import { callRoutes } from './routes/calls.js';
 import { consoleRoutes } from './routes/console.js';
@@ -114,12 +115,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/** `Content-Type: application/json` with an empty body (common for POST …/listen) means "no body". */
+/**
+ * `Content-Type: application/json` with an empty body (common for POST …/listen) means "no body".
+ * A body nested deeper than MAX_JSON_DEPTH is refused (VALIDATION_ERROR) before it is parsed.
+ */
 function acceptEmptyJsonBodies(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    if (jsonNestingExceeds(body as string, MAX_JSON_DEPTH)) {
+      const message = `Body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`;
+      return done(new AppError('VALIDATION_ERROR', message), undefined);
+    }
     parseJson(request, body as string, done);
   });
 }

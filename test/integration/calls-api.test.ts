@@ -222,6 +222,31 @@ describe.each(backends)('/v1/calls and /v1/org on $name', (backend) => {
       }
     });
 
+    it('refuses a body nested more than 32 levels deep (metadata: 31 below the body) with VALIDATION_ERROR, never 500', async () => {
+      const metadata = (levels: number) => `${'{"a":'.repeat(levels - 1)}{}${'}'.repeat(levels - 1)}`;
+      const ok = await rawPost(
+        ts,
+        '/v1/calls',
+        org.apiKey,
+        `{"metadata":${metadata(31)}}`,
+        'application/json',
+      );
+      expect(ok.status).toBe(200);
+      const got = await jsonRequest(ts, 'GET', `/v1/calls/${ok.body.data.call_id}`, { apiKey: org.apiKey });
+      expect(JSON.stringify(got.body.data.metadata)).toBe(metadata(31));
+      // 32 levels of metadata; ~5,000 (used to overflow the stack: 500); arrays; a flood of brackets.
+      for (const raw of [
+        `{"metadata":${metadata(32)}}`,
+        `{"metadata":${metadata(5000)}}`,
+        `{"metadata":{"a":${'['.repeat(40)}${']'.repeat(40)}}}`,
+        '['.repeat(60_000),
+      ]) {
+        const r = await rawPost(ts, '/v1/calls', org.apiKey, raw, 'application/json');
+        expectValidationError(r, raw.slice(0, 40));
+        expect(r.body.errors[0].message).toMatch(/more than 32 levels deep/);
+      }
+    });
+
     it('answers VALIDATION_ERROR for an unknown field, naming it, and for a body that is not an object', async () => {
       const r = await jsonRequest(ts, 'POST', '/v1/calls', { apiKey: org.apiKey, body: { callid: 'typo' } });
       expectValidationError(r, 'unknown field');
