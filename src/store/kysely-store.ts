@@ -46,6 +46,16 @@ export class KyselyStore implements Store {
       .set({ live_listen_enabled: enabled ? 1 : 0 })
       .where('id', '=', orgId)
       .execute();
+    // Two statements, not one transaction: the preference must be visible before the tokens are
+    // revoked, so that a listen request that minted a token meanwhile sees it on its re-check.
+    if (!enabled) {
+      await this.#db
+        .updateTable('listen_tokens')
+        .set({ revoked_at: now() })
+        .where('call_pk', 'in', (eb) => eb.selectFrom('calls').select('pk').where('org_id', '=', orgId))
+        .where('revoked_at', 'is', null)
+        .execute();
+    }
     return this.getOrg(orgId);
   }
 
@@ -71,24 +81,38 @@ export class KyselyStore implements Store {
   }
 
   async findOrgByApiKey(apiKey: string): Promise<Org | undefined> {
+    return (await this.findApiKey(apiKey))?.org;
+  }
+
+  async findApiKey(apiKey: string): Promise<{ org: Org; prefix: string } | undefined> {
     const row = await this.#db
       .selectFrom('api_keys')
       .innerJoin('orgs', 'orgs.id', 'api_keys.org_id')
-      .select(['orgs.id', 'orgs.name', 'orgs.live_listen_enabled', 'orgs.created_at'])
+      .select(['orgs.id', 'orgs.name', 'orgs.live_listen_enabled', 'orgs.created_at', 'api_keys.prefix'])
       .where('api_keys.key_hash', '=', hashSecret(apiKey))
       .where('api_keys.revoked_at', 'is', null)
       .executeTakeFirst();
-    return row && toOrg(row);
+    return row && { org: toOrg(row), prefix: row.prefix };
   }
 
-  async revokeApiKey(prefix: string): Promise<boolean> {
-    const result = await this.#db
+  async revokeApiKey(prefix: string): Promise<{ orgId: string } | undefined> {
+    const at = now();
+    const row = await this.#db
       .updateTable('api_keys')
-      .set({ revoked_at: now() })
+      .set({ revoked_at: at })
       .where('prefix', '=', prefix)
       .where('revoked_at', 'is', null)
+      .returning('org_id')
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    if (!row) return undefined;
+    // After the key, in its own statement (see setLiveListenEnabled).
+    await this.#db
+      .updateTable('listen_tokens')
+      .set({ revoked_at: at })
+      .where('api_key_prefix', '=', prefix)
+      .where('revoked_at', 'is', null)
+      .execute();
+    return { orgId: row.org_id };
   }
 
   async createCall(orgId: string, input: NewCall): Promise<{ call: Call; created: boolean }> {
@@ -198,7 +222,21 @@ export class KyselyStore implements Store {
     return Number(row.n);
   }
 
-  async createListenToken(callPk: string, expiresAt: string): Promise<string> {
+  async activeCallPks(orgId: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('calls')
+      .select('pk')
+      .where('org_id', '=', orgId)
+      .where('status', '=', 'active')
+      .execute();
+    return rows.map((r) => r.pk);
+  }
+
+  async createListenToken(
+    callPk: string,
+    expiresAt: string,
+    apiKeyPrefix: string | null = null,
+  ): Promise<string> {
     const { token, hash } = newToken();
     await this.#db
       .insertInto('listen_tokens')
@@ -208,6 +246,7 @@ export class KyselyStore implements Store {
         created_at: now(),
         expires_at: expiresAt,
         revoked_at: null,
+        api_key_prefix: apiKeyPrefix,
       })
       .execute();
     return token;
@@ -240,6 +279,17 @@ export class KyselyStore implements Store {
       .where('revoked_at', 'is not', null)
       .execute();
     return rows.map((r) => r.token_hash);
+  }
+
+  async listenTokensOfApiKey(prefix: string): Promise<{ callPk: string; tokenHash: string }[]> {
+    const rows = await this.#db
+      .selectFrom('listen_tokens')
+      .innerJoin('calls', 'calls.pk', 'listen_tokens.call_pk')
+      .select(['listen_tokens.call_pk', 'listen_tokens.token_hash'])
+      .where('listen_tokens.api_key_prefix', '=', prefix)
+      .where('calls.status', '=', 'active')
+      .execute();
+    return rows.map((r) => ({ callPk: r.call_pk, tokenHash: r.token_hash }));
   }
 
   async createIngestToken(callPk: string): Promise<string> {

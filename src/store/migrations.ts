@@ -73,6 +73,22 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0002_listen_token_api_key': {
+    async up(db: Kysely<unknown>) {
+      // Which API key minted each listen token, so that revoking the key revokes its listen URLs.
+      // Null for tokens minted before this migration (and for any minted without a key).
+      await db.schema.alterTable('listen_tokens').addColumn('api_key_prefix', 'text').execute();
+      await db.schema
+        .createIndex('listen_tokens_api_key_idx')
+        .on('listen_tokens')
+        .column('api_key_prefix')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('listen_tokens_api_key_idx').ifExists().execute();
+      await db.schema.alterTable('listen_tokens').dropColumn('api_key_prefix').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

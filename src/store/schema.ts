@@ -48,6 +48,8 @@ export interface ListenTokensTable {
   created_at: string;
   expires_at: string;
   revoked_at: string | null;
+  /** Prefix of the API key that minted the token (migration 0002); null for older tokens. */
+  api_key_prefix: string | null;
 }
 
 export interface IngestTokensTable {

@@ -1,6 +1,12 @@
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/helpers/databases.js';
+import type { DatabaseConfig } from '../config/load-config.js';
+import { migrationProvider } from './migrations.js';
 import { openStore } from './open-store.js';
+import type { Database, ListenTokensTable } from './schema.js';
 import { hashSecret } from './secrets.js';
 import { InvalidCursorError, type Store } from './store.js';
 
@@ -23,6 +29,55 @@ describe.each(backends)('Store contract on $name', (backend) => {
     await again.close();
   });
 
+  it('migrates a database made by 0001 to the latest; its listen tokens keep working, minted by no key', async () => {
+    const old = await backend.create();
+    try {
+      const raw = rawDatabase(old.config);
+      const { error } = await new Migrator({ db: raw, provider: migrationProvider }).migrateTo(
+        '0001_control_plane',
+      );
+      expect(error).toBeUndefined();
+      const at = new Date().toISOString();
+      const expires = new Date(Date.now() + 60_000).toISOString();
+      await raw
+        .insertInto('orgs')
+        .values({ id: 'o1', name: 'Old', live_listen_enabled: 1, created_at: at })
+        .execute();
+      await raw
+        .insertInto('calls')
+        .values({
+          pk: 'p1',
+          org_id: 'o1',
+          call_id: 'c1',
+          status: 'active',
+          created_at: at,
+          last_activity_at: at,
+        })
+        .execute();
+      await raw
+        .insertInto('listen_tokens')
+        .values({ token_hash: hashSecret('old-token'), call_pk: 'p1', created_at: at, expires_at: expires })
+        .execute();
+      await raw.destroy();
+      const upgraded = await openStore(old.config);
+      try {
+        expect(await upgraded.resolveListenToken('old-token')).toEqual({
+          callPk: 'p1',
+          expiresAt: expires,
+          revoked: false,
+        });
+        const key = await upgraded.createApiKey('o1');
+        await upgraded.createListenToken('p1', expires, key.prefix);
+        await upgraded.revokeApiKey(key.prefix);
+        expect((await upgraded.resolveListenToken('old-token'))?.revoked).toBe(false);
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      await old.drop();
+    }
+  });
+
   it('creates organizations with live listen off unless asked', async () => {
     const off = await store.createOrg('Acme', false);
     const on = await store.createOrg('Beta', true);
@@ -43,9 +98,78 @@ describe.each(backends)('Store contract on $name', (backend) => {
     expect(apiKey.length).toBeGreaterThanOrEqual(40);
     expect((await store.findOrgByApiKey(apiKey))?.id).toBe(org.id);
     expect(await store.findOrgByApiKey(`${apiKey}x`)).toBeUndefined();
-    expect(await store.revokeApiKey(prefix)).toBe(true);
-    expect(await store.revokeApiKey(prefix)).toBe(false);
+    expect(await store.findApiKey(apiKey)).toEqual({ org, prefix });
+    expect(await store.findApiKey(`${apiKey}x`)).toBeUndefined();
+    expect(await store.revokeApiKey(prefix)).toEqual({ orgId: org.id });
+    expect(await store.revokeApiKey(prefix)).toBeUndefined();
+    expect(await store.revokeApiKey('esk_nothing')).toBeUndefined();
     expect(await store.findOrgByApiKey(apiKey)).toBeUndefined();
+    expect(await store.findApiKey(apiKey)).toBeUndefined();
+  });
+
+  it('revoking a key revokes the listen tokens it minted, expired ones too, and no others', async () => {
+    const org = await store.createOrg('Minting', true);
+    const k1 = await store.createApiKey(org.id);
+    const k2 = await store.createApiKey(org.id);
+    const { call } = await store.createCall(org.id, {});
+    const { call: ended } = await store.createCall(org.id, {});
+    const later = new Date(Date.now() + 60_000).toISOString();
+    const past = new Date(Date.now() - 1000).toISOString();
+    const live = await store.createListenToken(call.pk, later, k1.prefix);
+    const expired = await store.createListenToken(call.pk, past, k1.prefix);
+    const onEnded = await store.createListenToken(ended.pk, later, k1.prefix);
+    const bystander = await store.createListenToken(call.pk, later, k2.prefix);
+    const keyless = await store.createListenToken(call.pk, later);
+    await store.completeCall(ended.pk);
+    // Only tokens of calls still active are listed (the others' listeners closed when they ended).
+    const byCall = (rows: { callPk: string; tokenHash: string }[]) =>
+      rows.map((r) => `${r.callPk}:${r.tokenHash}`).sort();
+    expect(byCall(await store.listenTokensOfApiKey(k1.prefix))).toEqual(
+      byCall([
+        { callPk: call.pk, tokenHash: hashSecret(live) },
+        { callPk: call.pk, tokenHash: hashSecret(expired) },
+      ]),
+    );
+    expect(await store.revokeApiKey(k1.prefix)).toEqual({ orgId: org.id });
+    for (const t of [live, expired, onEnded]) expect((await store.resolveListenToken(t))?.revoked).toBe(true);
+    for (const t of [bystander, keyless]) expect((await store.resolveListenToken(t))?.revoked).toBe(false);
+    expect((await store.revokedListenTokenHashes(call.pk)).sort()).toEqual(
+      [hashSecret(live), hashSecret(expired)].sort(),
+    );
+    // Still listed once revoked: a revocation announced again finds the same listeners.
+    expect(await store.listenTokensOfApiKey(k1.prefix)).toHaveLength(2);
+    expect(await store.listenTokensOfApiKey(k2.prefix)).toEqual([
+      { callPk: call.pk, tokenHash: hashSecret(bystander) },
+    ]);
+    expect(await store.listenTokensOfApiKey('esk_nothing')).toEqual([]);
+  });
+
+  it('turning live listen off revokes every listen token of the org, and turning it on revives none', async () => {
+    const org = await store.createOrg('Switch', true);
+    const other = await store.createOrg('Elsewhere', true);
+    const { call } = await store.createCall(org.id, {});
+    const { call: ended } = await store.createCall(org.id, {});
+    const { call: foreign } = await store.createCall(other.id, {});
+    await store.completeCall(ended.pk);
+    const later = new Date(Date.now() + 60_000).toISOString();
+    const past = new Date(Date.now() - 1000).toISOString();
+    const tokens = [
+      await store.createListenToken(call.pk, later),
+      await store.createListenToken(call.pk, past),
+      await store.createListenToken(ended.pk, later),
+    ];
+    const foreignToken = await store.createListenToken(foreign.pk, later);
+    expect(await store.activeCallPks(org.id)).toEqual([call.pk]);
+    expect(await store.activeCallPks('nope')).toEqual([]);
+    expect((await store.setLiveListenEnabled(org.id, false))?.liveListenEnabled).toBe(false);
+    for (const t of tokens) expect((await store.resolveListenToken(t))?.revoked).toBe(true);
+    expect((await store.resolveListenToken(foreignToken))?.revoked).toBe(false);
+    expect((await store.setLiveListenEnabled(org.id, true))?.liveListenEnabled).toBe(true);
+    for (const t of tokens) expect((await store.resolveListenToken(t))?.revoked).toBe(true);
+    // Turning it on revokes nothing.
+    const fresh = await store.createListenToken(call.pk, later);
+    await store.setLiveListenEnabled(org.id, true);
+    expect((await store.resolveListenToken(fresh))?.revoked).toBe(false);
   });
 
   it('creates calls idempotently per organization, and the same id in two orgs separately', async () => {
@@ -150,3 +274,18 @@ describe.each(backends)('Store contract on $name', (backend) => {
     expect(await store.countActiveCalls()).toBeGreaterThanOrEqual(2);
   });
 });
+
+/** The tables as migration 0001 made them. */
+type Database0001 = Omit<Database, 'listen_tokens'> & {
+  listen_tokens: Omit<ListenTokensTable, 'api_key_prefix'>;
+};
+
+/** A bare Kysely on the test database, to build it as an older release left it. */
+function rawDatabase(config: DatabaseConfig): Kysely<Database0001> {
+  return new Kysely<Database0001>({
+    dialect:
+      config.kind === 'sqlite'
+        ? new SqliteDialect({ database: new SQLite(config.path) })
+        : new PostgresDialect({ pool: new pg.Pool({ connectionString: config.url, max: 1 }) }),
+  });
+}

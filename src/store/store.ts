@@ -11,14 +11,25 @@ export interface Store {
   getOrg(orgId: string): Promise<Org | undefined>;
   /** The oldest organization with exactly this name. */
   findOrgByName(name: string): Promise<Org | undefined>;
+  /**
+   * Sets the org's live-listen preference. Turning it off also revokes every listen token of the
+   * org's calls (expired ones too), after the preference is written: a token minted meanwhile is
+   * then either revoked here or refused by its minter's re-check (routes/listen.ts).
+   */
   setLiveListenEnabled(orgId: string, enabled: boolean): Promise<Org | undefined>;
 
   /** Creates a key for the org; the returned `apiKey` is the only copy of the secret. */
   createApiKey(orgId: string): Promise<{ apiKey: string; prefix: string }>;
   /** The org a live (not revoked) key belongs to. */
   findOrgByApiKey(apiKey: string): Promise<Org | undefined>;
-  /** Revokes the key with this visible prefix; false when there is no such live key. */
-  revokeApiKey(prefix: string): Promise<boolean>;
+  /** The same, with the key's visible prefix (which names the key, e.g. for its listen tokens). */
+  findApiKey(apiKey: string): Promise<{ org: Org; prefix: string } | undefined>;
+  /**
+   * Revokes the live key with this visible prefix, then every listen token it minted (expired ones
+   * too; in that order, as for `setLiveListenEnabled`). Returns the key's org; undefined when there
+   * is no such live key.
+   */
+  revokeApiKey(prefix: string): Promise<{ orgId: string } | undefined>;
 
   /** Idempotent on (org, callId): returns the existing call with `created: false`. */
   createCall(orgId: string, input: NewCall): Promise<{ call: Call; created: boolean }>;
@@ -32,8 +43,11 @@ export interface Store {
   /** Active calls whose last ingest activity is older than `before`. */
   findIdleCalls(before: string, limit: number): Promise<Call[]>;
   countActiveCalls(): Promise<number>;
+  /** Internal keys of the org's active calls. */
+  activeCallPks(orgId: string): Promise<string[]>;
 
-  createListenToken(callPk: string, expiresAt: string): Promise<string>;
+  /** `apiKeyPrefix`: the key that minted it (revoking that key revokes the token). */
+  createListenToken(callPk: string, expiresAt: string, apiKeyPrefix?: string | null): Promise<string>;
   resolveListenToken(token: string): Promise<ListenGrant | undefined>;
   /** Revokes every listen token of the call; returns how many were live. */
   revokeListenTokens(callPk: string): Promise<number>;
@@ -42,6 +56,8 @@ export interface Store {
    * event (cut off from NATS) find the listeners it should have closed.
    */
   revokedListenTokenHashes(callPk: string): Promise<string[]>;
+  /** Hashes of the listen tokens the key minted on calls that are still active, revoked or not. */
+  listenTokensOfApiKey(prefix: string): Promise<{ callPk: string; tokenHash: string }[]>;
   createIngestToken(callPk: string): Promise<string>;
   /** The call an ingest token belongs to. */
   resolveIngestToken(token: string): Promise<string | undefined>;
