@@ -156,6 +156,8 @@ describe.each(kinds)('Bus contract: $name', (kind) => {
     const events: CallEvent[] = [
       { type: 'participant', name: 'agent.v2', state: 'joined' },
       { type: 'revoked' },
+      { type: 'revoked', tokenHashes: ['a1', 'b2'] },
+      { type: 'revoked', tokenHashes: [], apiKeyPrefix: 'esk_Ab3dE9fG' },
       { type: 'ended' },
     ];
     for (const e of events) a.publishCallEvent(call, e);

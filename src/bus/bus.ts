@@ -4,8 +4,18 @@ import type { TrackFrame } from '../domain/audio-format.js';
 export type CallEvent =
   /** The call completed: every listener closes with 1000 "call ended". */
   | { readonly type: 'ended' }
-  /** Every listen URL of the call was revoked: every listener closes with 4001 "revoked". */
-  | { readonly type: 'revoked' }
+  /**
+   * Listen URLs or credentials of the call were revoked; what they admitted closes with 4001
+   * "revoked". Without selectors: every listener of the call (all its URLs were revoked). With
+   * selectors, only what they name: the listeners that connected with one of `tokenHashes`
+   * (`hashSecret` of the listen token) and the ingest sockets authenticated by the API key with
+   * prefix `apiKeyPrefix`.
+   */
+  | {
+      readonly type: 'revoked';
+      readonly tokenHashes?: readonly string[];
+      readonly apiKeyPrefix?: string;
+    }
   /** A participant's ingest connected or went away (on whichever node carries it). */
   | { readonly type: 'participant'; readonly name: string; readonly state: 'joined' | 'left' };
 

@@ -144,8 +144,16 @@ describe.skipIf(!natsAvailable)('NatsBus on the shared NATS server', () => {
     raw.publish(`${prefix}.audio.track.v1.call4.caller`, 'garbage');
     raw.publish(`${prefix}.call.call4.events`, '{"type":"explode"}');
     raw.publish(`${prefix}.call.call4.events`, 'not json');
+    // A revocation whose selector is malformed must not widen into "close every listener".
+    raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","tokenHashes":"a1"}');
+    raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","tokenHashes":[1]}');
+    raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","tokenHashes":null}');
+    raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","apiKeyPrefix":7}');
+    raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","tokenHashes":["a1"],"extra":1}');
     raw.publish(`${prefix}.call.call4.events`, '{"type":"ended"}');
-    await eventually(() => expect(events).toEqual([{ type: 'ended' }]));
+    await eventually(() =>
+      expect(events).toEqual([{ type: 'revoked', tokenHashes: ['a1'] }, { type: 'ended' }]),
+    );
     expect(frames).toEqual([]);
     expect(dropped).toEqual(['bus_malformed']);
   });

@@ -459,7 +459,19 @@ function parseJson(data: Uint8Array): unknown {
 export function parseCallEvent(data: Uint8Array): CallEvent | null {
   const v = parseJson(data) as Record<string, unknown> | undefined;
   if (typeof v !== 'object' || v === null) return null;
-  if (v.type === 'ended' || v.type === 'revoked') return { type: v.type };
+  if (v.type === 'ended') return { type: v.type };
+  if (v.type === 'revoked') {
+    // A selector that is present but malformed drops the event: read as absent, it would close
+    // every listener of the call instead of the few it names.
+    const { tokenHashes, apiKeyPrefix } = v;
+    if (tokenHashes !== undefined && !isStringArray(tokenHashes)) return null;
+    if (apiKeyPrefix !== undefined && typeof apiKeyPrefix !== 'string') return null;
+    return {
+      type: 'revoked',
+      ...(tokenHashes !== undefined && { tokenHashes }),
+      ...(apiKeyPrefix !== undefined && { apiKeyPrefix }),
+    };
+  }
   if (
     v.type === 'participant' &&
     typeof v.name === 'string' &&
@@ -468,6 +480,10 @@ export function parseCallEvent(data: Uint8Array): CallEvent | null {
     return { type: 'participant', name: v.name, state: v.state };
   }
   return null;
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
 }
 
 /** The well-formed NodeCallStats of a stats answer (others are skipped). */
