@@ -7,6 +7,7 @@ import { AppError } from '../domain/app-error.js';
 import { hashSecret } from '../store/secrets.js';
 import type { AppDeps } from './app-deps.js';
 import { apiKeyAuth, credentialFrom } from './auth.js';
+import { createHttpServer, handleClientError } from './early-errors.js';
 import { failure } from './envelope.js';
 import { jsonNestingExceeds, MAX_JSON_DEPTH } from './json-depth.js';
 import { adminRoutes } from './routes/admin.js';
@@ -34,9 +35,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     // Errors raised by the router itself (malformed URL, oversized parameter) get the envelope too.
     frameworkErrors: (err, _request, reply: FastifyReply) => {
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        const message = 'A URL path segment is longer than 1024 characters';
+        return reply.code(414).send(failure('MESSAGE_TOO_BIG', message));
+      }
+      if (err.code === 'FST_ERR_BAD_URL') {
+        return reply.code(400).send(failure('VALIDATION_ERROR', 'Malformed URL (bad percent-encoding)'));
+      }
       const { error } = toAppError(err);
       reply.code(error.status).send(failure(error.code, error.message));
     },
+    // So are errors before routing: Node's HTTP parser (431, 400, 408), a missing Host, a request
+    // arriving while the server shuts down (src/http/early-errors.ts answers those itself).
+    clientErrorHandler: handleClientError,
+    serverFactory: createHttpServer,
+    return503OnClosing: false,
     // Ajv removes unknown properties by default; fail loudly instead (schemas say additionalProperties: false).
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
