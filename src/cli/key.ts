@@ -26,12 +26,19 @@ export function registerKeyCommands(program: Command): void {
 
   const revoke = key
     .command('revoke')
-    .description('Revoke an API key by its visible prefix (the first 12 characters, e.g. esk_Ab3dE9fG)')
+    .description(
+      'Revoke an API key by its visible prefix (the first 12 characters, e.g. esk_Ab3dE9fG), and the listen URLs it minted',
+    )
     .argument('<prefix>', 'key prefix');
   addConfigFlags(revoke, ['databaseUrl']);
   revoke.action(async (prefix: string, options: { databaseUrl?: string }) => {
     const revoked = await withStore(options, (store) => store.revokeApiKey(prefix));
     if (!revoked) throw new CliError(`no live API key with prefix ${prefix}`);
-    process.stdout.write(`Revoked API key ${prefix}\n`);
+    // Offline, only the store changes: a running server closes the listeners of those URLs on its
+    // next reconciliation (within 30 s); the key's open ingest sockets stay until they disconnect.
+    process.stdout.write(
+      `Revoked API key ${prefix} and the listen URLs it minted\n` +
+        '(running servers close their listeners within 30 s; to close its sockets at once, use DELETE /admin/v1/keys/{prefix})\n',
+    );
   });
 }

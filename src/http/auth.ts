@@ -7,6 +7,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The organization of the API key that authenticated the request (set on /v1 routes). */
     org: Org;
+    /** The visible prefix of that API key (set on /v1 routes). */
+    apiKeyPrefix: string;
   }
 }
 
@@ -27,8 +29,9 @@ export function credentialFrom(header: string | undefined): string | null {
 export function apiKeyAuth(store: Store) {
   return async (request: FastifyRequest): Promise<void> => {
     const key = credentialFrom(request.headers.authorization);
-    const org = key === null ? undefined : await store.findOrgByApiKey(key);
-    if (!org) throw new AppError('UNAUTHORIZED', 'Missing, unknown or revoked API key');
-    request.org = org;
+    const found = key === null ? undefined : await store.findApiKey(key);
+    if (!found) throw new AppError('UNAUTHORIZED', 'Missing, unknown or revoked API key');
+    request.org = found.org;
+    request.apiKeyPrefix = found.prefix;
   };
 }

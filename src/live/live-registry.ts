@@ -14,6 +14,8 @@ import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
 /** An open ingest connection, as the registry needs to see it. */
 export interface IngestConnection {
   readonly tracks: readonly IngestTrack[];
+  /** Prefix of the API key that authenticated it (revoking the key closes it); null for a token. */
+  readonly apiKeyPrefix?: string | null;
   /** Closes the socket (idempotent). */
   close(code: number, reason: string): void;
 }
@@ -208,7 +210,17 @@ export class LiveRegistry {
       for (const ingest of [...presence.ingests]) ingest.close(CloseCode.NORMAL, 'call ended');
       this.#release(callPk, presence);
     } else if (event.type === 'revoked') {
-      presence.room?.forEachListener((l) => l.close(CloseCode.REVOKED, 'revoked'));
+      const { tokenHashes, apiKeyPrefix } = event;
+      if (tokenHashes === undefined && apiKeyPrefix === undefined) {
+        presence.room?.forEachListener((l) => l.close(CloseCode.REVOKED, 'revoked'));
+        return;
+      }
+      if (tokenHashes !== undefined) this.closeRevoked(callPk, tokenHashes);
+      if (apiKeyPrefix !== undefined) {
+        for (const ingest of [...presence.ingests]) {
+          if (ingest.apiKeyPrefix === apiKeyPrefix) ingest.close(CloseCode.REVOKED, 'revoked');
+        }
+      }
     } else {
       presence.room?.forEachListener((l) => l.sendEvent(event));
     }

@@ -14,6 +14,8 @@ import type { WsDeps } from './ws-deps.js';
 export interface IngestGrant {
   readonly call: Call;
   readonly params: GenericIngestParams;
+  /** Prefix of the API key that authenticated the socket; null when the ingest token did. */
+  readonly apiKeyPrefix: string | null;
 }
 
 /**
@@ -27,9 +29,14 @@ export async function authorizeIngest(
   request: IncomingMessage,
 ): Promise<IngestGrant> {
   const params = parseGenericIngestParams(query);
-  const call = await resolveIngestCall(deps, callId, query.get('token'), request.headers.authorization);
+  const { call, apiKeyPrefix } = await resolveIngestCredential(
+    deps,
+    callId,
+    query.get('token'),
+    request.headers.authorization,
+  );
   if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
-  return { call, params };
+  return { call, params, apiKeyPrefix };
 }
 
 /** The call an ingest connection may feed, by ingest token or by API key of the call's org. */
@@ -39,24 +46,34 @@ export async function resolveIngestCall(
   token: string | null,
   authorization: string | undefined,
 ): Promise<Call> {
+  return (await resolveIngestCredential(deps, callId, token, authorization)).call;
+}
+
+/** The same, with the prefix of the API key that authenticated it (null for an ingest token). */
+async function resolveIngestCredential(
+  deps: WsDeps,
+  callId: string,
+  token: string | null,
+  authorization: string | undefined,
+): Promise<{ call: Call; apiKeyPrefix: string | null }> {
   if (token) {
     const callPk = await deps.store.resolveIngestToken(token);
     const call = callPk === undefined ? undefined : await deps.store.getCallByPk(callPk);
     if (!call || call.callId !== callId)
       throw new AppError('UNAUTHORIZED', 'Ingest token is not valid for this call');
-    return call;
+    return { call, apiKeyPrefix: null };
   }
   const key = credentialFrom(authorization);
-  const org = key === null ? undefined : await deps.store.findOrgByApiKey(key);
-  if (!org) throw new AppError('UNAUTHORIZED', 'An ingest token or API key is required');
-  const call = await deps.store.getCall(org.id, callId);
+  const found = key === null ? undefined : await deps.store.findApiKey(key);
+  if (!found) throw new AppError('UNAUTHORIZED', 'An ingest token or API key is required');
+  const call = await deps.store.getCall(found.org.id, callId);
   if (!call) throw new AppError('CALL_NOT_FOUND');
-  return call;
+  return { call, apiKeyPrefix: found.prefix };
 }
 
 export function acceptGenericIngest(deps: WsDeps, ws: WebSocket, grant: IngestGrant): void {
   const { params } = grant;
-  const session = new IngestSession(deps, ws, grant.call);
+  const session = new IngestSession(deps, ws, grant.call, grant.apiKeyPrefix);
   const tracks = session.addTracks(params.participants, params);
   const decoder = new IngestDecoder(params.encoding, params.channels);
   ws.on('message', (data: RawData, isBinary: boolean) => {

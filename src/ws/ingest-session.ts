@@ -13,14 +13,17 @@ import type { WsDeps } from './ws-deps.js';
 export class IngestSession implements IngestConnection {
   readonly call: Call;
   readonly tracks: IngestTrack[] = [];
+  /** Prefix of the API key that authenticated the socket; null when an ingest token did. */
+  readonly apiKeyPrefix: string | null;
   readonly #deps: WsDeps;
   readonly #ws: WebSocket;
   #closed = false;
 
-  constructor(deps: WsDeps, ws: WebSocket, call: Call) {
+  constructor(deps: WsDeps, ws: WebSocket, call: Call, apiKeyPrefix: string | null = null) {
     this.#deps = deps;
     this.#ws = ws;
     this.call = call;
+    this.apiKeyPrefix = apiKeyPrefix;
     deps.registry.addIngest(call.pk, this);
     deps.touchCall(call.pk);
     ws.once('close', () => {

@@ -35,6 +35,12 @@ export async function authorizeListener(
   const call = await deps.store.getCallByPk(grant.callPk);
   if (!call) throw new AppError('CALL_NOT_FOUND');
   if (call.callId !== callId) throw new AppError('UNAUTHORIZED', 'Listen token is not valid for this call');
+  // Turning live listen off revokes the org's tokens; refusing here too covers a token minted
+  // while it was being turned off.
+  const org = await deps.store.getOrg(call.orgId);
+  if (!org?.liveListenEnabled) {
+    throw new AppError('UNAUTHORIZED', 'Listen token is unknown, revoked or expired');
+  }
   if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
   return { call, format, tokenHash: hashSecret(token) };
 }

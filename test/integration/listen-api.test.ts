@@ -152,12 +152,12 @@ describe.each(backends)('POST /v1/calls/{call_id}/listen on $name', (backend) =>
       const org = await broken.createOrg();
       // Break the database underneath the running server: the next query fails unexpectedly.
       const { store } = broken.server.deps;
-      const original = store.findOrgByApiKey.bind(store);
-      store.findOrgByApiKey = async () => {
+      const original = store.findApiKey.bind(store);
+      store.findApiKey = async () => {
         throw new TypeError('secret internal detail: relation "api_keys" exploded at 0xdeadbeef');
       };
       const r = await jsonRequest(broken, 'POST', '/v1/calls/x/listen', { apiKey: org.apiKey });
-      store.findOrgByApiKey = original;
+      store.findApiKey = original;
       expect(r.status).toBe(500);
       expect(r.text).toBe(errorOf('INTERNAL_SERVER_ERROR', 'Internal server error'));
       expect(broken.logs.join('')).toContain('exploded');

@@ -11,7 +11,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** /admin/v1: organizations and API keys. Registered only when EARSHOT_ADMIN_TOKEN is set. */
 export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps & { adminToken: string }> = async (app, deps) => {
-  const { store, adminToken } = deps;
+  const { store, lifecycle, adminToken } = deps;
   const expected = digest(adminToken);
 
   app.addHook('onRequest', async (request) => {
@@ -74,7 +74,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps & { adminToken: stri
     '/keys/:key_prefix',
     {
       schema: {
-        summary: 'Revoke an API key by its visible prefix',
+        summary:
+          'Revoke an API key by its visible prefix, with the listen URLs it minted; closes their listeners and the ingest sockets it authenticated (4001 "revoked")',
         tags: ['admin'],
         params: Type.Object({ key_prefix: Type.String() }),
         response: {
@@ -85,7 +86,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps & { adminToken: stri
     },
     async (request) => {
       const prefix = request.params.key_prefix;
-      if (!(await store.revokeApiKey(prefix)))
+      if (!(await lifecycle.revokeApiKey(prefix)))
         throw new AppError('NOT_FOUND', 'No live API key with that prefix');
       return success({ key_prefix: prefix, revoked: true as const });
     },

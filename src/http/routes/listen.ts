@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../domain/app-error.js';
 import type { AppDeps } from '../app-deps.js';
+import { credentialFrom } from '../auth.js';
 import { findOrgCall, requireCallId } from '../call-lookup.js';
 import { success } from '../envelope.js';
 import { webSocketBase } from '../public-url.js';
@@ -28,7 +29,13 @@ export const listenRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps
       const call = await findOrgCall(store, request.org, callId);
       if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
       const expiresAt = new Date(Date.now() + config.listenTokenTtlS * 1000).toISOString();
-      const token = await store.createListenToken(call.pk, expiresAt);
+      const token = await store.createListenToken(call.pk, expiresAt, request.apiKeyPrefix);
+      // Revoking the key, or turning live listen off, writes that first and then revokes the tokens:
+      // a token minted meanwhile is caught by this re-check (and never handed out) or by that revocation.
+      const key = credentialFrom(request.headers.authorization);
+      const still = key === null ? undefined : await store.findApiKey(key);
+      if (!still) throw new AppError('UNAUTHORIZED', 'Missing, unknown or revoked API key');
+      if (!still.org.liveListenEnabled) throw new AppError('INVALID_ORG_PREFERENCES');
       const url = `${webSocketBase(request, config.publicUrl)}/ws/listen/${encodeURIComponent(call.callId)}?token=${token}`;
       return success({ url });
     },
