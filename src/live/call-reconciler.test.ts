@@ -1,8 +1,11 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { sqliteBackend } from '../../test/helpers/databases.js';
 import type { CallEvent } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import type { Call } from '../domain/entities.js';
+import { openStore } from '../store/open-store.js';
+import { hashSecret } from '../store/secrets.js';
 import type { Store } from '../store/store.js';
 import { startCallReconciler } from './call-reconciler.js';
 
@@ -53,6 +56,46 @@ describe('startCallReconciler', () => {
     await reconciler.reconcile();
     reconciler.stop();
     expect(closed).toEqual([['a', ['h1', 'h2']]]);
+  });
+
+  it('closes the listeners of URLs revoked offline with their key (earshot key revoke) or by turning live listen off', async () => {
+    const db = await sqliteBackend.create();
+    const store = await openStore(db.config);
+    try {
+      const org = await store.createOrg('Offline', true);
+      const k1 = await store.createApiKey(org.id);
+      const k2 = await store.createApiKey(org.id);
+      const { call } = await store.createCall(org.id, {});
+      const expired = new Date(Date.now() - 1000).toISOString();
+      const later = new Date(Date.now() + 60_000).toISOString();
+      const [a, b, c] = [
+        await store.createListenToken(call.pk, expired, k1.prefix),
+        await store.createListenToken(call.pk, later, k1.prefix),
+        await store.createListenToken(call.pk, later, k2.prefix),
+      ].map(hashSecret);
+      const open = new Set([a, b, c]);
+      const reconciler = startCallReconciler({
+        store,
+        bus: new MemoryBus(),
+        live: {
+          liveCalls: () => [call.pk],
+          callsWithListeners: () => [call.pk],
+          closeRevoked: (_pk, hashes) => hashes.filter((h) => open.delete(h)).length,
+        },
+        log: pino({ level: 'silent' }),
+      });
+      // Only the store is written, as the offline CLI does; nothing is announced.
+      await store.revokeApiKey(k1.prefix);
+      await reconciler.reconcile();
+      expect([...open]).toEqual([c]);
+      await store.setLiveListenEnabled(org.id, false);
+      await reconciler.reconcile();
+      reconciler.stop();
+      expect([...open]).toEqual([]);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
   });
 
   it('survives a store that is down (it retries on its next run)', async () => {

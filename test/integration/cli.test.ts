@@ -149,11 +149,33 @@ describe('earshot org and key', () => {
     expect(third, text.stdout).toBeDefined();
     expect(await orgOfKey(url, third!)).toBe(org.org_id);
 
+    // Listen URLs minted by the key (as POST …/listen records them) are revoked with it; others stay.
+    const mint = async (prefix: string) => {
+      const store = await openStore(loadConfig({}, { EARSHOT_DATABASE_URL: url }).database);
+      try {
+        const { call } = await store.createCall(org.org_id, { callId: 'CA-cli' });
+        return await store.createListenToken(call.pk, new Date(Date.now() + 60_000).toISOString(), prefix);
+      } finally {
+        await store.close();
+      }
+    };
+    const tokens = [await mint(second.key_prefix), await mint(org.key_prefix)];
+
     const revoke = await earshot(['key', 'revoke', second.key_prefix], env);
     expect(revoke.code, revoke.stderr).toBe(0);
     expect(revoke.stdout).toContain(second.key_prefix);
+    expect(revoke.stdout).toContain('listen URLs it minted');
     expect(await orgOfKey(url, second.api_key)).toBeUndefined();
     expect(await orgOfKey(url, org.api_key)).toBe(org.org_id);
+    const store = await openStore(loadConfig({}, { EARSHOT_DATABASE_URL: url }).database);
+    try {
+      const revoked = await Promise.all(
+        tokens.map(async (t) => (await store.resolveListenToken(t))?.revoked),
+      );
+      expect(revoked).toEqual([true, false]);
+    } finally {
+      await store.close();
+    }
 
     const again = await earshot(['key', 'revoke', second.key_prefix], env);
     expect(again.code).toBe(1);
