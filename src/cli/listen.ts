@@ -54,7 +54,7 @@ async function record(url: string, out: WavWriter | null, callId: string): Promi
         writing = writing.then(() => (out ? out.write(data) : writeStdout(data)));
       });
       ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
-      ws.once('error', (err) => reject(new CliError(`listen socket failed: ${err.message}`)));
+      ws.on('error', (err) => reject(new CliError(`listen socket failed: ${err.message}`)));
     });
     await writing;
     progress?.done();

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { startDemo } from '../demo/start-demo.js';
 import { startServer } from '../main.js';
+import { installProcessGuard } from '../observability/process-guard.js';
 import { addConfigFlags, overridesFrom } from './config-flags.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -25,6 +26,10 @@ export function registerServeCommand(program: Command): void {
     const config = loadConfig(process.env, overridesFrom(options));
     const server = await startServer(config);
     const log = server.deps.logger;
+    installProcessGuard((err, origin, logIt) => {
+      server.deps.metrics.uncaughtErrors.inc();
+      if (logIt) log.error({ err, origin }, 'unexpected error caught by the process guard; still serving');
+    });
     const demo = options.demo ? await startDemo(server) : null;
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {

@@ -93,6 +93,8 @@ async function stream(
   };
   process.once('SIGINT', stop);
   ws.once('close', stop);
+  // A socket error ends the stream like a close does (ws closes the socket after it).
+  ws.on('error', stop);
   const start = performance.now();
   let sent = 0;
   try {

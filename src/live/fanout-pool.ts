@@ -151,6 +151,8 @@ export class FanoutPool {
     });
     const worker = new Worker(child);
     this.#workers[index] = worker;
+    // E.g. a send on a channel that just closed: the exit handler below replaces the worker.
+    child.on('error', (err) => this.#log.warn({ err, pid: child.pid }, 'fan-out worker channel error'));
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('fan-out worker did not start')), READY_TIMEOUT_MS);
       child.once('error', reject);
@@ -175,6 +177,9 @@ export class FanoutPool {
   #onMessage(worker: Worker, message: FromWorker): void {
     if (message.t === 'ack') worker.inFlight--;
     else if (message.t === 'closed') worker.closed(message.id);
+    else if (message.t === 'socketError')
+      this.#metrics.socketErrors.inc({ socket: 'listener', reason: message.reason });
+    else if (message.t === 'uncaught') this.#metrics.uncaughtErrors.inc();
     else if (message.t === 'stats') {
       if (message.sent > 0) this.#metrics.framesOut.inc(message.sent);
       if (message.dropped > 0)

@@ -63,6 +63,10 @@ export type FromWorker =
   | { readonly t: 'ack'; readonly seq: number }
   /** The listener is gone: closed by either side, cut by the keepalive, or its handshake failed. */
   | { readonly t: 'closed'; readonly id: number }
+  /** A listener socket closed for a protocol violation (counted in the main process's metrics). */
+  | { readonly t: 'socketError'; readonly reason: string }
+  /** An error reached the worker's process-level guard (logged there; the worker keeps serving). */
+  | { readonly t: 'uncaught' }
   /** Counters since the previous report. */
   | { readonly t: 'stats'; readonly sent: number; readonly dropped: number; readonly evicted: number };
 

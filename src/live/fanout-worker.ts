@@ -9,8 +9,10 @@
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
+import { installProcessGuard } from '../observability/process-guard.js';
 import { closeSockets } from '../ws/close-sockets.js';
 import { Keepalive } from '../ws/keepalive.js';
+import { guardListenerSocket } from '../ws/socket-guard.js';
 import { DirectWriteBatch } from './direct-write.js';
 import { type FromWorker, parseWorkerSettings, type ToWorker, unpackFrames } from './fanout-protocol.js';
 import {
@@ -26,7 +28,10 @@ import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
 const STATS_EVERY_BATCHES = 10;
 const TICK_MS = 20;
 
-const send = (message: FromWorker) => process.send?.(message);
+/** To the main process; nothing once the channel is gone (a send then would raise an `error` event). */
+const send = (message: FromWorker) => {
+  if (process.connected) process.send?.(message);
+};
 const settings = parseWorkerSettings(process.argv[2]);
 
 const wss = new WebSocketServer({
@@ -64,7 +69,7 @@ function adopt(message: Extract<ToWorker, { t: 'listener' }>, socket: Socket | u
     (ws) => {
       upgraded = true;
       keepalive.watch(ws);
-      ws.on('message', () => {});
+      guardListenerSocket(ws, (reason) => send({ t: 'socketError', reason }));
       const listener = new Listener(ws, message.format, listenerPolicy(message.format));
       let group = groups.get(message.group);
       if (!group) groups.set(message.group, (group = new Set()));
@@ -122,6 +127,11 @@ process.on('message', (message: ToWorker, handle?: Socket) => {
     case 'shutdown':
       return void shutdown();
   }
+});
+installProcessGuard((err, origin, logIt) => {
+  send({ t: 'uncaught' });
+  if (logIt)
+    console.error(`earshot fan-out worker ${process.pid}: unexpected error (${origin}); still serving`, err);
 });
 // Without the main process there is nothing to do: its sockets' owner is gone.
 process.on('disconnect', () => process.exit(0));

@@ -17,6 +17,10 @@ export class Metrics {
   readonly mixLatency: Histogram;
   readonly writeCoalescing: Gauge;
   readonly directWrites: Gauge;
+  readonly socketErrors: Counter<'socket' | 'reason'>;
+  readonly uncaughtErrors: Counter;
+  readonly authFailures: Counter<'outcome'>;
+  readonly quotaRefusals: Counter<'limit'>;
 
   constructor(options: { countActiveCalls: () => Promise<number> }) {
     const registers = [this.registry];
@@ -79,6 +83,29 @@ export class Metrics {
     this.directWrites = new Gauge({
       name: 'earshot_direct_writes',
       help: '1 when listener messages are written through the native addon (see EARSHOT_DIRECT_WRITES), else 0',
+      registers,
+    });
+    this.socketErrors = new Counter({
+      name: 'earshot_socket_errors_total',
+      help: 'Sockets closed for a protocol violation or socket error, by socket kind and reason (ws error code, unexpected_message, inbound_flood, …)',
+      labelNames: ['socket', 'reason'],
+      registers,
+    });
+    this.uncaughtErrors = new Counter({
+      name: 'earshot_uncaught_errors_total',
+      help: 'Errors that reached the process-level guard (logged; the process keeps serving)',
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'earshot_auth_failures_total',
+      help: 'Failed authentications (counted), and requests refused because their address failed too often (limited)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.quotaRefusals = new Counter({
+      name: 'earshot_quota_refusals_total',
+      help: 'Requests and connections refused with QUOTA_EXCEEDED, by limit',
+      labelNames: ['limit'],
       registers,
     });
   }

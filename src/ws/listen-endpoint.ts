@@ -8,6 +8,7 @@ import type { FanoutPool } from '../live/fanout-pool.js';
 import { Listener, type ListenerSink, listenerPolicy } from '../live/listener.js';
 import { type ListenerFormat, parseListenerFormat } from '../live/listener-options.js';
 import { hashSecret } from '../store/secrets.js';
+import { guardListenerSocket } from './socket-guard.js';
 import type { WsDeps } from './ws-deps.js';
 
 export interface ListenGrant {
@@ -53,8 +54,7 @@ export function acceptListener(
 ): void {
   const { format } = grant;
   const listener = new Listener(ws, format, listenerPolicy(format), grant.tokenHash);
-  // Listeners have nothing to say; what they send is ignored rather than buffered.
-  ws.on('message', () => {});
+  guardListenerSocket(ws, (reason) => deps.metrics.socketErrors.inc({ socket: 'listener', reason }));
   register(deps, grant, listener);
 }
 

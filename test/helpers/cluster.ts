@@ -1,100 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { openStore } from '../../src/store/open-store.js';
 import { type Backend, backends, postgresBackend, type TestDatabase } from './databases.js';
-import { killOnExit, natsAvailable, TEST_NATS_URL, uniquePrefix } from './nats.js';
+import { natsAvailable, TEST_NATS_URL, uniquePrefix } from './nats.js';
+import { type ClusterNode, startNode } from './server-process.js';
 
 export { toneChunks } from './ws-clients.js';
-
-const BIN = fileURLToPath(new URL('../../bin/earshot.js', import.meta.url));
+export { type ClusterNode, startNode };
 
 /** Whether the shared Postgres and NATS both answer (under CI=true their helpers throw instead). */
 export const clusterAvailable = natsAvailable && backends.includes(postgresBackend);
-
-/** One `earshot serve` process. */
-export interface ClusterNode {
-  readonly name: string;
-  readonly url: string;
-  readonly ws: string;
-  readonly pid: number;
-  readonly child: ChildProcess;
-  /** Every line it wrote to stdout/stderr. */
-  readonly logs: string[];
-  /** Resolves with the exit code (or signal) when it exits. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  request(
-    path: string,
-    init?: RequestInit & { apiKey?: string; json?: unknown },
-    // biome-ignore lint/suspicious/noExplicitAny: tests read response envelopes loosely
-  ): Promise<{ status: number; body: any }>;
-  /** Sends a signal and resolves when the process has exited. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `node bin/earshot.js serve` on port 0 and waits for its `listening` line. */
-export async function startNode(name: string, env: Record<string, string>): Promise<ClusterNode> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EARSHOT_')));
-  const child = killOnExit(
-    spawn(process.execPath, [BIN, 'serve'], {
-      env: { ...base, EARSHOT_HOST: '127.0.0.1', EARSHOT_PORT: '0', EARSHOT_LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  const logs: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} did not start within 15 s:\n${logs.join('')}`)),
-      15_000,
-    );
-    const onLine = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        if (line === '') continue;
-        logs.push(`${line}\n`);
-        const m = /listening on (http:\/\/[^\s"]+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      }
-    };
-    child.stdout?.on('data', onLine);
-    child.stderr?.on('data', onLine);
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${logs.join('')}`));
-    });
-  });
-  return {
-    name,
-    url,
-    ws: url.replace(/^http/, 'ws'),
-    pid: child.pid as number,
-    child,
-    logs,
-    exited,
-    async request(path, init = {}) {
-      const { apiKey, json, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (apiKey !== undefined) headers.set('authorization', apiKey);
-      if (json !== undefined) headers.set('content-type', 'application/json');
-      const response = await fetch(url + path, {
-        ...rest,
-        headers,
-        body: json === undefined ? rest.body : JSON.stringify(json),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined };
-    },
-    async stop(signal = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-}
 
 export interface Cluster {
   readonly nodes: ClusterNode[];

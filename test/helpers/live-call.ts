@@ -1,4 +1,5 @@
-import { jsonRequest, type TestServer } from './server.js';
+import { jsonRequest } from './server.js';
+import type { HttpTarget } from './server-process.js';
 
 export interface LiveCall {
   readonly id: string;
@@ -11,7 +12,7 @@ export interface LiveCall {
 }
 
 /** Creates a call through the API (as a platform would) with helpers for its sockets. */
-export async function createLiveCall(ts: TestServer, apiKey: string, callId?: string): Promise<LiveCall> {
+export async function createLiveCall(ts: HttpTarget, apiKey: string, callId?: string): Promise<LiveCall> {
   const created = await jsonRequest(ts, 'POST', '/v1/calls', {
     apiKey,
     body: callId ? { call_id: callId } : {},

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { killOnExit } from './server-process.js';
 
 /** The NATS server tests share; each test isolates itself with its own subject prefix. */
 export const TEST_NATS_URL = process.env.EARSHOT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -57,17 +58,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Children still running when the test process exits are killed with it (a failed test leaks nothing). */
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-/** Registers a child process to be killed if the test process exits first. */
-export function killOnExit(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
+export { killOnExit } from './server-process.js';
 
 /** A throwaway nats-server on a loopback port, for tests that stop and restart it. */
 export interface ThrowawayNats {

@@ -5,6 +5,7 @@ import { type RunningServer, startServer } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Backend, TestDatabase } from './databases.js';
 import { sqliteBackend } from './databases.js';
+import type { HttpTarget } from './server-process.js';
 
 export interface TestServer {
   readonly server: RunningServer;
@@ -62,7 +63,7 @@ export async function startTestServer(backend: Backend, env: ConfigOverrides = {
 
 /** POSTs JSON and returns status, parsed body and raw text. */
 export async function jsonRequest(
-  ts: TestServer,
+  ts: HttpTarget,
   method: string,
   path: string,
   options: { apiKey?: string; body?: unknown; headers?: Record<string, string> } = {},
