@@ -155,6 +155,8 @@ describe.each(kinds)('Bus contract: $name', (kind) => {
     onB.length = 0;
     const events: CallEvent[] = [
       { type: 'participant', name: 'agent.v2', state: 'joined' },
+      { type: 'participant', name: 'caller', state: 'joined', connectionId: 'c0ffee-1' },
+      { type: 'participant', name: 'caller', state: 'left', connectionId: 'c0ffee-1' },
       { type: 'revoked' },
       { type: 'revoked', tokenHashes: ['a1', 'b2'] },
       { type: 'revoked', tokenHashes: [], apiKeyPrefix: 'esk_Ab3dE9fG' },

@@ -16,8 +16,18 @@ export type CallEvent =
       readonly tokenHashes?: readonly string[];
       readonly apiKeyPrefix?: string;
     }
-  /** A participant's ingest connected or went away (on whichever node carries it). */
-  | { readonly type: 'participant'; readonly name: string; readonly state: 'joined' | 'left' };
+  /**
+   * A participant's ingest connected or went away (on whichever node carries it). `connectionId`
+   * names the ingest connection that carries it: a `joined` takes the participant over from any
+   * other connection that carries the same name (each node closes its own with 4002 "replaced"),
+   * and a `left` of a connection that was taken over is stale. Listeners get only type, name, state.
+   */
+  | {
+      readonly type: 'participant';
+      readonly name: string;
+      readonly state: 'joined' | 'left';
+      readonly connectionId?: string;
+    };
 
 export type Unsubscribe = () => void;
 

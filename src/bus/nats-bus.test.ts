@@ -150,9 +150,26 @@ describe.skipIf(!natsAvailable)('NatsBus on the shared NATS server', () => {
     raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","tokenHashes":null}');
     raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","apiKeyPrefix":7}');
     raw.publish(`${prefix}.call.call4.events`, '{"type":"revoked","tokenHashes":["a1"],"extra":1}');
+    // A takeover whose connection id is malformed could close the new connection itself: dropped.
+    raw.publish(
+      `${prefix}.call.call4.events`,
+      '{"type":"participant","name":"a","state":"joined","connectionId":7}',
+    );
+    raw.publish(
+      `${prefix}.call.call4.events`,
+      '{"type":"participant","name":"a","state":"joined","connectionId":""}',
+    );
+    raw.publish(
+      `${prefix}.call.call4.events`,
+      '{"type":"participant","name":"b","state":"joined","connectionId":"c1"}',
+    );
     raw.publish(`${prefix}.call.call4.events`, '{"type":"ended"}');
     await eventually(() =>
-      expect(events).toEqual([{ type: 'revoked', tokenHashes: ['a1'] }, { type: 'ended' }]),
+      expect(events).toEqual([
+        { type: 'revoked', tokenHashes: ['a1'] },
+        { type: 'participant', name: 'b', state: 'joined', connectionId: 'c1' },
+        { type: 'ended' },
+      ]),
     );
     expect(frames).toEqual([]);
     expect(dropped).toEqual(['bus_malformed']);

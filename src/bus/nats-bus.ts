@@ -477,7 +477,13 @@ export function parseCallEvent(data: Uint8Array): CallEvent | null {
     typeof v.name === 'string' &&
     (v.state === 'joined' || v.state === 'left')
   ) {
-    return { type: 'participant', name: v.name, state: v.state };
+    const { connectionId } = v;
+    if (connectionId === undefined) return { type: 'participant', name: v.name, state: v.state };
+    // A malformed connection id drops the event: read as absent, a `joined` could not tell this
+    // node's own connection from the older ones it takes over.
+    if (typeof connectionId !== 'string' || connectionId.length === 0 || connectionId.length > 64)
+      return null;
+    return { type: 'participant', name: v.name, state: v.state, connectionId };
   }
   return null;
 }

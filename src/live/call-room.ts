@@ -85,6 +85,15 @@ export class CallRoom {
     track.buffer.push(frame.seq, frame.samples);
   }
 
+  /**
+   * A participant's stream starts over (it joined, possibly taking over from another connection):
+   * what its jitter buffer holds of the previous stream is dropped, so the new one (seq from 0)
+   * plays at once instead of waiting behind it. Its place in the join order is kept.
+   */
+  restartTrack(name: string): void {
+    this.#tracks.get(name)?.buffer.reset();
+  }
+
   /** Jitter-buffer counters of a participant, if this room has heard it. */
   trackStats(name: string): { framesLate: number; framesLost: number } | undefined {
     return this.#tracks.get(name)?.buffer.stats;

@@ -11,7 +11,10 @@ export class IngestTrack {
   readonly name: string;
   readonly encoding: string;
   readonly sampleRateHz: number;
+  /** The ingest connection that carries it (a newer connection with the same name takes it over). */
+  readonly connectionId: string;
   framesIn = 0;
+  /** False once it ended, left or was taken over: what is written from then on is dropped. */
   connected = true;
   readonly #resampler: Resampler | null;
   readonly #publish: (frame: TrackFrame) => void;
@@ -25,9 +28,11 @@ export class IngestTrack {
     name: string,
     format: { encoding: string; sampleRateHz: number },
     publish: (frame: TrackFrame) => void,
+    connectionId = '',
   ) {
     this.callPk = callPk;
     this.name = name;
+    this.connectionId = connectionId;
     this.encoding = format.encoding;
     this.sampleRateHz = format.sampleRateHz;
     this.#resampler =
@@ -39,6 +44,7 @@ export class IngestTrack {
 
   /** Takes the next samples of this participant (at the source rate, any count). */
   write(samples: Int16Array): void {
+    if (!this.connected) return;
     let canonical = samples;
     if (this.#resampler) {
       const needed = this.#resampler.maxOutputLength(samples.length);

@@ -28,6 +28,8 @@ interface CallPresence {
   readonly ingests: Set<IngestConnection>;
   /** Every participant ingested on this node during the call (also after it disconnected). */
   readonly tracks: Map<string, IngestTrack>;
+  /** Participant name → the ingest connection of its latest `joined` heard on the bus (any node). */
+  readonly carriers: Map<string, string>;
   /** The call has ended: forget it as soon as its sockets are gone, participants or not. */
   ended: boolean;
 }
@@ -107,11 +109,16 @@ export class LiveRegistry {
     presence.ingests.add(connection);
   }
 
-  /** Registers a participant track of an ingest connection; announces it to every node. */
+  /**
+   * Registers a participant track of an ingest connection; announces it to every node. A connection
+   * that already carries the same participant, on this node or another, is taken over (each node
+   * closes its own on hearing the `joined`: #takeOver).
+   */
   addTrack(track: IngestTrack): void {
     this.#presence(track.callPk).tracks.set(track.name, track);
     this.#metrics.participants.inc();
-    this.#bus.publishCallEvent(track.callPk, { type: 'participant', name: track.name, state: 'joined' });
+    const { name, connectionId } = track;
+    this.#bus.publishCallEvent(track.callPk, { type: 'participant', name, state: 'joined', connectionId });
   }
 
   /** Marks a participant track disconnected; announces it. Idempotent. */
@@ -119,7 +126,8 @@ export class LiveRegistry {
     if (!track.connected) return;
     track.connected = false;
     this.#metrics.participants.dec();
-    this.#bus.publishCallEvent(track.callPk, { type: 'participant', name: track.name, state: 'left' });
+    const { name, connectionId } = track;
+    this.#bus.publishCallEvent(track.callPk, { type: 'participant', name, state: 'left', connectionId });
   }
 
   removeIngest(callPk: string, connection: IngestConnection): void {
@@ -194,6 +202,7 @@ export class LiveRegistry {
         unsubscribeStats: this.#bus.answerCallStats(callPk, () => this.nodeStats(callPk)),
         ingests: new Set(),
         tracks: new Map(),
+        carriers: new Map(),
         ended: false,
       };
       this.#calls.set(callPk, presence);
@@ -221,8 +230,49 @@ export class LiveRegistry {
           if (ingest.apiKeyPrefix === apiKeyPrefix) ingest.close(CloseCode.REVOKED, 'revoked');
         }
       }
-    } else {
-      presence.room?.forEachListener((l) => l.sendEvent(event));
+    } else if (this.#onParticipant(presence, event)) {
+      // Listeners see the participant's state; which connection carries it is internal.
+      const { type, name, state } = event;
+      presence.room?.forEachListener((l) => l.sendEvent({ type, name, state }));
+    }
+  }
+
+  /**
+   * A participant joined or left somewhere in the cluster. A `joined` takes the participant over
+   * from every other connection of this node that carries it; a `left` of a connection that was
+   * taken over meanwhile is stale (from a node that had not yet heard the `joined`) and is not
+   * announced. Returns whether listeners hear of it.
+   */
+  #onParticipant(presence: CallPresence, event: Extract<CallEvent, { type: 'participant' }>): boolean {
+    const { name, connectionId } = event;
+    if (event.state === 'joined') {
+      if (connectionId !== undefined) {
+        presence.carriers.set(name, connectionId);
+        this.#takeOver(presence, name, connectionId);
+      }
+      // A new stream starts (at seq 0): what the room still holds of an older one would hold it up.
+      presence.room?.restartTrack(name);
+      return true;
+    }
+    const carrier = presence.carriers.get(name);
+    if (connectionId !== undefined && carrier !== undefined && carrier !== connectionId) return false;
+    presence.carriers.delete(name);
+    return true;
+  }
+
+  /**
+   * Closes with 4002 "replaced" this node's connections that carry participant `name` and are not
+   * `connectionId`. Their track stops at once and never announces `left` (the participant is still
+   * there); the connection's other participants, if any, leave as it closes.
+   */
+  #takeOver(presence: CallPresence, name: string, connectionId: string): void {
+    for (const ingest of [...presence.ingests]) {
+      for (const track of ingest.tracks) {
+        if (track.name !== name || track.connectionId === connectionId || !track.connected) continue;
+        track.connected = false;
+        this.#metrics.participants.dec();
+        ingest.close(CloseCode.REPLACED, 'replaced');
+      }
     }
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Call } from '../domain/entities.js';
 import { toAppError } from '../http/to-app-error.js';
@@ -12,6 +13,8 @@ import type { WsDeps } from './ws-deps.js';
  */
 export class IngestSession implements IngestConnection {
   readonly call: Call;
+  /** Unique across the cluster: a participant's `joined` names it, so older connections know they are replaced. */
+  readonly id = randomUUID();
   readonly tracks: IngestTrack[] = [];
   /** Prefix of the API key that authenticated the socket; null when an ingest token did. */
   readonly apiKeyPrefix: string | null;
@@ -37,10 +40,16 @@ export class IngestSession implements IngestConnection {
   addTracks(names: readonly string[], format: { encoding: string; sampleRateHz: number }): IngestTrack[] {
     const added = names.map(
       (name) =>
-        new IngestTrack(this.call.pk, name, format, (frame) => {
-          this.#deps.metrics.framesIn.inc();
-          this.#deps.bus.publishFrame(frame);
-        }),
+        new IngestTrack(
+          this.call.pk,
+          name,
+          format,
+          (frame) => {
+            this.#deps.metrics.framesIn.inc();
+            this.#deps.bus.publishFrame(frame);
+          },
+          this.id,
+        ),
     );
     for (const track of added) {
       this.tracks.push(track);

@@ -8,7 +8,7 @@ import {
   startCluster,
   toneChunks,
 } from '../helpers/cluster.js';
-import { rmsDbfs } from '../helpers/spectrum.js';
+import { rmsDbfs, toneLevelDb } from '../helpers/spectrum.js';
 import { closedWith, openListener, openSocket, sendPaced, type TestListener } from '../helpers/ws-clients.js';
 
 const RATE = 16000;
@@ -117,6 +117,45 @@ describe.skipIf(!clusterAvailable)('a cluster of three earshot processes', () =>
     expect(r.status).toBe(200);
     for (const l of listeners) expect(await l.closed).toEqual({ code: 4001, reason: 'revoked' });
     expect(performance.now() - at).toBeLessThan(1000);
+  });
+
+  it('a participant reconnecting on another node takes over: the old connection gets 4002 "replaced", listeners elsewhere hear no `left`', async () => {
+    const [n1, n2, n3] = cluster.nodes;
+    const call = await cluster.newCall(n1);
+    const url = new URL(await call.listenUrl(n3));
+    const listener = await openListener(`${n3.ws}${url.pathname}${url.search}&events=1`);
+    const params = 'participant=caller&encoding=pcm16&sample_rate=16000';
+    const old = await openSocket(call.ingestUrl(n1, params));
+    const oldClosed = closedWith(old);
+    const oldSending = sendPaced(old, toneChunks(500, RATE, 3, 'pcm16'), 20, (c) => c);
+    await sleep(800);
+    const takeoverAt = listener.binary.length;
+    const newer = await openSocket(call.ingestUrl(n2, params));
+    const newerSending = sendPaced(newer, toneChunks(1000, RATE, 1.5, 'pcm16'), 20, (c) => c);
+    expect(await oldClosed).toEqual({ code: 4002, reason: 'replaced' });
+    await Promise.all([oldSending, newerSending]);
+    await sleep(300);
+    const events = (listener.text as { type: string; name: string; state: string }[])
+      .filter((e) => e.type === 'participant')
+      .map((e) => `${e.name}:${e.state}`);
+    expect(events).toEqual(['caller:joined', 'caller:joined']);
+    // Listed once, connected, by a node that ingests nothing (node 1 still reports the old one).
+    for (let attempt = 0; ; attempt++) {
+      const r = await n3.request(`/v1/calls/${call.id}`, { apiKey: cluster.apiKey });
+      const listed = r.body.data.participants as { name: string; connected: boolean }[];
+      if (listed.length === 1 && listed[0].connected) break;
+      expect(attempt, JSON.stringify(listed)).toBeLessThan(3);
+      await sleep(100);
+    }
+    // Old tone gone once the new one is heard (allowing what was in flight on the bus).
+    const level = (i: number, f: number) => toneLevelDb(listener.samples(i, i + 1), RATE, f);
+    const indices = listener.binary.map((_, i) => i).filter((i) => i >= takeoverAt);
+    const firstNew = indices.find((i) => level(i, 1000) > -30) ?? -1;
+    expect(firstNew).toBeGreaterThan(0);
+    expect(indices.filter((i) => i > firstNew + 5 && level(i, 500) > -30)).toEqual([]);
+    expect(indices.filter((i) => level(i, 1000) > -30).length).toBeGreaterThan(40);
+    newer.close();
+    listener.ws.close();
   });
 
   it('keeps a call alive while its ingest is on another node than the sweeper, and idles it out after', async () => {

@@ -1,0 +1,149 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../bus/memory-bus.js';
+import { Metrics } from '../observability/metrics.js';
+import { Clock } from './clock.js';
+import { IngestTrack } from './ingest-track.js';
+import type { ListenerSink } from './listener.js';
+import { DEFAULT_LISTENER_FORMAT } from './listener-options.js';
+import { type IngestConnection, LiveRegistry } from './live-registry.js';
+
+/** Takeover of a participant (SPEC §4.1) as the registry sees it, one node, events as a cluster sends them. */
+
+function setup() {
+  const bus = new MemoryBus();
+  const clock = new Clock();
+  const metrics = new Metrics({ countActiveCalls: async () => 0 });
+  const registry = new LiveRegistry({ bus, clock, metrics, log: pino({ level: 'silent' }) });
+  const events: Record<string, unknown>[] = [];
+  const listener: ListenerSink = {
+    format: { ...DEFAULT_LISTENER_FORMAT, events: true },
+    tokenHash: 'h',
+    closed: false,
+    send: () => 'sent',
+    sendEvent: (e: Record<string, unknown>) => events.push({ ...e }),
+    close: () => {},
+    onClose: () => {},
+    cork: () => {},
+    uncork: () => {},
+  } as unknown as ListenerSink;
+  registry.addListener('call-1', listener);
+  return { bus, clock, metrics, registry, events };
+}
+
+class FakeConnection implements IngestConnection {
+  readonly tracks: IngestTrack[] = [];
+  readonly closes: [number, string][] = [];
+  readonly frames: number[] = [];
+  constructor(
+    readonly id: string,
+    names: string[],
+    callPk = 'call-1',
+  ) {
+    for (const name of names)
+      this.tracks.push(
+        new IngestTrack(
+          callPk,
+          name,
+          { encoding: 'pcm16', sampleRateHz: 16000 },
+          (f) => this.frames.push(f.seq),
+          id,
+        ),
+      );
+  }
+  close(code: number, reason: string) {
+    this.closes.push([code, reason]);
+  }
+}
+
+const gauge = async (m: Metrics) => (await m.participants.get()).values[0]?.value ?? 0;
+
+describe('LiveRegistry: participant takeover', () => {
+  let clock: Clock | null = null;
+  afterEach(() => clock?.stop());
+
+  it('closes the older local connection with 4002, stops its track at once, and announces no `left`', async () => {
+    const s = setup();
+    clock = s.clock;
+    const old = new FakeConnection('c-old', ['caller', 'agent']);
+    s.registry.addIngest('call-1', old);
+    for (const t of old.tracks) s.registry.addTrack(t);
+    const newer = new FakeConnection('c-new', ['caller']);
+    s.registry.addIngest('call-1', newer);
+    s.registry.addTrack(newer.tracks[0]);
+
+    expect(old.closes).toEqual([[4002, 'replaced']]);
+    expect(newer.closes).toEqual([]);
+    old.tracks[0].write(new Int16Array(640));
+    expect(old.frames).toEqual([]);
+    newer.tracks[0].write(new Int16Array(640));
+    expect(newer.frames).toEqual([0, 1]);
+    // The old socket's close event: its other participant leaves, the one taken over does not.
+    s.registry.removeIngest('call-1', old);
+    expect(s.events).toEqual([
+      { type: 'participant', name: 'caller', state: 'joined' },
+      { type: 'participant', name: 'agent', state: 'joined' },
+      { type: 'participant', name: 'caller', state: 'joined' },
+      { type: 'participant', name: 'agent', state: 'left' },
+    ]);
+    expect(await gauge(s.metrics)).toBe(1);
+    expect(s.registry.nodeStats('call-1').tracks.map((t) => [t.name, t.connected])).toEqual([
+      ['caller', true],
+      ['agent', false],
+    ]);
+  });
+
+  it('closes its own connection when another node announces a newer one, never the newer one itself', () => {
+    const s = setup();
+    clock = s.clock;
+    const local = new FakeConnection('c-here', ['caller']);
+    s.registry.addIngest('call-1', local);
+    s.registry.addTrack(local.tracks[0]);
+    // The same connection's own joined (as echoed) changes nothing; another node's takes it over.
+    s.bus.publishCallEvent('call-1', {
+      type: 'participant',
+      name: 'caller',
+      state: 'joined',
+      connectionId: 'c-here',
+    });
+    expect(local.closes).toEqual([]);
+    s.bus.publishCallEvent('call-1', {
+      type: 'participant',
+      name: 'other',
+      state: 'joined',
+      connectionId: 'c-x',
+    });
+    expect(local.closes).toEqual([]);
+    s.bus.publishCallEvent('call-1', {
+      type: 'participant',
+      name: 'caller',
+      state: 'joined',
+      connectionId: 'c-there',
+    });
+    expect(local.closes).toEqual([[4002, 'replaced']]);
+    s.registry.removeIngest('call-1', local);
+    expect(s.events.filter((e) => e.name === 'caller').map((e) => e.state)).toEqual([
+      'joined',
+      'joined',
+      'joined',
+    ]);
+  });
+
+  it('does not announce a stale `left` of a connection taken over elsewhere, nor leak connection ids to listeners', () => {
+    const s = setup();
+    clock = s.clock;
+    const pub = (state: 'joined' | 'left', connectionId: string) =>
+      s.bus.publishCallEvent('call-1', { type: 'participant', name: 'caller', state, connectionId });
+    pub('joined', 'a');
+    pub('joined', 'b');
+    pub('left', 'a'); // node A closed before it heard b's joined; arrives late
+    pub('left', 'b');
+    s.bus.publishCallEvent('call-1', { type: 'participant', name: 'caller', state: 'left' });
+    expect(s.events).toEqual([
+      { type: 'participant', name: 'caller', state: 'joined' },
+      { type: 'participant', name: 'caller', state: 'joined' },
+      { type: 'participant', name: 'caller', state: 'left' },
+      { type: 'participant', name: 'caller', state: 'left' },
+    ]);
+  });
+});
