@@ -436,6 +436,11 @@ async function main() {
     EARSHOT_NATS_URL: nats.url,
     EARSHOT_NATS_PREFIX: 'bench',
     EARSHOT_RATE_LIMIT_PER_MIN: '100000',
+    // The load generator is one client address with thousands of sockets on a few calls of one org.
+    EARSHOT_MAX_LISTENERS_PER_CALL: '100000',
+    EARSHOT_MAX_LISTENERS_PER_ORG: '100000',
+    EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+    EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '100000',
   };
   const a = await startNode('node A', env);
   const b = await startNode('node B', env);

@@ -171,6 +171,11 @@ function earshotEnv(dbUrl, port) {
     EARSHOT_DATABASE_URL: dbUrl,
     EARSHOT_LOG_LEVEL: 'warn',
     EARSHOT_RATE_LIMIT_PER_MIN: '1000000',
+    // The load generator is one client address with thousands of sockets on a few calls of one org.
+    EARSHOT_MAX_LISTENERS_PER_CALL: '100000',
+    EARSHOT_MAX_LISTENERS_PER_ORG: '100000',
+    EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+    EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '100000',
     EARSHOT_CALL_IDLE_TIMEOUT_S: '3600',
     EARSHOT_FANOUT_WORKERS: String(fanoutWorkers),
     EARSHOT_DIRECT_WRITES: directWrites,

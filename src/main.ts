@@ -5,6 +5,7 @@ import { MemoryBus } from './bus/memory-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
 import type { Config } from './config/load-config.js';
 import type { AppDeps } from './http/app-deps.js';
+import { AuthFailureLimiter } from './http/auth-failures.js';
 import { buildApp } from './http/build-app.js';
 import { startActivityHeartbeat } from './live/activity-heartbeat.js';
 import { CallLifecycle } from './live/call-lifecycle.js';
@@ -19,6 +20,7 @@ import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore } from './store/open-store.js';
 import { attachWebSockets } from './ws/attach-websockets.js';
+import { SocketQuotas } from './ws/quotas.js';
 
 export interface RunningServer {
   /** The http:// URL the server listens on (with the port actually chosen when EARSHOT_PORT=0). */
@@ -80,13 +82,15 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     fanout,
   });
   const live = new ClusterCallStats(bus);
-  const deps: AppDeps = { config, store, bus, lifecycle, live, metrics, logger };
+  const authFailures = new AuthFailureLimiter(config.authFailuresPerMin, metrics);
+  const deps: AppDeps = { config, store, bus, lifecycle, live, metrics, logger, authFailures };
 
   const app = await buildApp(deps);
   const touchCall = (pk: string) => {
     store.touchCalls([pk]).catch((err) => logger.warn({ err }, 'could not record ingest activity'));
   };
-  const sockets = attachWebSockets(app.server, { ...deps, registry, fanout, touchCall });
+  const quotas = new SocketQuotas(config.limits, metrics);
+  const sockets = attachWebSockets(app.server, { ...deps, registry, fanout, touchCall, quotas });
   // Before the HTTP server stops accepting: close every socket with 1001 so that close can finish.
   app.addHook('preClose', () => sockets.shutdown());
   const stopSweeper = startIdleSweeper({

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { Limits } from '../domain/limits.js';
 
 /**
  * The only reader of process.env. `loadConfig` validates every EARSHOT_* variable of SPEC section 1
@@ -52,15 +53,6 @@ export interface Config {
   readonly metricsToken: string | null;
   /** A separate address for /metrics (`host:port`); null: /metrics is served on the main port. */
   readonly metricsListen: { readonly host: string; readonly port: number } | null;
-}
-
-/** SPEC §7: what one organization, call or client address may hold at once. */
-export interface Limits {
-  readonly listenersPerCall: number;
-  readonly listenersPerOrg: number;
-  readonly participantsPerCall: number;
-  readonly activeCallsPerOrg: number;
-  readonly connectionsPerAddress: number;
 }
 
 export const WRITE_COALESCING = ['auto', 'off', 'always'] as const;
@@ -122,7 +114,8 @@ export function loadConfig(
     parseInteger(name, required(name), min, max);
   const secret = (name: ConfigVariable): string | null => {
     const value = get(name) ?? null;
-    if (value !== null && value.length < 16) throw new ConfigError(name, 'must be at least 16 characters long');
+    if (value !== null && value.length < 16)
+      throw new ConfigError(name, 'must be at least 16 characters long');
     return value;
   };
   const adminToken = secret('EARSHOT_ADMIN_TOKEN');
@@ -186,7 +179,7 @@ function parseHostPort(
   value: string | undefined,
 ): { readonly host: string; readonly port: number } | null {
   if (value === undefined) return null;
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s/:\[\]]+)):(\d{1,5})$/.exec(value);
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s/:[\]]+)):(\d{1,5})$/.exec(value);
   const port = match ? Number(match[3]) : Number.NaN;
   if (!match || port > 65535) throw new ConfigError(name, `must be host:port, got "${value}"`);
   return Object.freeze({ host: match[1] ?? match[2], port });

@@ -5,6 +5,7 @@ import type { CallLifecycle } from '../live/call-lifecycle.js';
 import type { LiveCallStats } from '../live/live-call-stats.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
+import type { AuthFailureLimiter } from './auth-failures.js';
 
 /** Everything the HTTP app needs, wired by the composition root (main.ts) or by a test. */
 export interface AppDeps {
@@ -15,4 +16,6 @@ export interface AppDeps {
   readonly live: LiveCallStats;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Failed authentications per client address, shared by the HTTP API and the socket upgrades. */
+  readonly authFailures: AuthFailureLimiter;
 }

@@ -2,7 +2,12 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { AppError } from '../domain/app-error.js';
 import { hashSecret } from '../store/secrets.js';
 import type { AppDeps } from './app-deps.js';
@@ -99,7 +104,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(operationsRoutes, deps);
   await app.register(consoleRoutes);
+  // Failed authentications count per client address, on every route that authenticates (the
+  // limiter's check runs in the scopes below, before any credential is looked up).
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401) deps.authFailures.recordFailure(request.ip);
+  });
+  const limitFailedAuth = async (request: FastifyRequest) => deps.authFailures.check(request.ip);
+
   await app.register(async (api) => {
+    api.addHook('onRequest', limitFailedAuth);
     await api.register(rateLimit, {
       max: deps.config.rateLimitPerMin,
       timeWindow: 60_000,
@@ -114,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(
       async (v1) => {
         v1.decorateRequest('org', null as never);
+        v1.decorateRequest('apiKeyPrefix', '');
         v1.addHook('onRequest', apiKeyAuth(deps.store));
         await v1.register(listenRoutes, deps);
         await v1.register(callRoutes, deps);

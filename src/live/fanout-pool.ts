@@ -247,7 +247,7 @@ class RemoteListener implements ListenerSink {
   /** Call and format: listeners with equal keys share every message. */
   readonly groupKey: string;
   #closed = false;
-  #onClose: (() => void) | null = null;
+  #onClose: (() => void)[] = [];
 
   constructor(
     worker: Worker,
@@ -286,15 +286,16 @@ class RemoteListener implements ListenerSink {
   }
 
   onClose(fn: () => void): void {
-    this.#onClose = fn;
+    if (this.#closed) fn();
+    else this.#onClose.push(fn);
   }
 
   /** The worker no longer has it (or is closing it): stop counting it as a listener. */
   gone(): void {
     this.#closed = true;
-    const fn = this.#onClose;
-    this.#onClose = null;
-    fn?.();
+    const fns = this.#onClose;
+    this.#onClose = [];
+    for (const fn of fns) fn();
   }
 
   // The worker coalesces its own writes, on its own load.

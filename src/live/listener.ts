@@ -81,7 +81,7 @@ export interface ListenerSink {
   send(frame: Buffer, nowMs: number, batch?: DirectWriteBatch | null): SendResult;
   sendEvent(event: Readonly<Record<string, unknown>>): void;
   close(code: number, reason: string): void;
-  /** Runs `fn` once, as soon as the listener starts closing (by us or by the peer). */
+  /** Runs `fn` once, as soon as the listener starts closing (by us or by the peer); several may be added. */
   onClose(fn: () => void): void;
   /** Holds the messages sent from now on back, to be written together by `uncork`. */
   cork(): void;
@@ -104,7 +104,8 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   #backlogSinceMs = 0;
   #droppedMs = 0;
   #closed = false;
-  #onClose: (() => void) | null = null;
+  #onClose: (() => void)[] | null = null;
+  #closeFired = false;
   /** Between `cork()` and `uncork()`: messages are held in `#held`, on purpose, so not backlog. */
   #corked = false;
   readonly #held: Buffer[] = [];
@@ -122,17 +123,23 @@ export class Listener implements ListenerSink, DirectWriteTarget {
 
   /**
    * Runs `fn` once, as soon as the listener starts closing (by us or by the peer), so that it stops
-   * counting as a listener at once rather than when the close handshake ends.
+   * counting as a listener at once rather than when the close handshake ends. Several may be added.
    */
   onClose(fn: () => void): void {
-    this.#onClose = fn;
-    this.ws.once('close', () => this.#fireClose());
+    if (this.#onClose === null) {
+      this.#onClose = [];
+      this.ws.once('close', () => this.#fireClose());
+    }
+    if (this.#closeFired) fn();
+    else this.#onClose.push(fn);
   }
 
   #fireClose(): void {
-    const fn = this.#onClose;
-    this.#onClose = null;
-    fn?.();
+    if (this.#closeFired) return;
+    this.#closeFired = true;
+    const fns = this.#onClose ?? [];
+    this.#onClose = [];
+    for (const fn of fns) fn();
   }
 
   get closed(): boolean {

@@ -213,12 +213,13 @@ export class KyselyStore implements Store {
     return rows.map(toCall);
   }
 
-  async countActiveCalls(): Promise<number> {
-    const row = await this.#db
+  async countActiveCalls(orgId?: string): Promise<number> {
+    let query = this.#db
       .selectFrom('calls')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('status', '=', 'active')
-      .executeTakeFirstOrThrow();
+      .where('status', '=', 'active');
+    if (orgId !== undefined) query = query.where('org_id', '=', orgId);
+    const row = await query.executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

@@ -272,6 +272,8 @@ describe.each(backends)('Store contract on $name', (backend) => {
     expect(found).not.toContain(busy.pk);
     expect(found).not.toContain(done.pk);
     expect(await store.countActiveCalls()).toBeGreaterThanOrEqual(2);
+    expect(await store.countActiveCalls(org.id)).toBe(2);
+    expect(await store.countActiveCalls(crypto.randomUUID())).toBe(0);
   });
 });
 

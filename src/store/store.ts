@@ -42,7 +42,8 @@ export interface Store {
   touchCalls(pks: readonly string[]): Promise<void>;
   /** Active calls whose last ingest activity is older than `before`. */
   findIdleCalls(before: string, limit: number): Promise<Call[]>;
-  countActiveCalls(): Promise<number>;
+  /** Active calls, of every organization or of one. */
+  countActiveCalls(orgId?: string): Promise<number>;
   /** Internal keys of the org's active calls. */
   activeCallPks(orgId: string): Promise<string[]>;
 

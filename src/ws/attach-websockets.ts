@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import { CloseCode } from '../domain/error-code.js';
+import { clientAddressOf } from '../http/client-address.js';
 import { toAppError } from '../http/to-app-error.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
 import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
@@ -11,10 +12,14 @@ import { redactUrl } from '../observability/logger.js';
 import { closeSockets } from './close-sockets.js';
 import { acceptGenericIngest, authorizeIngest } from './generic-ingest-endpoint.js';
 import { Keepalive } from './keepalive.js';
-import { acceptListener, adoptListener, authorizeListener } from './listen-endpoint.js';
+import { acceptListener, adoptListener, authorizeListener, type ListenGrant } from './listen-endpoint.js';
+import { checkParticipants, type Release } from './quotas.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import { acceptTwilio } from './twilio-endpoint.js';
 import type { WsDeps } from './ws-deps.js';
+
+/** Registers what to run once a socket handed elsewhere (a fan-out worker) has ended. */
+type Ended = (fn: () => void) => void;
 
 export interface WebSockets {
   /** Closes every socket with 1001 and stops the keepalive (server shutdown). */
@@ -33,16 +38,55 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   const ingestWss = new WebSocketServer({ ...options, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES });
   const twilioWss = new WebSocketServer({ ...options, maxPayload: TWILIO_MAX_MESSAGE_CHARS * 4 });
   const keepalive = new Keepalive();
+  const clientAddress = clientAddressOf(deps.config.trustProxy);
   let shuttingDown = false;
 
-  /** Runs `complete` once `authorize` grants the upgrade and the server still accepts; else refuses. */
-  const whenAuthorized = <T>(socket: Duplex, authorize: () => Promise<T>, complete: (grant: T) => void) => {
-    authorize().then(
+  /**
+   * Every upgrade goes through here. Before anything is looked up: the client address's socket
+   * count (QUOTA_EXCEEDED) and its failed authentications (RATE_LIMITED). Then `authorize` checks
+   * credentials and the call (an UNAUTHORIZED refusal counts as a failed authentication), `admit`
+   * counts the socket against the limits that need the grant, and `complete` opens it. What was
+   * counted is released when the socket closes — or, for a socket handed to a fan-out worker, when
+   * `complete`'s returned hook says it ended. Any refusal is an HTTP error with the envelope.
+   */
+  const whenAuthorized = <T>(
+    socket: Duplex,
+    address: string,
+    authorize: () => Promise<T>,
+    complete: (grant: T) => Ended | undefined,
+    admit?: (grant: T) => Release,
+  ) => {
+    const check = async (): Promise<T> => {
+      deps.quotas.checkAddress(address);
+      await deps.authFailures.check(address);
+      try {
+        return await authorize();
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'UNAUTHORIZED') deps.authFailures.recordFailure(address);
+        throw err;
+      }
+    };
+    check().then(
       (grant) => {
         if (socket.destroyed) return;
         if (shuttingDown)
           return rejectUpgrade(socket, new AppError('SERVICE_UNAVAILABLE', 'Server shutting down'));
-        complete(grant);
+        const releases: Release[] = [];
+        const releaseAll = () => {
+          for (const release of releases.splice(0)) release();
+        };
+        let ended: Ended | undefined;
+        try {
+          releases.push(deps.quotas.admitConnection(address));
+          if (admit) releases.push(admit(grant));
+          ended = complete(grant);
+        } catch (err) {
+          releaseAll();
+          return refuse(socket, err);
+        }
+        if (ended) ended(releaseAll);
+        else if (socket.destroyed) releaseAll();
+        else socket.once('close', releaseAll);
       },
       (err) => refuse(socket, err),
     );
@@ -53,14 +97,23 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
     request: IncomingMessage,
     socket: Duplex,
     head: Buffer,
+    address: string,
     authorize: () => Promise<T>,
     accept: (ws: import('ws').WebSocket, grant: T) => void,
+    admit?: (grant: T) => Release,
   ) =>
-    whenAuthorized(socket, authorize, (grant) =>
-      wss.handleUpgrade(request, socket, head, (ws) => {
-        keepalive.watch(ws);
-        accept(ws, grant);
-      }),
+    whenAuthorized(
+      socket,
+      address,
+      authorize,
+      (grant) => {
+        wss.handleUpgrade(request, socket, head, (ws) => {
+          keepalive.watch(ws);
+          accept(ws, grant);
+        });
+        return undefined;
+      },
+      admit,
     );
 
   const refuse = (socket: Duplex, err: unknown) => {
@@ -72,6 +125,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(request.url ?? '/', 'http://localhost');
+    const address = clientAddress(request);
     deps.logger.debug({ url: redactUrl(request.url ?? '') }, 'websocket upgrade');
     const match = /^\/ws\/(listen|ingest)\/([^/]*)\/?$/.exec(url.pathname);
     if (match) {
@@ -84,14 +138,37 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
       if (callId.trim() === '') return rejectUpgrade(socket, new AppError('MISSING_CALL_ID'));
       if (match[1] === 'listen') {
         const authorize = () => authorizeListener(deps, callId, url.searchParams);
+        const admit = (grant: ListenGrant) => deps.quotas.admitListener(grant.call.orgId, grant.call.pk);
         const fanout = deps.fanout;
-        // With fan-out workers, a worker completes the upgrade of the checked socket.
+        // With fan-out workers, a worker completes the upgrade of the checked socket; what was
+        // counted is released when the worker reports the listener gone.
         if (fanout)
-          return whenAuthorized(socket, authorize, (grant) =>
-            adoptListener(deps, fanout, request, socket as import('node:net').Socket, head, grant),
+          return whenAuthorized(
+            socket,
+            address,
+            authorize,
+            (grant) => {
+              const sink = adoptListener(
+                deps,
+                fanout,
+                request,
+                socket as import('node:net').Socket,
+                head,
+                grant,
+              );
+              return (release) => sink.onClose(release);
+            },
+            admit,
           );
-        return upgrade(listenWss, request, socket, head, authorize, (ws, grant) =>
-          acceptListener(deps, ws, request, grant),
+        return upgrade(
+          listenWss,
+          request,
+          socket,
+          head,
+          address,
+          authorize,
+          (ws, grant) => acceptListener(deps, ws, request, grant),
+          admit,
         );
       }
       return upgrade(
@@ -99,7 +176,12 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         request,
         socket,
         head,
-        () => authorizeIngest(deps, callId, url.searchParams, request),
+        address,
+        async () => {
+          const grant = await authorizeIngest(deps, callId, url.searchParams, request);
+          await checkParticipants(deps, grant.call.pk, grant.params.participants);
+          return grant;
+        },
         (ws, grant) => acceptGenericIngest(deps, ws, grant),
       );
     }
@@ -109,8 +191,9 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         request,
         socket,
         head,
+        address,
         async () => null,
-        (ws) => acceptTwilio(deps, ws),
+        (ws) => acceptTwilio(deps, ws, address),
       );
     }
     rejectUpgrade(socket, new AppError('NOT_FOUND', 'No WebSocket endpoint at this path'));

@@ -66,12 +66,12 @@ export function adoptListener(
   socket: Socket,
   head: Buffer,
   grant: ListenGrant,
-): void {
-  register(deps, grant, fanout.adopt(request, socket, head, { ...grant, callPk: grant.call.pk }));
+): ListenerSink {
+  return register(deps, grant, fanout.adopt(request, socket, head, { ...grant, callPk: grant.call.pk }));
 }
 
 /** Adds a listener to its call's room, and makes sure it does not outlive a call that just ended. */
-function register(deps: WsDeps, grant: ListenGrant, listener: ListenerSink): void {
+function register(deps: WsDeps, grant: ListenGrant, listener: ListenerSink): ListenerSink {
   const { call } = grant;
   deps.registry.addListener(call.pk, listener);
   // The call may have ended between the check and the registration, before this node subscribed
@@ -82,4 +82,5 @@ function register(deps: WsDeps, grant: ListenGrant, listener: ListenerSink): voi
     },
     () => {},
   );
+  return listener;
 }

@@ -6,6 +6,7 @@ import { TwilioMediaStreamParser } from '../ingest/twilio-media-stream.js';
 import type { IngestTrack } from '../live/ingest-track.js';
 import { resolveIngestCall, wsError } from './generic-ingest-endpoint.js';
 import { failSocket, IngestSession } from './ingest-session.js';
+import { checkParticipants } from './quotas.js';
 import type { WsDeps } from './ws-deps.js';
 
 /** Messages held while the `start` event's token is being checked (~1 s of two tracks). */
@@ -16,7 +17,7 @@ const MAX_PENDING_MESSAGES = 100;
  * cannot send headers); the `start` event names the call and carries its ingest token. Media that
  * arrives while the token is being checked is held, in order, up to a bound.
  */
-export function acceptTwilio(deps: WsDeps, ws: WebSocket): void {
+export function acceptTwilio(deps: WsDeps, ws: WebSocket, address: string): void {
   const parser = new TwilioMediaStreamParser();
   let session: IngestSession | null = null;
   let tracks = new Map<string, IngestTrack>();
@@ -42,8 +43,14 @@ export function acceptTwilio(deps: WsDeps, ws: WebSocket): void {
   const start = async (event: Extract<TwilioEvent, { type: 'start' }>) => {
     pending = [];
     try {
-      const call = await resolveIngestCall(deps, event.callId, event.token, undefined);
+      // The token arrives only now: its check counts like an upgrade's (failures per address).
+      await deps.authFailures.check(address);
+      const call = await resolveIngestCall(deps, event.callId, event.token, undefined).catch((err) => {
+        if (err instanceof AppError && err.code === 'UNAUTHORIZED') deps.authFailures.recordFailure(address);
+        throw err;
+      });
       if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
+      await checkParticipants(deps, call.pk, event.participants);
       if (ws.readyState !== ws.OPEN) return;
       session = new IngestSession(deps, ws, call);
       tracks = new Map(

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { LIMIT_NAMES, quotaExceeded } from '../../domain/limits.js';
 import type { AppDeps } from '../app-deps.js';
 import { findOrgCall, requireCallId } from '../call-lookup.js';
 import { callView } from '../call-view.js';
@@ -36,6 +37,7 @@ export const callRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) 
     },
     async (request) => {
       const body = request.body;
+      await checkActiveCalls(deps, request.org.id, body.call_id);
       const { call } = await store.createCall(request.org.id, {
         callId: body.call_id,
         from: body.from,
@@ -123,3 +125,15 @@ export const callRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) 
     },
   );
 };
+
+/**
+ * SPEC §7: refuses to create a call past the organization's active calls (cluster-wide: counted in
+ * the database). Creating an id that exists already returns it, whatever the count.
+ */
+async function checkActiveCalls(deps: AppDeps, orgId: string, callId: string | undefined): Promise<void> {
+  const limit = deps.config.limits.activeCallsPerOrg;
+  if (callId !== undefined && (await deps.store.getCall(orgId, callId))) return;
+  if ((await deps.store.countActiveCalls(orgId)) < limit) return;
+  deps.metrics.quotaRefusals.inc({ limit: LIMIT_NAMES.activeCallsPerOrg.metric });
+  throw quotaExceeded('activeCallsPerOrg', limit);
+}
