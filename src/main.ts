@@ -7,6 +7,7 @@ import type { Config } from './config/load-config.js';
 import type { AppDeps } from './http/app-deps.js';
 import { AuthFailureLimiter } from './http/auth-failures.js';
 import { buildApp } from './http/build-app.js';
+import { startMetricsServer } from './http/metrics-server.js';
 import { startActivityHeartbeat } from './live/activity-heartbeat.js';
 import { CallLifecycle } from './live/call-lifecycle.js';
 import { startCallReconciler } from './live/call-reconciler.js';
@@ -28,6 +29,8 @@ export interface RunningServer {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly deps: AppDeps;
+  /** The URL of /metrics' own listener (EARSHOT_METRICS_LISTEN), or null when it is on the main port. */
+  readonly metricsUrl: string | null;
   /** Stops accepting, closes every socket, and releases the database and bus. Idempotent. */
   close(): Promise<void>;
 }
@@ -115,13 +118,24 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   const stopReconnectHook =
     bus instanceof NatsBus ? bus.onReconnect(() => reconciler.reconcileSoon()) : () => {};
   let address: string;
+  let metricsServer: { url: string; close(): Promise<void> } | null = null;
   try {
+    if (config.metricsListen !== null) {
+      metricsServer = await startMetricsServer({
+        ...config.metricsListen,
+        metrics,
+        token: config.metricsToken,
+        authFailures,
+      });
+      logger.info({ url: `${metricsServer.url}/metrics` }, 'metrics served on their own address');
+    }
     address = await app.listen({
       host: config.host,
       port: config.port,
       listenTextResolver: (addr) => `earshot listening on ${addr}`,
     });
   } catch (err) {
+    await metricsServer?.close();
     stopSweeper();
     stopHeartbeat();
     reconciler.stop();
@@ -140,6 +154,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     port: Number(port),
     app,
     deps,
+    metricsUrl: metricsServer === null ? null : `${metricsServer.url}/metrics`,
     close() {
       closing ??= (async () => {
         stopSweeper();
@@ -147,6 +162,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         reconciler.stop();
         stopReconnectHook();
         await app.close();
+        await metricsServer?.close();
         await fanout?.stop();
         clock.stop();
         await bus.close();

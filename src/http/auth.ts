@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../domain/app-error.js';
 import type { Org } from '../domain/entities.js';
@@ -33,5 +34,20 @@ export function apiKeyAuth(store: Store) {
     if (!found) throw new AppError('UNAUTHORIZED', 'Missing, unknown or revoked API key');
     request.org = found.org;
     request.apiKeyPrefix = found.prefix;
+  };
+}
+
+/**
+ * An onRequest hook that admits requests carrying `token` (`Authorization: Bearer <token>` or the
+ * bare token) and answers 401 UNAUTHORIZED otherwise. Digests are compared in constant time: equal
+ * lengths, and no early exit on the first differing byte. Used for the admin and metrics tokens.
+ */
+export function bearerTokenAuth(token: string, what: string) {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const expected = digest(token);
+  return async (request: FastifyRequest): Promise<void> => {
+    const presented = credentialFrom(request.headers.authorization);
+    if (presented === null || !timingSafeEqual(digest(presented), expected))
+      throw new AppError('UNAUTHORIZED', `Missing or wrong ${what}`);
   };
 }

@@ -6,6 +6,7 @@ import {
   ENTER_ABOVE,
   LEAVE_BELOW,
   MAX_TICKS_PER_WRITE,
+  MIN_TICK_SHARE,
   TickWriter,
   WINDOW_TICKS,
   WriteCoalescingPolicy,
@@ -20,12 +21,25 @@ function fakeUtilization(windows: number[]) {
   };
 }
 
-/** Runs whole windows of ticks; returns the ticks per write after each window. */
-function run(policy: WriteCoalescingPolicy, windows: number) {
+/** A fake monotonic clock that the test moves forward. */
+function fakeClock() {
+  const clock = { ms: 0, now: () => clock.ms };
+  return clock;
+}
+
+/**
+ * Runs whole windows of ticks (20 ms apart on `clock`), each tick taking `tickShare` of its 20 ms;
+ * returns the ticks per write after each window.
+ */
+function run(policy: WriteCoalescingPolicy, windows: number, clock = fakeClock(), tickShare = 0.5) {
   const k: number[] = [];
   let tick = 0;
   for (let w = 0; w < windows; w++) {
-    for (let t = 0; t < WINDOW_TICKS; t++) policy.holdBack(tick++);
+    for (let t = 0; t < WINDOW_TICKS; t++) {
+      policy.holdBack(tick++);
+      policy.addTickMs(20 * tickShare);
+      clock.ms += 20;
+    }
     k.push(policy.ticksPerWrite);
   }
   return k;
@@ -34,7 +48,9 @@ function run(policy: WriteCoalescingPolicy, windows: number) {
 describe('WriteCoalescingPolicy', () => {
   it('auto: one more tick per write above the enter threshold, one fewer below the leave threshold', () => {
     const changes: [number, number][] = [];
+    const clock = fakeClock();
     const policy = new WriteCoalescingPolicy('auto', {
+      now: clock.now,
       utilization: fakeUtilization([
         0.5,
         ENTER_ABOVE,
@@ -51,7 +67,7 @@ describe('WriteCoalescingPolicy', () => {
       ]),
       onChange: (k, u) => changes.push([k, u]),
     });
-    expect(run(policy, 12)).toEqual([1, 1, 2, 2, 3, MAX_TICKS_PER_WRITE, 3, 3, 2, 2, 1, 1]);
+    expect(run(policy, 12, clock)).toEqual([1, 1, 2, 2, 3, MAX_TICKS_PER_WRITE, 3, 3, 2, 2, 1, 1]);
     expect(changes).toEqual([
       [2, 0.95],
       [3, 0.9],
@@ -60,9 +76,21 @@ describe('WriteCoalescingPolicy', () => {
     ]);
   });
 
+  it('auto: a loop kept busy by something other than ticks does not hold audio back', () => {
+    const clock = fakeClock();
+    const policy = new WriteCoalescingPolicy('auto', { now: clock.now, utilization: fakeUtilization([0.99, 0.99, 0.99, 0.99]) });
+    // Ticks take 5 % of the time (say, an HTTP flood does the rest): never coalesced.
+    expect(run(policy, 2, clock, 0.05)).toEqual([1, 1]);
+    // Coalescing that began under fan-out load steps down once ticks are a small share again.
+    const busy = new WriteCoalescingPolicy('auto', { now: clock.now, utilization: fakeUtilization([0.99, 0.99, 0.99, 0.99]) });
+    expect(run(busy, 2, clock, MIN_TICK_SHARE + 0.1)).toEqual([2, 3]);
+    expect(run(busy, 2, clock, MIN_TICK_SHARE / 2 - 0.01)).toEqual([2, 1]);
+  });
+
   it('holds back all but the last tick of each group of k', () => {
-    const policy = new WriteCoalescingPolicy('auto', { utilization: fakeUtilization([0.9, 0.9]) });
-    run(policy, 2);
+    const clock = fakeClock();
+    const policy = new WriteCoalescingPolicy('auto', { now: clock.now, utilization: fakeUtilization([0.9, 0.9]) });
+    run(policy, 2, clock);
     expect(policy.ticksPerWrite).toBe(3);
     expect([0, 1, 2, 3, 4, 5].map((t) => policy.holdBack(t))).toEqual([true, true, false, true, true, false]);
   });

@@ -11,6 +11,13 @@ export const LEAVE_BELOW = 0.5;
 export const WINDOW_TICKS = 50;
 /** At most this many ticks per write (up to 40 ms of added latency). */
 export const MAX_TICKS_PER_WRITE = 3;
+/**
+ * Coalescing pays only when writing ticks is a real part of the load: more ticks per write only
+ * while ticks take at least this share of the window's time, and fewer once they take under half
+ * of it. A loop kept busy by something else (a flood of HTTP requests) gains nothing from holding
+ * audio back, and listeners would only hear it later.
+ */
+export const MIN_TICK_SHARE = 0.2;
 
 /**
  * Decides, tick by tick, whether this tick's listener messages are held back to be written with
@@ -19,13 +26,17 @@ export const MAX_TICKS_PER_WRITE = 3;
  * message — writing k ticks in one `writev` divides those system calls by k at the price of up to
  * (k − 1) × 20 ms of latency, where the alternative is the clock falling behind and listeners
  * losing audio. `auto` steps k between 1 and MAX_TICKS_PER_WRITE on event-loop utilization, one
- * step per 1 s window, with hysteresis; `off` keeps k = 1 and `always` k = 2.
+ * step per 1 s window, with hysteresis, and only while the ticks themselves are a good share of
+ * the work (MIN_TICK_SHARE); `off` keeps k = 1 and `always` k = 2.
  */
 export class WriteCoalescingPolicy {
   readonly mode: WriteCoalescing;
   readonly #utilization: (since?: EventLoopUtilization) => EventLoopUtilization;
   readonly #onChange: (ticksPerWrite: number, utilization: number) => void;
+  readonly #now: () => number;
   #since: EventLoopUtilization;
+  #windowStart: number;
+  #tickMs = 0;
   #ticks = 0;
   #ticksPerWrite: number;
 
@@ -35,10 +46,14 @@ export class WriteCoalescingPolicy {
       onChange?: (ticksPerWrite: number, utilization: number) => void;
       /** `performance.eventLoopUtilization(since)`; injectable for tests. */
       utilization?: (since?: EventLoopUtilization) => EventLoopUtilization;
+      /** A monotonic clock in ms (`performance.now`); injectable for tests. */
+      now?: () => number;
     } = {},
   ) {
     this.mode = mode;
     this.#utilization = options.utilization ?? ((since) => performance.eventLoopUtilization(since));
+    this.#now = options.now ?? (() => performance.now());
+    this.#windowStart = this.#now();
     this.#onChange = options.onChange ?? (() => {});
     this.#since = this.#utilization();
     this.#ticksPerWrite = mode === 'always' ? 2 : 1;
@@ -47,6 +62,11 @@ export class WriteCoalescingPolicy {
   /** Ticks whose messages currently go out in one write (1: every tick is written at once). */
   get ticksPerWrite(): number {
     return this.#ticksPerWrite;
+  }
+
+  /** Time spent mixing and writing a tick (the work coalescing can lower), added up per window. */
+  addTickMs(ms: number): void {
+    this.#tickMs += ms;
   }
 
   /** Call once per tick; true when this tick's messages should be held for the next one's. */
@@ -60,9 +80,17 @@ export class WriteCoalescingPolicy {
     this.#ticks = 0;
     const u = this.#utilization(this.#since).utilization;
     this.#since = this.#utilization();
+    const now = this.#now();
+    const share = this.#tickMs / Math.max(1, now - this.#windowStart);
+    this.#windowStart = now;
+    this.#tickMs = 0;
     const k = this.#ticksPerWrite;
     const next =
-      u > ENTER_ABOVE ? Math.min(k + 1, MAX_TICKS_PER_WRITE) : u < LEAVE_BELOW ? Math.max(k - 1, 1) : k;
+      u > ENTER_ABOVE && share >= MIN_TICK_SHARE
+        ? Math.min(k + 1, MAX_TICKS_PER_WRITE)
+        : u < LEAVE_BELOW || share < MIN_TICK_SHARE / 2
+          ? Math.max(k - 1, 1)
+          : k;
     if (next !== k) {
       this.#ticksPerWrite = next;
       this.#onChange(next, u);
@@ -104,6 +132,7 @@ export class TickWriter {
 
   /** Runs `writeTick` (which sends the tick's messages), corked or not as the batch requires. */
   write(tick: number, behind: number, writeTick: () => void): void {
+    const start = performance.now();
     const holdBack = this.policy.holdBack(tick) || behind > 0;
     if (holdBack && !this.#corked) {
       this.#corked = true;
@@ -115,6 +144,7 @@ export class TickWriter {
       this.#forEachListener(this.#uncork);
       this.#batch?.flushFrames();
     }
+    this.policy.addTickMs(performance.now() - start);
   }
 
   readonly #uncork = (listener: ListenerSink): void => listener.uncork(this.#batch);

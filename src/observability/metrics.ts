@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  */
 export class Metrics {
   readonly registry = new Registry();
+  #rendered: { at: number; text: Promise<string> } | null = null;
   readonly activeCalls: Gauge;
   readonly participants: Gauge;
   readonly listeners: Gauge;
@@ -109,4 +110,25 @@ export class Metrics {
       registers,
     });
   }
+
+  /**
+   * The Prometheus text, rendered at most once per RENDER_CACHE_MS and shared by every scrape in
+   * between (rendering collects every metric and counts active calls in the database): a flood of
+   * scrapes costs the event loop — and the audio on it — almost nothing.
+   */
+  render(): Promise<string> {
+    const now = performance.now();
+    if (this.#rendered === null || now - this.#rendered.at >= RENDER_CACHE_MS) {
+      const text = this.registry.metrics();
+      this.#rendered = { at: now, text };
+      // A failed render is not kept: the next scrape tries again.
+      text.catch(() => {
+        if (this.#rendered?.text === text) this.#rendered = null;
+      });
+    }
+    return this.#rendered.text;
+  }
 }
+
+/** How long a rendered /metrics text is served again (Prometheus scrapes every 15–60 s). */
+export const RENDER_CACHE_MS = 1000;

@@ -116,7 +116,9 @@ export interface HttpTarget {
  */
 export async function startServerProcess(
   env: Record<string, string> = {},
-): Promise<HttpTarget & { node: ClusterNode; apiKey: string; close(): Promise<void> }> {
+): Promise<
+  HttpTarget & { node: ClusterNode; apiKey: string; createOrg(): Promise<string>; close(): Promise<void> }
+> {
   const dir = mkdtempSync(join(tmpdir(), 'earshot-proc-'));
   const adminToken = randomBytes(24).toString('hex');
   const node = await startNode('server', {
@@ -124,16 +126,21 @@ export async function startServerProcess(
     EARSHOT_ADMIN_TOKEN: adminToken,
     ...env,
   });
-  const created = await node.request('/admin/v1/orgs', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}` },
-    json: { name: 'Test org', live_listen_enabled: true },
-  });
-  if (created.status !== 200) throw new Error(`could not create an org: ${JSON.stringify(created.body)}`);
+  /** A new organization with live listen on; resolves with its API key. */
+  const createOrg = async (): Promise<string> => {
+    const created = await node.request('/admin/v1/orgs', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}` },
+      json: { name: 'Test org', live_listen_enabled: true },
+    });
+    if (created.status !== 200) throw new Error(`could not create an org: ${JSON.stringify(created.body)}`);
+    return created.body.data.api_key;
+  };
   return {
     node,
     url: node.url,
-    apiKey: created.body.data.api_key,
+    apiKey: await createOrg(),
+    createOrg,
     request(path, init = {}) {
       const { apiKey, ...rest } = init;
       const headers = new Headers(rest.headers);

@@ -1,26 +1,16 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../domain/app-error.js';
 import type { AppDeps } from '../app-deps.js';
-import { credentialFrom } from '../auth.js';
+import { bearerTokenAuth } from '../auth.js';
 import { success } from '../envelope.js';
 import { CreateOrgBody, errorResponses, successEnvelope } from '../schemas.js';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** /admin/v1: organizations and API keys. Registered only when EARSHOT_ADMIN_TOKEN is set. */
 export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps & { adminToken: string }> = async (app, deps) => {
   const { store, lifecycle, adminToken } = deps;
-  const expected = digest(adminToken);
 
-  app.addHook('onRequest', async (request) => {
-    const presented = credentialFrom(request.headers.authorization);
-    // Compare digests in constant time: equal lengths, and no early exit on the first differing byte.
-    if (presented === null || !timingSafeEqual(digest(presented), expected)) {
-      throw new AppError('UNAUTHORIZED', 'Missing or wrong admin token');
-    }
-  });
+  app.addHook('onRequest', bearerTokenAuth(adminToken, 'admin token'));
 
   app.post(
     '/orgs',

@@ -2,13 +2,17 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../domain/app-error.js';
 import type { AppDeps } from '../app-deps.js';
+import { bearerTokenAuth } from '../auth.js';
 import { success } from '../envelope.js';
 import { errorResponses, successEnvelope } from '../schemas.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
-/** Health, readiness and Prometheus metrics. No authentication, no rate limit. */
-export const operationsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { store, bus, metrics }) => {
+/** Health, readiness and Prometheus metrics. No authentication (but an optional metrics token), no rate limit. */
+export const operationsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (
+  app,
+  { store, bus, metrics, config, authFailures },
+) => {
   app.get(
     '/healthz',
     {
@@ -42,12 +46,22 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, 
     },
   );
 
+  // With EARSHOT_METRICS_LISTEN, /metrics is served on that address only (main.ts), not here.
+  if (config.metricsListen !== null) return;
+  const metricsToken = config.metricsToken;
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
+    {
+      schema: { summary: 'Prometheus metrics (Bearer EARSHOT_METRICS_TOKEN when set)', tags: ['operations'] },
+      // A token is checked like any credential: failures count per address, limited before the check.
+      onRequest:
+        metricsToken === null
+          ? []
+          : [async (request) => authFailures.check(request.ip), bearerTokenAuth(metricsToken, 'metrics token')],
+    },
     async (_request, reply) => {
       reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
+      return metrics.render();
     },
   );
 };
