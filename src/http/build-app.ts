@@ -9,9 +9,11 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { AppError } from '../domain/app-error.js';
+import { quotaExceeded } from '../domain/limits.js';
 import { hashSecret } from '../store/secrets.js';
 import type { AppDeps } from './app-deps.js';
 import { apiKeyAuth, credentialFrom } from './auth.js';
+import { guardConnections, isOverConnectionLimit } from './connection-guard.js';
 import { createHttpServer, handleClientError } from './early-errors.js';
 import { failure } from './envelope.js';
 import { jsonNestingExceeds, MAX_JSON_DEPTH } from './json-depth.js';
@@ -68,6 +70,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   acceptEmptyJsonBodies(app);
   app.addSchema(ErrorEnvelope);
+
+  // Plain HTTP connections per peer address are bounded (behind a trusted proxy, the proxy's job):
+  // a request on a connection past the bound is answered 429 and the connection closed.
+  if (deps.config.trustProxy === false) {
+    guardConnections(app.server, deps.config.limits.connectionsPerAddress, deps.metrics);
+    app.addHook('onRequest', async (request, reply) => {
+      if (!isOverConnectionLimit(request.raw.socket)) return;
+      reply.header('connection', 'close');
+      throw quotaExceeded('connectionsPerAddress', deps.config.limits.connectionsPerAddress);
+    });
+  }
 
   app.setErrorHandler((err, request, reply) => {
     const { error, internal } = toAppError(err);

@@ -1,9 +1,12 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import { CloseCode } from '../domain/error-code.js';
+import { quotaExceeded } from '../domain/limits.js';
 import { clientAddressOf } from '../http/client-address.js';
+import { countedAsWebSocket, isOverConnectionLimit } from '../http/connection-guard.js';
 import { toAppError } from '../http/to-app-error.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
 import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
@@ -87,6 +90,8 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         if (ended) ended(releaseAll);
         else if (socket.destroyed) releaseAll();
         else socket.once('close', releaseAll);
+        // A WebSocket now (or handed to a worker): counted by the socket limits, not as plain HTTP.
+        countedAsWebSocket(socket as Socket);
       },
       (err) => refuse(socket, err),
     );
@@ -126,6 +131,8 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
     socket.on('error', () => socket.destroy());
     const url = new URL(request.url ?? '/', 'http://localhost');
     const address = clientAddress(request);
+    if (isOverConnectionLimit(socket as Socket))
+      return rejectUpgrade(socket, quotaExceeded('connectionsPerAddress', deps.config.limits.connectionsPerAddress));
     deps.logger.debug({ url: redactUrl(request.url ?? '') }, 'websocket upgrade');
     const match = /^\/ws\/(listen|ingest)\/([^/]*)\/?$/.exec(url.pathname);
     if (match) {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { sqliteBackend } from '../helpers/databases.js';
@@ -276,5 +277,33 @@ describe.each(LISTENER_MODES.slice(0, 2))('limits (%s)', (_mode, env) => {
     await closeAll(held);
     const metrics = await (await ts.request('/metrics')).text();
     expect(metrics).toMatch(/earshot_quota_refusals_total\{limit="connections_per_address"\} [1-9]/);
+  });
+
+  it('plain HTTP connections per peer address: a request on one past the bound gets 429 and a close', async () => {
+    const from = '127.0.0.30';
+    const idle = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect({ host: '127.0.0.1', port: ts.server.port, localAddress: from }, () =>
+              resolve(s),
+            );
+            s.once('error', reject);
+          }),
+      ),
+    );
+    const refused = await requestFrom(from, `${ts.url}/healthz`);
+    expectQuota(refused, 'EARSHOT_MAX_CONNECTIONS_PER_ADDRESS');
+    expect(refused.headers.connection).toBe('close');
+    expectQuota(
+      (await openFrom(from, `${ts.url.replace('http', 'ws')}/ws/twilio`)) as never,
+      'EARSHOT_MAX_CONNECTIONS_PER_ADDRESS',
+    );
+    // Another address is not affected; and once the idle ones are gone, this one is served again.
+    expect((await requestFrom('127.0.0.31', `${ts.url}/healthz`)).status).toBe(200);
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await requestFrom(from, `${ts.url}/healthz`)).status).toBe(200);
   });
 });
