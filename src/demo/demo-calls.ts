@@ -175,7 +175,8 @@ function connect(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
+    // Before the open: the connection failed. After it, `close` follows and the call ends (open() is false).
+    ws.on('error', reject);
   });
 }
 

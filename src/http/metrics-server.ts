@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../domain/app-error.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AuthFailureLimiter } from './auth-failures.js';
 import { credentialFrom } from './auth.js';
+import type { AuthFailureLimiter } from './auth-failures.js';
 import { failure } from './envelope.js';
 
 /**

@@ -78,18 +78,27 @@ describe('WriteCoalescingPolicy', () => {
 
   it('auto: a loop kept busy by something other than ticks does not hold audio back', () => {
     const clock = fakeClock();
-    const policy = new WriteCoalescingPolicy('auto', { now: clock.now, utilization: fakeUtilization([0.99, 0.99, 0.99, 0.99]) });
+    const policy = new WriteCoalescingPolicy('auto', {
+      now: clock.now,
+      utilization: fakeUtilization([0.99, 0.99, 0.99, 0.99]),
+    });
     // Ticks take 5 % of the time (say, an HTTP flood does the rest): never coalesced.
     expect(run(policy, 2, clock, 0.05)).toEqual([1, 1]);
     // Coalescing that began under fan-out load steps down once ticks are a small share again.
-    const busy = new WriteCoalescingPolicy('auto', { now: clock.now, utilization: fakeUtilization([0.99, 0.99, 0.99, 0.99]) });
+    const busy = new WriteCoalescingPolicy('auto', {
+      now: clock.now,
+      utilization: fakeUtilization([0.99, 0.99, 0.99, 0.99]),
+    });
     expect(run(busy, 2, clock, MIN_TICK_SHARE + 0.1)).toEqual([2, 3]);
     expect(run(busy, 2, clock, MIN_TICK_SHARE / 2 - 0.01)).toEqual([2, 1]);
   });
 
   it('holds back all but the last tick of each group of k', () => {
     const clock = fakeClock();
-    const policy = new WriteCoalescingPolicy('auto', { now: clock.now, utilization: fakeUtilization([0.9, 0.9]) });
+    const policy = new WriteCoalescingPolicy('auto', {
+      now: clock.now,
+      utilization: fakeUtilization([0.9, 0.9]),
+    });
     run(policy, 2, clock);
     expect(policy.ticksPerWrite).toBe(3);
     expect([0, 1, 2, 3, 4, 5].map((t) => policy.holdBack(t))).toEqual([true, true, false, true, true, false]);

@@ -132,7 +132,10 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
     const url = new URL(request.url ?? '/', 'http://localhost');
     const address = clientAddress(request);
     if (isOverConnectionLimit(socket as Socket))
-      return rejectUpgrade(socket, quotaExceeded('connectionsPerAddress', deps.config.limits.connectionsPerAddress));
+      return rejectUpgrade(
+        socket,
+        quotaExceeded('connectionsPerAddress', deps.config.limits.connectionsPerAddress),
+      );
     deps.logger.debug({ url: redactUrl(request.url ?? '') }, 'websocket upgrade');
     const match = /^\/ws\/(listen|ingest)\/([^/]*)\/?$/.exec(url.pathname);
     if (match) {

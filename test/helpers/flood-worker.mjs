@@ -5,8 +5,17 @@ import { Agent, request } from 'node:http';
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { kind, url, concurrency, durationMs, method = 'GET', headers = {}, body, hold = 2000, localAddress } =
-  workerData;
+const {
+  kind,
+  url,
+  concurrency,
+  durationMs,
+  method = 'GET',
+  headers = {},
+  body,
+  hold = 2000,
+  localAddress,
+} = workerData;
 const target = new URL(url);
 const statuses = {};
 const count = (status) => (statuses[status] = (statuses[status] ?? 0) + 1);

@@ -31,10 +31,22 @@ describe('a flood of any endpoint does not reach the audio', () => {
   });
 
   const scenarios: [string, () => Flood][] = [
-    ['GET /metrics', () => ({ kind: 'http', url: `${server.url}/metrics`, concurrency: 50, durationMs: SECONDS * 1000 })],
-    ['GET /readyz', () => ({ kind: 'http', url: `${server.url}/readyz`, concurrency: 50, durationMs: SECONDS * 1000 })],
-    ['GET /docs/json', () => ({ kind: 'http', url: `${server.url}/docs/json`, concurrency: 50, durationMs: SECONDS * 1000 })],
-    ['GET /docs', () => ({ kind: 'http', url: `${server.url}/docs/`, concurrency: 50, durationMs: SECONDS * 1000 })],
+    [
+      'GET /metrics',
+      () => ({ kind: 'http', url: `${server.url}/metrics`, concurrency: 50, durationMs: SECONDS * 1000 }),
+    ],
+    [
+      'GET /readyz',
+      () => ({ kind: 'http', url: `${server.url}/readyz`, concurrency: 50, durationMs: SECONDS * 1000 }),
+    ],
+    [
+      'GET /docs/json',
+      () => ({ kind: 'http', url: `${server.url}/docs/json`, concurrency: 50, durationMs: SECONDS * 1000 }),
+    ],
+    [
+      'GET /docs',
+      () => ({ kind: 'http', url: `${server.url}/docs/`, concurrency: 50, durationMs: SECONDS * 1000 }),
+    ],
     [
       'the API with a valid key',
       () => ({
@@ -57,24 +69,39 @@ describe('a flood of any endpoint does not reach the audio', () => {
     ],
     [
       'refused upgrades (forged listen tokens)',
-      () => ({ kind: 'upgrade', url: `${ws()}/ws/listen/nope?token=forged`, concurrency: 50, durationMs: SECONDS * 1000 }),
+      () => ({
+        kind: 'upgrade',
+        url: `${ws()}/ws/listen/nope?token=forged`,
+        concurrency: 50,
+        durationMs: SECONDS * 1000,
+      }),
     ],
-    ['accepted upgrades, dropped at once', () => ({ kind: 'upgrade', url: listenUrl, concurrency: 50, durationMs: SECONDS * 1000 })],
-    ['2,000 idle TCP connections, cut at once', () => ({ kind: 'idle', url: server.url, concurrency: 2000, durationMs: 0, hold: 2000 })],
+    [
+      'accepted upgrades, dropped at once',
+      () => ({ kind: 'upgrade', url: listenUrl, concurrency: 50, durationMs: SECONDS * 1000 }),
+    ],
+    [
+      '2,000 idle TCP connections, cut at once',
+      () => ({ kind: 'idle', url: server.url, concurrency: 2000, durationMs: 0, hold: 2000 }),
+    ],
   ];
 
-  it.each(scenarios)('%s', async (_name, make) => {
-    const bystander = await startBystander(server, server.apiKey);
-    // Each flood from a client address of its own, so that one's limits never shape the next.
-    const index = scenarios.findIndex(([n]) => n === _name);
-    const answered = await flood({ ...make(), localAddress: `127.0.1.${index + 1}` });
-    await new Promise((r) => setTimeout(r, 300));
-    const report = await bystander.stop();
-    const total = Object.values(answered).reduce((a, b) => a + b, 0);
-    console.log(`${_name}: ${JSON.stringify(answered)}; bystander max gap ${report.maxGapMs} ms`);
-    expect(total).toBeGreaterThan(50);
-    expect(report.closed).toBeNull();
-    expect(report.gaps, `gaps over 100 ms (max ${report.maxGapMs} ms)`).toEqual([]);
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-  }, 30_000);
+  it.each(scenarios)(
+    '%s',
+    async (_name, make) => {
+      const bystander = await startBystander(server, server.apiKey);
+      // Each flood from a client address of its own, so that one's limits never shape the next.
+      const index = scenarios.findIndex(([n]) => n === _name);
+      const answered = await flood({ ...make(), localAddress: `127.0.1.${index + 1}` });
+      await new Promise((r) => setTimeout(r, 300));
+      const report = await bystander.stop();
+      const total = Object.values(answered).reduce((a, b) => a + b, 0);
+      console.log(`${_name}: ${JSON.stringify(answered)}; bystander max gap ${report.maxGapMs} ms`);
+      expect(total).toBeGreaterThan(50);
+      expect(report.closed).toBeNull();
+      expect(report.gaps, `gaps over 100 ms (max ${report.maxGapMs} ms)`).toEqual([]);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    },
+    30_000,
+  );
 });

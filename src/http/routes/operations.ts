@@ -57,7 +57,10 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (
       onRequest:
         metricsToken === null
           ? []
-          : [async (request) => authFailures.check(request.ip), bearerTokenAuth(metricsToken, 'metrics token')],
+          : [
+              async (request) => authFailures.check(request.ip),
+              bearerTokenAuth(metricsToken, 'metrics token'),
+            ],
     },
     async (_request, reply) => {
       reply.type(metrics.registry.contentType);
