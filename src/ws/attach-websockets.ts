@@ -40,6 +40,14 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   const listenWss = new WebSocketServer({ ...options, maxPayload: LISTENER_MAX_PAYLOAD_BYTES });
   const ingestWss = new WebSocketServer({ ...options, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES });
   const twilioWss = new WebSocketServer({ ...options, maxPayload: TWILIO_MAX_MESSAGE_CHARS * 4 });
+  // Anything `ws` still finds wrong with a handshake is refused with the envelope too.
+  for (const wss of [listenWss, ingestWss, twilioWss])
+    wss.on('wsClientError', (err: Error, socket: Duplex) =>
+      rejectUpgrade(
+        socket,
+        new AppError('VALIDATION_ERROR', `Malformed WebSocket handshake: ${err.message}`),
+      ),
+    );
   const keepalive = new Keepalive();
   const clientAddress = clientAddressOf(deps.config.trustProxy);
   let shuttingDown = false;
@@ -136,6 +144,8 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         socket,
         quotaExceeded('connectionsPerAddress', deps.config.limits.connectionsPerAddress),
       );
+    const malformed = handshakeProblem(request);
+    if (malformed) return rejectUpgrade(socket, malformed);
     deps.logger.debug({ url: redactUrl(request.url ?? '') }, 'websocket upgrade');
     const match = /^\/ws\/(listen|ingest)\/([^/]*)\/?$/.exec(url.pathname);
     if (match) {
@@ -222,4 +232,23 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
       await deps.fanout?.stop();
     },
   };
+}
+
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/**
+ * What makes an upgrade request no WebSocket handshake (RFC 6455 §4.2.1), checked before anything
+ * is looked up: the refusal is the envelope, where `ws` would answer plain text.
+ */
+function handshakeProblem(request: IncomingMessage): AppError | null {
+  const bad = (what: string, headers?: Record<string, string>) =>
+    new AppError('VALIDATION_ERROR', `Malformed WebSocket handshake: ${what}`, { headers });
+  if (request.method !== 'GET') return bad('the method must be GET');
+  if (request.headers.upgrade?.toLowerCase() !== 'websocket') return bad('Upgrade must be websocket');
+  if (!WEBSOCKET_KEY.test(request.headers['sec-websocket-key'] ?? ''))
+    return bad('missing or invalid Sec-WebSocket-Key');
+  const version = request.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8')
+    return bad('missing or unsupported Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '13, 8' });
+  return null;
 }

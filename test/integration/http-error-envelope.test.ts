@@ -104,6 +104,27 @@ describe('every HTTP error is the envelope, before routing too', () => {
     );
   });
 
+  it('400 VALIDATION_ERROR for WebSocket upgrades that are no handshake (before anything is looked up)', async () => {
+    const upgrade = (lines: string[]) =>
+      exchange(
+        ts.server.port,
+        `${['GET /ws/twilio HTTP/1.1', 'Host: x', 'Connection: Upgrade', ...lines].join('\r\n')}\r\n\r\n`,
+      );
+    const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
+    for (const [what, lines] of [
+      ['no key', ['Upgrade: websocket', 'Sec-WebSocket-Version: 13']],
+      ['a malformed key', ['Upgrade: websocket', 'Sec-WebSocket-Key: short', 'Sec-WebSocket-Version: 13']],
+      ['version 12', ['Upgrade: websocket', key, 'Sec-WebSocket-Version: 12']],
+      ['Upgrade: h2c', ['Upgrade: h2c', key, 'Sec-WebSocket-Version: 13']],
+    ] as const) {
+      const r = await upgrade([...lines]);
+      expectEnvelope(r, 400, 'VALIDATION_ERROR', what);
+      expect(JSON.parse(r.body).errors[0].message).toContain('WebSocket handshake');
+    }
+    const wrongVersion = await upgrade(['Upgrade: websocket', key, 'Sec-WebSocket-Version: 12']);
+    expect(wrongVersion.headers['sec-websocket-version']).toBe('13, 8');
+  });
+
   it('400 VALIDATION_ERROR for request lines and messages that are not HTTP', async () => {
     const garbage: [string, string | Buffer][] = [
       ['binary garbage', Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10, 13, 10])],

@@ -258,7 +258,7 @@ describe.each(LISTENER_MODES.slice(0, 2))('hostile listeners (%s)', (_mode, env)
         },
       ),
     });
-    const runs = env.EARSHOT_FANOUT_WORKERS ? 150 : 1000;
+    const runs = env.EARSHOT_FANOUT_WORKERS ? 150 : 1100;
     // Pings are capped per window (LISTENER_PINGS_PER_WINDOW): a sequence may trip that too.
     let frames = 0;
     // One listen URL serves any number of connections (SPEC §2).
@@ -282,7 +282,9 @@ describe.each(LISTENER_MODES.slice(0, 2))('hostile listeners (%s)', (_mode, env)
       }),
       { numRuns: runs },
     );
-    expect(frames).toBeGreaterThan(runs * 50);
+    // The issue's bar: at least 100,000 random frames against listener sockets (in the main process).
+    expect(frames).toBeGreaterThanOrEqual(env.EARSHOT_FANOUT_WORKERS ? runs * 50 : 100_000);
+    console.log(`fuzz: ${frames} random frames in ${runs} sequences, server up`);
     expect((await fetch(`${live.ts.url}/healthz`)).status).toBe(200);
     // The call itself is still served: a fresh listener gets audio.
     const fresh = await connectRawWs(await call.listenUrl());
