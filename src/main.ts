@@ -52,7 +52,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     await store.close().catch(() => {});
     throw err;
   }
-  const lifecycle = new CallLifecycle(store, bus);
+  const lifecycle = new CallLifecycle(store, bus, () => metrics.activeCallsChanged());
   const clock = new Clock({
     onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
     onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),

@@ -10,14 +10,19 @@ export class CallLifecycle {
   readonly #store: Store;
   readonly #bus: Bus;
 
-  constructor(store: Store, bus: Bus) {
+  readonly #onCompleted: () => void;
+
+  /** `onCompleted`: told when this node completed a call (e.g. so that metrics count again). */
+  constructor(store: Store, bus: Bus, onCompleted: () => void = () => {}) {
     this.#store = store;
     this.#bus = bus;
+    this.#onCompleted = onCompleted;
   }
 
   /** Completes the call (idempotent) and tells every node; returns the call as stored. */
   async complete(call: Call): Promise<Call> {
     const result = await this.#store.completeCall(call.pk);
+    if (result?.changed) this.#onCompleted();
     // Announce even when another request completed it first: announcing twice is harmless and
     // covers a node that crashed between its store write and its publish.
     this.#bus.publishCallEvent(call.pk, { type: 'ended' });

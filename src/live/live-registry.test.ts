@@ -100,26 +100,13 @@ describe('LiveRegistry: participant takeover', () => {
     s.registry.addIngest('call-1', local);
     s.registry.addTrack(local.tracks[0]);
     // The same connection's own joined (as echoed) changes nothing; another node's takes it over.
-    s.bus.publishCallEvent('call-1', {
-      type: 'participant',
-      name: 'caller',
-      state: 'joined',
-      connectionId: 'c-here',
-    });
+    const joined = (name: string, connectionId: string) =>
+      s.bus.publishCallEvent('call-1', { type: 'participant', name, state: 'joined', connectionId });
+    joined('caller', 'c-here');
     expect(local.closes).toEqual([]);
-    s.bus.publishCallEvent('call-1', {
-      type: 'participant',
-      name: 'other',
-      state: 'joined',
-      connectionId: 'c-x',
-    });
+    joined('other', 'c-x');
     expect(local.closes).toEqual([]);
-    s.bus.publishCallEvent('call-1', {
-      type: 'participant',
-      name: 'caller',
-      state: 'joined',
-      connectionId: 'c-there',
-    });
+    joined('caller', 'c-there');
     expect(local.closes).toEqual([[4002, 'replaced']]);
     s.registry.removeIngest('call-1', local);
     expect(s.events.filter((e) => e.name === 'caller').map((e) => e.state)).toEqual([

@@ -6,8 +6,13 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * property writes, cheap enough at 50 frames/s per track.
  */
 export class Metrics {
+  /** earshot's own metrics: rendered fresh on every scrape. */
   readonly registry = new Registry();
-  #rendered: { at: number; text: Promise<string> } | null = null;
+  /** Node's process metrics (prefixed `earshot_`): the costly part of a render, kept a second. */
+  readonly #process = new Registry();
+  readonly #processText = new Recent<string>();
+  /** The database's count of active calls, read at most once per PROCESS_METRICS_TTL_MS. */
+  readonly #activeCallsCount = new Recent<number>();
   readonly activeCalls: Gauge;
   readonly participants: Gauge;
   readonly listeners: Gauge;
@@ -25,14 +30,15 @@ export class Metrics {
 
   constructor(options: { countActiveCalls: () => Promise<number> }) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'earshot_', eventLoopMonitoringPrecision: 10 });
+    collectDefaultMetrics({ register: this.#process, prefix: 'earshot_', eventLoopMonitoringPrecision: 10 });
+    const counted = this.#activeCallsCount;
     this.activeCalls = new Gauge({
       name: 'earshot_active_calls',
-      help: 'Calls with status active (cluster-wide, from the database)',
+      help: 'Calls with status active (cluster-wide, from the database, at most 1 s old)',
       registers,
       async collect() {
         try {
-          this.set(await options.countActiveCalls());
+          this.set(await counted.get(options.countActiveCalls));
         } catch {
           // Leave the last value: a scrape must not fail because the database blinked.
         }
@@ -111,24 +117,46 @@ export class Metrics {
     });
   }
 
+  /** This node created or completed a call: the next scrape counts active calls again. */
+  activeCallsChanged(): void {
+    this.#activeCallsCount.forget();
+  }
+
   /**
-   * The Prometheus text, rendered at most once per RENDER_CACHE_MS and shared by every scrape in
-   * between (rendering collects every metric and counts active calls in the database): a flood of
-   * scrapes costs the event loop — and the audio on it — almost nothing.
+   * The Prometheus text: earshot's own metrics as they are now, then Node's process metrics as
+   * rendered at most PROCESS_METRICS_TTL_MS ago. Those are most of a render's cost (the event-loop
+   * lag percentiles, heap spaces, /proc), so a flood of scrapes cannot load the event loop — and the
+   * audio on it — while every counter a scrape reads is never older than its own request.
    */
-  render(): Promise<string> {
-    const now = performance.now();
-    if (this.#rendered === null || now - this.#rendered.at >= RENDER_CACHE_MS) {
-      const text = this.registry.metrics();
-      this.#rendered = { at: now, text };
-      // A failed render is not kept: the next scrape tries again.
-      text.catch(() => {
-        if (this.#rendered?.text === text) this.#rendered = null;
-      });
-    }
-    return this.#rendered.text;
+  async render(): Promise<string> {
+    const [own, processText] = await Promise.all([
+      this.registry.metrics(),
+      this.#processText.get(() => this.#process.metrics()),
+    ]);
+    return `${own}\n${processText}`;
   }
 }
 
-/** How long a rendered /metrics text is served again (Prometheus scrapes every 15–60 s). */
-export const RENDER_CACHE_MS = 1000;
+/** How long Node's process metrics are served again (Prometheus scrapes every 15–60 s). */
+const PROCESS_METRICS_TTL_MS = 1000;
+
+/** A value read at most once per PROCESS_METRICS_TTL_MS and shared meanwhile (a failed read is not kept). */
+class Recent<T> {
+  #value: { at: number; promise: Promise<T> } | null = null;
+
+  get(read: () => Promise<T>): Promise<T> {
+    const now = performance.now();
+    if (this.#value === null || now - this.#value.at >= PROCESS_METRICS_TTL_MS) {
+      const promise = read();
+      this.#value = { at: now, promise };
+      promise.catch(() => {
+        if (this.#value?.promise === promise) this.#value = null;
+      });
+    }
+    return this.#value.promise;
+  }
+
+  forget(): void {
+    this.#value = null;
+  }
+}

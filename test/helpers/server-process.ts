@@ -109,6 +109,16 @@ export interface HttpTarget {
   request(path: string, init?: RequestInit & { apiKey?: string }): Promise<Response>;
 }
 
+/** fetch() against `baseUrl`, with an optional API key as the Authorization header. */
+export function requestTo(baseUrl: string): HttpTarget['request'] {
+  return (path, init = {}) => {
+    const { apiKey, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (apiKey !== undefined) headers.set('authorization', apiKey);
+    return fetch(baseUrl + path, { ...rest, headers });
+  };
+}
+
 /**
  * A real `earshot serve` process on SQLite (a file of its own) with an organization that has live
  * listen on: for tests that attack the server, so that the attacker's work never runs on the
@@ -141,12 +151,7 @@ export async function startServerProcess(
     url: node.url,
     apiKey: await createOrg(),
     createOrg,
-    request(path, init = {}) {
-      const { apiKey, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (apiKey !== undefined) headers.set('authorization', apiKey);
-      return fetch(node.url + path, { ...rest, headers });
-    },
+    request: requestTo(node.url),
     async close() {
       await node.stop('SIGTERM');
       rmSync(dir, { recursive: true, force: true });

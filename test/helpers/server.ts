@@ -5,7 +5,7 @@ import { type RunningServer, startServer } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Backend, TestDatabase } from './databases.js';
 import { sqliteBackend } from './databases.js';
-import type { HttpTarget } from './server-process.js';
+import { type HttpTarget, requestTo } from './server-process.js';
 
 export interface TestServer {
   readonly server: RunningServer;
@@ -43,12 +43,7 @@ export async function startTestServer(backend: Backend, env: ConfigOverrides = {
     url: server.url,
     db,
     logs,
-    request(path, init = {}) {
-      const { apiKey, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      if (apiKey !== undefined) headers.set('authorization', apiKey);
-      return fetch(server.url + path, { ...rest, headers });
-    },
+    request: requestTo(server.url),
     async createOrg(options = {}) {
       const org = await server.deps.store.createOrg(options.name ?? 'Test org', options.liveListen ?? true);
       const key = await server.deps.store.createApiKey(org.id);

@@ -38,12 +38,13 @@ export const callRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) 
     async (request) => {
       const body = request.body;
       await checkActiveCalls(deps, request.org.id, body.call_id);
-      const { call } = await store.createCall(request.org.id, {
+      const { call, created } = await store.createCall(request.org.id, {
         callId: body.call_id,
         from: body.from,
         to: body.to,
         metadata: body.metadata as Record<string, unknown> | null | undefined,
       });
+      if (created) deps.metrics.activeCallsChanged();
       // A new ingest token on every create: the store keeps only hashes, so an idempotent repeat
       // cannot return the first token; both stay valid for the call's lifetime.
       const token = await store.createIngestToken(call.pk);
