@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends } from '../helpers/databases.js';
+import { backends, sqliteBackend } from '../helpers/databases.js';
+import { requestFrom } from '../helpers/from-address.js';
 import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The value of an unlabelled Prometheus sample, or undefined when absent. */
@@ -132,5 +133,70 @@ describe.each(backends)('/readyz with the database gone on $name', (backend) => 
     });
     expect(r.body.errors[0].message).not.toMatch(/bus/);
     expect((await jsonRequest(ts, 'GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('protecting /metrics', () => {
+  const TOKEN = 'metrics-token-for-the-test';
+
+  describe('EARSHOT_METRICS_TOKEN', () => {
+    let ts: TestServer;
+    beforeAll(async () => {
+      ts = await startTestServer(sqliteBackend, {
+        EARSHOT_METRICS_TOKEN: TOKEN,
+        EARSHOT_AUTH_FAILURES_PER_MIN: '3',
+      });
+    });
+    afterAll(() => ts?.close());
+
+    it('answers 401 with the envelope without the token or with a wrong one, and the text with it', async () => {
+      for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }] as Record<
+        string,
+        string
+      >[]) {
+        const r = await requestFrom('127.0.0.40', `${ts.url}/metrics`, { headers });
+        expect(r.status).toBe(401);
+        expect(r.body.errors[0].code).toBe('UNAUTHORIZED');
+      }
+      const ok = await ts.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^earshot_listeners /m);
+      // Failures count per address like any credential's: the third, then 429 even with the token.
+      await requestFrom('127.0.0.40', `${ts.url}/metrics`);
+      const limited = await requestFrom('127.0.0.40', `${ts.url}/metrics`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(limited.status).toBe(429);
+      expect(limited.body.errors[0].code).toBe('RATE_LIMITED');
+    });
+  });
+
+  describe('EARSHOT_METRICS_LISTEN', () => {
+    let ts: TestServer;
+    beforeAll(async () => {
+      ts = await startTestServer(sqliteBackend, {
+        EARSHOT_METRICS_LISTEN: '127.0.0.1:0',
+        EARSHOT_METRICS_TOKEN: TOKEN,
+      });
+    });
+    afterAll(() => ts?.close());
+
+    it('serves /metrics on its own address only (with the token), and the main port answers 404', async () => {
+      const url = ts.server.metricsUrl;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      expect((await ts.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(
+        404,
+      );
+      const ok = await fetch(url as string, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^earshot_listeners /m);
+      const refused = await fetch(url as string);
+      expect(refused.status).toBe(401);
+      expect((await refused.json()).errors[0].code).toBe('UNAUTHORIZED');
+      const other = await fetch((url as string).replace('/metrics', '/v1/calls'));
+      expect(other.status).toBe(404);
+      expect((await other.json()).status).toBe('error');
+      expect(ts.logs.join('')).toContain('metrics served on their own address');
+    });
   });
 });
