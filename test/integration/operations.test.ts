@@ -192,10 +192,10 @@ describe('protecting /metrics', () => {
       expect(await ok.text()).toMatch(/^earshot_listeners /m);
       const refused = await fetch(url as string);
       expect(refused.status).toBe(401);
-      expect((await refused.json()).errors[0].code).toBe('UNAUTHORIZED');
+      expect(((await refused.json()) as { errors: { code: string }[] }).errors[0].code).toBe('UNAUTHORIZED');
       const other = await fetch((url as string).replace('/metrics', '/v1/calls'));
       expect(other.status).toBe(404);
-      expect((await other.json()).status).toBe('error');
+      expect(((await other.json()) as { status: string }).status).toBe('error');
       expect(ts.logs.join('')).toContain('metrics served on their own address');
     });
   });
