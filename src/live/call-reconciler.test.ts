@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { sqliteBackend } from '../../test/helpers/databases.js';
 import type { CallEvent } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory-bus.js';
@@ -98,15 +98,45 @@ describe('startCallReconciler', () => {
     }
   });
 
-  it('survives a store that is down (it retries on its next run)', async () => {
-    const store = { getCallByPk: async () => Promise.reject(new Error('ECONNREFUSED')) };
-    const reconciler = startCallReconciler({
-      store: store as unknown as Store,
-      bus: new MemoryBus(),
-      live: { liveCalls: () => ['x'], callsWithListeners: () => [], closeRevoked: () => 0 },
-      log: pino({ level: 'silent' }),
-    });
-    await expect(reconciler.reconcile()).resolves.toBeUndefined();
-    reconciler.stop();
+  it('survives a store that is down and retries on its next run', async () => {
+    vi.useFakeTimers();
+    try {
+      const bus = new MemoryBus();
+      const heard: CallEvent[] = [];
+      bus.subscribeCallEvents('x', (e) => heard.push(e));
+      let down = true;
+      const asked: string[] = [];
+      const store = {
+        getCallByPk: async (pk: string) => {
+          asked.push(pk);
+          if (down) throw new Error('ECONNREFUSED');
+          return { pk, status: 'completed' } as Call;
+        },
+      };
+      const warned: string[] = [];
+      const log = pino({ level: 'warn' }, { write: (line: string) => warned.push(JSON.parse(line).msg) });
+      const reconciler = startCallReconciler({
+        store: store as unknown as Store,
+        bus,
+        live: { liveCalls: () => ['x'], callsWithListeners: () => [], closeRevoked: () => 0 },
+        log,
+        intervalMs: 1000,
+      });
+      // The first run (on its timer) finds the store down: nothing announced, a warning, no throw.
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(asked).toEqual(['x']);
+      expect(heard).toEqual([]);
+      expect(warned).toEqual(['call reconciliation failed; will retry']);
+      // The store is back: the next run asks again and announces what the first one could not.
+      down = false;
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(asked).toEqual(['x', 'x']);
+      expect(heard).toEqual([{ type: 'ended' }]);
+      reconciler.stop();
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(asked).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
