@@ -4,8 +4,8 @@ import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
 import type { Config } from './config/load-config.js';
+import { AuthFailureLimiter } from './edge/auth-failures.js';
 import type { AppDeps } from './http/app-deps.js';
-import { AuthFailureLimiter } from './http/auth-failures.js';
 import { buildApp } from './http/build-app.js';
 import { startMetricsServer } from './http/metrics-server.js';
 import { startActivityHeartbeat } from './live/activity-heartbeat.js';
@@ -21,6 +21,7 @@ import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore } from './store/open-store.js';
 import { attachWebSockets } from './ws/attach-websockets.js';
+import { fanoutWorkerEntry } from './ws/fanout-worker-entry.js';
 import { SocketQuotas } from './ws/quotas.js';
 
 export interface RunningServer {
@@ -66,10 +67,13 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     );
     metrics.directWrites.set(directWrites ? 1 : 0);
     if (config.fanoutWorkers > 0)
-      fanout = await FanoutPool.start(config.fanoutWorkers, logger, metrics, {
-        writeCoalescing: config.writeCoalescing,
-        directWrites: config.directWrites,
-      });
+      fanout = await FanoutPool.start(
+        config.fanoutWorkers,
+        logger,
+        metrics,
+        { writeCoalescing: config.writeCoalescing, directWrites: config.directWrites },
+        fanoutWorkerEntry(),
+      );
   } catch (err) {
     await bus.close().catch(() => {});
     await store.close().catch(() => {});

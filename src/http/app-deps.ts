@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config/load-config.js';
+import type { AuthFailureLimiter } from '../edge/auth-failures.js';
 import type { CallLifecycle } from '../live/call-lifecycle.js';
 import type { LiveCallStats } from '../live/live-call-stats.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
-import type { AuthFailureLimiter } from './auth-failures.js';
 
 /** Everything the HTTP app needs, wired by the composition root (main.ts) or by a test. */
 export interface AppDeps {

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../domain/app-error.js';
 import type { Org } from '../domain/entities.js';
+import { credentialFrom } from '../edge/credentials.js';
 import type { Store } from '../store/store.js';
 
 declare module 'fastify' {
@@ -11,19 +12,6 @@ declare module 'fastify' {
     /** The visible prefix of that API key (set on /v1 routes). */
     apiKeyPrefix: string;
   }
-}
-
-/**
- * The secret in an Authorization header: `Authorization: <key>` (Bland's form) or `Bearer <key>`.
- * Returns null when there is none.
- */
-export function credentialFrom(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  const value = header
-    .trim()
-    .replace(/^bearer\s+/i, '')
-    .trim();
-  return value === '' ? null : value;
 }
 
 /** An onRequest hook: resolves the API key to its organization or answers 401 UNAUTHORIZED. */

@@ -10,12 +10,14 @@ import Fastify, {
 } from 'fastify';
 import { AppError } from '../domain/app-error.js';
 import { quotaExceeded } from '../domain/limits.js';
+import { guardConnections, isOverConnectionLimit } from '../edge/connection-guard.js';
+import { credentialFrom } from '../edge/credentials.js';
+import { failure } from '../edge/envelope.js';
+import { toAppError } from '../edge/to-app-error.js';
 import { hashSecret } from '../store/secrets.js';
 import type { AppDeps } from './app-deps.js';
-import { apiKeyAuth, credentialFrom } from './auth.js';
-import { guardConnections, isOverConnectionLimit } from './connection-guard.js';
+import { apiKeyAuth } from './auth.js';
 import { createHttpServer, handleClientError } from './early-errors.js';
-import { failure } from './envelope.js';
 import { jsonNestingExceeds, MAX_JSON_DEPTH } from './json-depth.js';
 import { adminRoutes } from './routes/admin.js';
 import { callRoutes } from './routes/calls.js';
@@ -24,7 +26,6 @@ import { listenRoutes } from './routes/listen.js';
 import { operationsRoutes } from './routes/operations.js';
 import { orgRoutes } from './routes/org.js';
 import { ErrorEnvelope } from './schemas.js';
-import { toAppError } from './to-app-error.js';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorCode } from '../domain/error-code.js';
-import { failure } from './envelope.js';
+import { failure } from '../edge/envelope.js';
 
 /**
  * Errors answered before Fastify routes a request — by Node's HTTP parser (`clientError`), or by

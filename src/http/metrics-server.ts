@@ -2,10 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../domain/app-error.js';
+import type { AuthFailureLimiter } from '../edge/auth-failures.js';
+import { credentialFrom } from '../edge/credentials.js';
+import { failure } from '../edge/envelope.js';
 import type { Metrics } from '../observability/metrics.js';
-import { credentialFrom } from './auth.js';
-import type { AuthFailureLimiter } from './auth-failures.js';
-import { failure } from './envelope.js';
 
 /**
  * `EARSHOT_METRICS_LISTEN=host:port`: /metrics on an address of its own (e.g. a private interface

@@ -1,7 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { type FromWorker, packFrames, type ToWorker, type WorkerSettings } from './fanout-protocol.js';
@@ -22,12 +21,6 @@ const STOP_TIMEOUT_MS = 5_000;
  * this one; when the server itself runs from TypeScript sources (the test suite, which builds
  * first), it is the compiled copy in `dist/`.
  */
-function workerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return fileURLToPath(new URL('./fanout-worker.js', import.meta.url));
-  return fileURLToPath(new URL('../../dist/live/fanout-worker.js', import.meta.url));
-}
-
 /**
  * Fan-out worker processes (`EARSHOT_FANOUT_WORKERS`): they own listener sockets and write the
  * messages this process mixes, so that writing to listeners — one system call per listener per
@@ -46,21 +39,27 @@ export class FanoutPool {
   #nextGroup = 1;
   #seq = 0;
   readonly #settings: WorkerSettings;
+  readonly #entry: string;
 
-  private constructor(log: Logger, metrics: Metrics, settings: WorkerSettings) {
+  private constructor(log: Logger, metrics: Metrics, settings: WorkerSettings, entry: string) {
     this.#log = log;
     this.#metrics = metrics;
     this.#settings = settings;
+    this.#entry = entry;
   }
 
-  /** Starts `count` workers and waits until each is ready. */
+  /**
+   * Starts `count` workers, each running the module at `entry` (the fan-out worker process,
+   * `ws/fanout-worker.ts` compiled), and waits until each is ready.
+   */
   static async start(
     count: number,
     log: Logger,
     metrics: Metrics,
     settings: WorkerSettings,
+    entry: string,
   ): Promise<FanoutPool> {
-    const pool = new FanoutPool(log, metrics, settings);
+    const pool = new FanoutPool(log, metrics, settings, entry);
     try {
       await Promise.all(Array.from({ length: count }, (_, i) => pool.#spawn(i)));
     } catch (err) {
@@ -145,7 +144,7 @@ export class FanoutPool {
   }
 
   #spawn(index: number): Promise<void> {
-    const child = fork(workerEntry(), [JSON.stringify(this.#settings)], {
+    const child = fork(this.#entry, [JSON.stringify(this.#settings)], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -89,3 +89,29 @@ export class InvalidCursorError extends Error {
     this.name = 'InvalidCursorError';
   }
 }
+
+/** Whether an error means the database is unreachable or overloaded (HTTP 503), not a bug (500). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'ENOTFOUND',
+      'SQLITE_BUSY',
+      'SQLITE_LOCKED',
+    ].includes(code)
+  ) {
+    return true;
+  }
+  // Postgres SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P (operator intervention).
+  if (/^(08|53|57P)/.test(code)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    message,
+  );
+}

@@ -3,7 +3,7 @@ import type { RawData, WebSocket } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import type { Call } from '../domain/entities.js';
 import { CloseCode } from '../domain/error-code.js';
-import { credentialFrom } from '../http/auth.js';
+import { credentialFrom } from '../edge/credentials.js';
 import { validateGenericAudioMessage } from '../ingest/generic-audio-message.js';
 import { parseGenericControlMessage } from '../ingest/generic-control-message.js';
 import { type GenericIngestParams, parseGenericIngestParams } from '../ingest/generic-ingest-params.js';

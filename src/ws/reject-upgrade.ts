@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AppError } from '../domain/app-error.js';
-import { failure } from '../http/envelope.js';
+import { failure } from '../edge/envelope.js';
 
 /** Refuses a WebSocket upgrade with a plain HTTP error carrying the JSON envelope; no socket opens. */
 export function rejectUpgrade(socket: Duplex, error: AppError): void {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config/load-config.js';
-import type { AuthFailureLimiter } from '../http/auth-failures.js';
+import type { AuthFailureLimiter } from '../edge/auth-failures.js';
 import type { CallLifecycle } from '../live/call-lifecycle.js';
 import type { FanoutPool } from '../live/fanout-pool.js';
 import type { LiveCallStats } from '../live/live-call-stats.js';

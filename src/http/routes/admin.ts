@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../domain/app-error.js';
+import { success } from '../../edge/envelope.js';
 import type { AppDeps } from '../app-deps.js';
 import { bearerTokenAuth } from '../auth.js';
-import { success } from '../envelope.js';
 import { CreateOrgBody, errorResponses, successEnvelope } from '../schemas.js';
 
 /** /admin/v1: organizations and API keys. Registered only when EARSHOT_ADMIN_TOKEN is set. */

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { LIMIT_NAMES, quotaExceeded } from '../../domain/limits.js';
+import { success } from '../../edge/envelope.js';
 import type { AppDeps } from '../app-deps.js';
 import { findOrgCall, requireCallId } from '../call-lookup.js';
 import { callView } from '../call-view.js';
-import { success } from '../envelope.js';
 import { webSocketBase } from '../public-url.js';
 import {
   CallIdParams,

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../domain/app-error.js';
+import { credentialFrom } from '../../edge/credentials.js';
+import { success } from '../../edge/envelope.js';
 import type { AppDeps } from '../app-deps.js';
-import { credentialFrom } from '../auth.js';
 import { findOrgCall, requireCallId } from '../call-lookup.js';
-import { success } from '../envelope.js';
 import { webSocketBase } from '../public-url.js';
 import { CallIdParams, errorResponses, ListenUrl, successEnvelope } from '../schemas.js';
 

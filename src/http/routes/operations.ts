@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../domain/app-error.js';
+import { success } from '../../edge/envelope.js';
 import type { AppDeps } from '../app-deps.js';
 import { bearerTokenAuth } from '../auth.js';
-import { success } from '../envelope.js';
 import { errorResponses, successEnvelope } from '../schemas.js';
 
 const PROBE_TIMEOUT_MS = 2000;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { success } from '../../edge/envelope.js';
 import type { AppDeps } from '../app-deps.js';
-import { success } from '../envelope.js';
 import { errorResponses, Preferences, PreferencesPatch, successEnvelope } from '../schemas.js';
 
 /** The calling organization's preferences. */

@@ -9,20 +9,25 @@
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
-import { installProcessGuard } from '../observability/process-guard.js';
-import { closeSockets } from '../ws/close-sockets.js';
-import { Keepalive } from '../ws/keepalive.js';
-import { guardListenerSocket } from '../ws/socket-guard.js';
-import { DirectWriteBatch } from './direct-write.js';
-import { type FromWorker, parseWorkerSettings, type ToWorker, unpackFrames } from './fanout-protocol.js';
+import { DirectWriteBatch } from '../live/direct-write.js';
+import {
+  type FromWorker,
+  parseWorkerSettings,
+  type ToWorker,
+  unpackFrames,
+} from '../live/fanout-protocol.js';
 import {
   LISTENER_MAX_PAYLOAD_BYTES,
   Listener,
   listenerPolicy,
   type SendCounts,
   sendToAll,
-} from './listener.js';
-import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
+} from '../live/listener.js';
+import { TickWriter, WriteCoalescingPolicy } from '../live/write-coalescing.js';
+import { installProcessGuard } from '../observability/process-guard.js';
+import { closeSockets } from './close-sockets.js';
+import { Keepalive } from './keepalive.js';
+import { guardListenerSocket } from './socket-guard.js';
 
 /** Stats go to the main process every this many ticks (200 ms). */
 const STATS_EVERY_BATCHES = 10;

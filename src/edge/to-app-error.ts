@@ -1,6 +1,5 @@
 import { AppError } from '../domain/app-error.js';
-import { isDatabaseUnavailable } from '../store/open-store.js';
-import { InvalidCursorError } from '../store/store.js';
+import { InvalidCursorError, isDatabaseUnavailable } from '../store/store.js';
 
 interface FastifyLikeError {
   code?: string;
