@@ -1,11 +1,55 @@
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import os from 'node:os';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirectFd, DirectWriteBatch, type DirectWriteTarget } from './direct-write.js';
 
-/** `count` connected loopback pairs: the server side writes, the client side reads. */
-async function socketPairs(count: number) {
-  const server = net.createServer();
+/**
+ * What went through the native addon. Every byte that the addon does not send is resent through
+ * the socket (`finishWrite`), so what arrives at the peer cannot tell a working addon from a broken
+ * one; the tests therefore also check what the addon itself sent. `require` caches the addon, so the
+ * object loaded here is the one DirectWriteBatch calls: its `writeAll` is wrapped to record each call.
+ */
+interface AddonCall {
+  fds: number[];
+  message: string;
+  /** Per descriptor: bytes the kernel took, or -errno. */
+  results: number[];
+  whole: number;
+}
+type WriteAll = (fds: Int32Array, count: number, message: Uint8Array, results: Int32Array) => number;
+const addon = createRequire(import.meta.url)('../../build/Release/earshot_direct_write.node') as {
+  writeAll: WriteAll;
+};
+const nativeWriteAll = addon.writeAll;
+let addonCalls: AddonCall[] = [];
+beforeEach(() => {
+  addonCalls = [];
+  addon.writeAll = (fds, count, message, results) => {
+    const whole = nativeWriteAll(fds, count, message, results);
+    addonCalls.push({
+      fds: [...fds.subarray(0, count)],
+      message: Buffer.from(message).toString('latin1'),
+      results: [...results.subarray(0, count)],
+      whole,
+    });
+    return whole;
+  };
+});
+afterEach(() => {
+  addon.writeAll = nativeWriteAll;
+});
+
+/** The descriptor the addon writes to for `socket`. */
+const fdOf = (socket: Socket) => (socket as unknown as { _handle: { fd: number } })._handle.fd;
+
+/**
+ * `count` connected loopback pairs: the server side writes, the client side reads. With
+ * `pauseOnConnect` the server side never reads, so it does not notice a reset from its peer by itself.
+ */
+async function socketPairs(count: number, pauseOnConnect = false) {
+  const server = net.createServer({ pauseOnConnect });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -56,6 +100,8 @@ describe('DirectWriteBatch', () => {
     for (const s of writers) s.write('a');
     for (const s of writers) b.add(new DirectFd(s).get(s.writableLength), socketTarget(s));
     b.flush(Buffer.from('bc'));
+    // One call ('a' left user space at once, so every socket was direct); the addon sent it whole.
+    expect(addonCalls).toEqual([{ fds: writers.map(fdOf), message: 'bc', results: [2, 2, 2], whole: 3 }]);
     for (const s of writers) s.write('d');
     await expect
       .poll(() => received.map((r) => Buffer.concat(r).toString()))
@@ -84,6 +130,13 @@ describe('DirectWriteBatch', () => {
     // The kernel took part of the last message (or none of it); the rest waits in user space.
     expect(writers[0].writableLength).toBeGreaterThan(0);
     expect(log.at(-1)).toBeLessThan(16_384);
+    // Every message went to writers[0] through the addon, which sent each whole but the last.
+    const fd0 = fdOf(writers[0]);
+    const toFirst = addonCalls.map((c) => c.results[c.fds.indexOf(fd0)]);
+    expect(toFirst).toHaveLength(sent.length);
+    expect(sent.length).toBeGreaterThan(1);
+    expect(toFirst.slice(0, -1)).toEqual(toFirst.slice(0, -1).map(() => 16_384));
+    expect(log).toEqual(toFirst.slice(-1));
     expect(fds.get(writers[0])!.get(writers[0].writableLength)).toBe(-1);
     reader.resume();
     const expected = Buffer.concat(sent);
@@ -93,10 +146,10 @@ describe('DirectWriteBatch', () => {
   });
 
   it('leaves a socket whose peer is gone to Node, which closes it with the error', async () => {
-    const { writers, clients, close } = await socketPairs(1);
+    // Not reading (pauseOnConnect), so Node does not see the reset first: the direct write meets it.
+    const { writers, clients, close } = await socketPairs(1, true);
     cleanup = close;
     const [socket] = writers;
-    socket.pause(); // so that Node does not read the reset first: the direct write meets it
     const errors: Error[] = [];
     socket.on('error', (e) => errors.push(e));
     const closed = new Promise((r) => socket.once('close', r));
@@ -106,10 +159,14 @@ describe('DirectWriteBatch', () => {
     const b = batch();
     const log: number[] = [];
     const fd = new DirectFd(socket);
-    b.add(fd.get(socket.writableLength), socketTarget(socket, log));
+    const descriptor = fd.get(socket.writableLength);
+    expect(descriptor).toBe(fdOf(socket)); // still open here
+    b.add(descriptor, socketTarget(socket, log));
     b.flush(Buffer.alloc(100));
     expect(log).toHaveLength(1);
-    expect(log[0]).toBeLessThan(0); // -errno: the kernel refused it
+    expect(log[0]).toBeLessThan(0); // -errno: the kernel refused it (EPIPE or ECONNRESET, not EBADF)
+    expect([-os.constants.errno.EPIPE, -os.constants.errno.ECONNRESET]).toContain(log[0]);
+    expect(addonCalls).toEqual([{ fds: [descriptor], message: '\0'.repeat(100), results: log, whole: 0 }]);
     await closed;
     expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual([
       expect.stringMatching(/^(EPIPE|ECONNRESET)$/),
@@ -148,6 +205,9 @@ describe('DirectWriteBatch', () => {
     // The same socket 200 times: one call, 200 sends, in order.
     for (let i = 0; i < 200; i++) b.add(fd, socketTarget(writers[0]));
     b.flush(Buffer.from('x'));
+    expect(addonCalls).toEqual([
+      { fds: Array(200).fill(fd), message: 'x', results: Array(200).fill(1), whole: 200 },
+    ]);
     await expect.poll(() => Buffer.concat(received[0]).toString()).toBe('x'.repeat(200));
   });
 
@@ -161,6 +221,12 @@ describe('DirectWriteBatch', () => {
       b.addFrames(new DirectFd(s).get(0), socketTarget(s), held[i]);
     });
     b.flushFrames();
+    const fds = writers.map(fdOf);
+    expect(addonCalls).toEqual([
+      { fds: [fds[0], fds[1]], message: 'xy', results: [2, 2], whole: 2 },
+      { fds: [fds[2]], message: 'z', results: [1], whole: 1 },
+      { fds: [fds[3]], message: 'xy', results: [2], whole: 1 },
+    ]);
     await expect
       .poll(() => received.map((r) => Buffer.concat(r).toString()))
       .toEqual(['xy', 'xy', 'z', 'xy']);
