@@ -119,8 +119,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     live: registry,
     log: logger,
   });
-  const stopReconnectHook =
-    bus instanceof NatsBus ? bus.onReconnect(() => reconciler.reconcileSoon()) : () => {};
+  const stopReconnectHook = bus.onReconnect(() => reconciler.reconcileSoon());
   let address: string;
   let metricsServer: { url: string; close(): Promise<void> } | null = null;
   try {

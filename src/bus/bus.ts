@@ -86,5 +86,11 @@ export interface Bus {
   gatherCallStats(callPk: string): Promise<NodeCallStats[]>;
   /** Throws when the bus cannot carry messages between nodes right now (readiness). */
   ping(): Promise<void>;
+  /**
+   * Runs `listener` each time the bus has reconnected after losing its connection: messages may
+   * have been missed meanwhile, so the node reconciles with the store. A bus that cannot lose its
+   * connection (in process) never calls it.
+   */
+  onReconnect(listener: () => void): Unsubscribe;
   close(): Promise<void>;
 }

@@ -54,6 +54,11 @@ export class MemoryBus implements Bus {
 
   async ping(): Promise<void> {}
 
+  /** In process, there is no connection to lose. */
+  onReconnect(_listener: () => void): Unsubscribe {
+    return () => {};
+  }
+
   async close(): Promise<void> {
     this.#frameHandlers.clear();
     this.#eventHandlers.clear();

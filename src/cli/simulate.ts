@@ -6,7 +6,7 @@ import { createResampler } from '../audio/resampler.js';
 import { INGEST_SAMPLE_RATES_HZ } from '../domain/audio-format.js';
 import { apiKeyFrom } from './api-client.js';
 import { CliError } from './cli-error.js';
-import { decodeWav } from './wav.js';
+import { decodeWav } from '../audio/wav.js';
 
 const CHUNK_MS = 20;
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { decodeWav } from '../cli/wav.js';
+import { decodeWav } from '../audio/wav.js';
 
 const CLIPS = new URL('../../assets/demo/', import.meta.url);
 const TURN_GAP_SAMPLES = 16000 * 0.45;
