@@ -10,7 +10,8 @@ import {
 } from '../../test/helpers/nats.js';
 import type { TrackFrame } from '../domain/audio-format.js';
 import type { CallEvent } from './bus.js';
-import { type BusDropReason, encodeToken, NatsBus } from './nats-bus.js';
+import { type BusDropReason, NatsBus } from './nats-bus.js';
+import { encodeToken } from './nats-subjects.js';
 import { encodeTrackFrame } from './track-frame-codec.js';
 
 const silent = pino({ level: 'silent' });

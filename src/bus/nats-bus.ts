@@ -1,15 +1,12 @@
 import { hostname } from 'node:os';
-import {
-  connect,
-  createInbox,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
-} from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { TrackFrame } from '../domain/audio-format.js';
+import { Backoff } from './backoff.js';
 import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from './bus.js';
+import { parseCallEvent, parseNodeStats } from './call-message-codec.js';
 import { MemoryBus } from './memory-bus.js';
+import { callSubject, encodeToken, frameSubject, SAFE_PREFIX } from './nats-subjects.js';
 import { createScratchFrame, decodeTrackFrame, encodeTrackFrame } from './track-frame-codec.js';
 
 /** Why a frame did not leave this node (the reason label of earshot_frames_dropped_total). */
@@ -38,7 +35,6 @@ const MAX_SOCKET_BACKLOG_BYTES = 4 * 1024 * 1024;
 const MAX_QUEUED_EVENTS = 1000;
 const PING_TIMEOUT_MS = 1000;
 const DRAIN_TIMEOUT_MS = 2000;
-const SAFE_TOKEN = /^[A-Za-z0-9_-]+$/;
 
 interface SharedSubscription {
   readonly sub: Subscription;
@@ -207,35 +203,29 @@ export class NatsBus implements Bus {
     });
   }
 
-  gatherCallStats(callPk: string): Promise<NodeCallStats[]> {
+  /**
+   * Scatter-gather over NATS (`requestMany`, stall strategy): answers are taken until
+   * `statsStallMs` pass without one, and never past `statsTimeoutMs` in all. With nobody else
+   * subscribed the server answers "no responders" at once, and this node's own answer is all there is.
+   */
+  async gatherCallStats(callPk: string): Promise<NodeCallStats[]> {
     const answers = this.#local.localCallStats(callPk);
-    if (!this.#connected || this.#closing) return Promise.resolve(answers);
-    return new Promise((resolve) => {
-      let stall: NodeJS.Timeout | undefined;
-      let sub: Subscription | undefined;
-      const finish = () => {
-        clearTimeout(deadline);
-        clearTimeout(stall);
-        sub?.unsubscribe();
-        resolve(answers);
-      };
-      const deadline = setTimeout(finish, this.#statsTimeoutMs);
-      try {
-        const inbox = createInbox();
-        sub = this.#nc.subscribe(inbox, {
-          callback: (err, msg) => {
-            // 503: nobody else has anything for the call (the server answers at once).
-            if (err || msg.headers?.code === 503) return finish();
-            answers.push(...parseNodeStats(msg.data));
-            clearTimeout(stall);
-            stall = setTimeout(finish, this.#statsStallMs);
-          },
-        });
-        this.#nc.publish(this.#callSubject(callPk, 'stats'), undefined, { reply: inbox });
-      } catch {
-        finish();
+    if (!this.#connected || this.#closing) return answers;
+    const deadline = performance.now() + this.#statsTimeoutMs;
+    try {
+      const replies = await this.#nc.requestMany(this.#callSubject(callPk, 'stats'), undefined, {
+        strategy: 'stall',
+        stall: this.#statsStallMs,
+        maxWait: this.#statsTimeoutMs,
+      });
+      for await (const msg of replies) {
+        answers.push(...parseNodeStats(msg.data));
+        if (performance.now() >= deadline) break;
       }
-    });
+    } catch {
+      // No responders, or the connection went away meanwhile: what arrived is the answer.
+    }
+    return answers;
   }
 
   async ping(): Promise<void> {
@@ -272,11 +262,11 @@ export class NatsBus implements Bus {
   }
 
   #frameSubject(callPk: string, participantToken: string): string {
-    return `${this.#prefix}.audio.track.v1.${checkKey(callPk)}.${participantToken}`;
+    return frameSubject(this.#prefix, callPk, participantToken);
   }
 
   #callSubject(callPk: string, kind: 'events' | 'stats'): string {
-    return `${this.#prefix}.call.${checkKey(callPk)}.${kind}`;
+    return callSubject(this.#prefix, callPk, kind);
   }
 
   /** One NATS subscription per subject, however many local subscribers; released with the last. */
@@ -391,51 +381,6 @@ export class NatsBus implements Bus {
   }
 }
 
-/** NATS subject prefix: dot-separated tokens of `[A-Za-z0-9_-]`. */
-export const SAFE_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-
-/** Exponential reconnect backoff with jitter; `delayMs` is read by nats.js before each attempt. */
-class Backoff {
-  readonly #baseMs: number;
-  readonly #maxMs: number;
-  #attempt = 0;
-  delayMs: number;
-
-  constructor(baseMs: number, maxMs: number) {
-    this.#baseMs = baseMs;
-    this.#maxMs = maxMs;
-    this.delayMs = baseMs;
-  }
-
-  reset(): void {
-    this.#attempt = 0;
-    this.delayMs = this.#jitter(this.#baseMs);
-  }
-
-  next(): void {
-    this.#attempt++;
-    this.delayMs = this.#jitter(Math.min(this.#maxMs, this.#baseMs * 2 ** Math.min(this.#attempt - 1, 16)));
-  }
-
-  #jitter(ms: number): number {
-    return Math.round(ms * (0.75 + Math.random() * 0.5));
-  }
-}
-
-/** A participant name as one subject token: `.`, wildcards, whitespace and `%` percent-encoded. */
-export function encodeToken(name: string): string {
-  return SAFE_TOKEN.test(name)
-    ? name
-    : name.replace(/[^A-Za-z0-9_-]/g, (c) =>
-        [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-      );
-}
-
-function checkKey(callPk: string): string {
-  if (!SAFE_TOKEN.test(callPk)) throw new Error(`call key "${callPk}" cannot be a NATS subject token`);
-  return callPk;
-}
-
 function once(fn: () => void): () => void {
   let done = false;
   return () => {
@@ -443,82 +388,4 @@ function once(fn: () => void): () => void {
     done = true;
     fn();
   };
-}
-
-const textDecoder = new TextDecoder();
-
-function parseJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(textDecoder.decode(data));
-  } catch {
-    return undefined;
-  }
-}
-
-/** A CallEvent from another node, or null when it is not one. */
-export function parseCallEvent(data: Uint8Array): CallEvent | null {
-  const v = parseJson(data) as Record<string, unknown> | undefined;
-  if (typeof v !== 'object' || v === null) return null;
-  if (v.type === 'ended') return { type: v.type };
-  if (v.type === 'revoked') {
-    // A selector that is present but malformed drops the event: read as absent, it would close
-    // every listener of the call instead of the few it names.
-    const { tokenHashes, apiKeyPrefix } = v;
-    if (tokenHashes !== undefined && !isStringArray(tokenHashes)) return null;
-    if (apiKeyPrefix !== undefined && typeof apiKeyPrefix !== 'string') return null;
-    return {
-      type: 'revoked',
-      ...(tokenHashes !== undefined && { tokenHashes }),
-      ...(apiKeyPrefix !== undefined && { apiKeyPrefix }),
-    };
-  }
-  if (
-    v.type === 'participant' &&
-    typeof v.name === 'string' &&
-    (v.state === 'joined' || v.state === 'left')
-  ) {
-    const { connectionId } = v;
-    if (connectionId === undefined) return { type: 'participant', name: v.name, state: v.state };
-    // A malformed connection id drops the event: read as absent, a `joined` could not tell this
-    // node's own connection from the older ones it takes over.
-    if (typeof connectionId !== 'string' || connectionId.length === 0 || connectionId.length > 64)
-      return null;
-    return { type: 'participant', name: v.name, state: v.state, connectionId };
-  }
-  return null;
-}
-
-function isStringArray(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((s) => typeof s === 'string');
-}
-
-/** The well-formed NodeCallStats of a stats answer (others are skipped). */
-export function parseNodeStats(data: Uint8Array): NodeCallStats[] {
-  const v = parseJson(data);
-  if (!Array.isArray(v)) return [];
-  const out: NodeCallStats[] = [];
-  for (const s of v) {
-    if (typeof s !== 'object' || s === null) continue;
-    const { listeners, tracks, heard } = s as Record<string, unknown>;
-    if (!isCount(listeners) || !Array.isArray(tracks) || !Array.isArray(heard)) continue;
-    out.push({
-      listeners,
-      tracks: tracks.filter(
-        (t) =>
-          typeof t?.name === 'string' &&
-          typeof t.encoding === 'string' &&
-          isCount(t.sampleRateHz) &&
-          typeof t.connected === 'boolean' &&
-          isCount(t.framesIn),
-      ),
-      heard: heard.filter(
-        (h) => typeof h?.name === 'string' && isCount(h.framesLate) && isCount(h.framesLost),
-      ),
-    });
-  }
-  return out;
-}
-
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
