@@ -1,11 +1,9 @@
-import { hostname } from 'node:os';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { TrackFrame } from '../domain/audio-format.js';
-import { Backoff } from './backoff.js';
 import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from './bus.js';
 import { parseCallEvent, parseNodeStats } from './call-message-codec.js';
 import { MemoryBus } from './memory-bus.js';
+import { NatsLink } from './nats-link.js';
 import { callSubject, encodeToken, frameSubject, SAFE_PREFIX } from './nats-subjects.js';
 import { createScratchFrame, decodeTrackFrame, encodeTrackFrame } from './track-frame-codec.js';
 
@@ -33,13 +31,6 @@ export interface NatsBusOptions {
 const MAX_SOCKET_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** Control events published while disconnected wait for the reconnect, up to this many (oldest dropped). */
 const MAX_QUEUED_EVENTS = 1000;
-const PING_TIMEOUT_MS = 1000;
-const DRAIN_TIMEOUT_MS = 2000;
-
-interface SharedSubscription {
-  readonly sub: Subscription;
-  refs: number;
-}
 
 /**
  * The cluster bus over NATS core (at-most-once). Same-node delivery never touches NATS: publishers
@@ -59,30 +50,25 @@ interface SharedSubscription {
  * counted rather than buffered; control events are kept (bounded) and sent after the reconnect.
  */
 export class NatsBus implements Bus {
-  readonly #nc: NatsConnection;
+  readonly #link: NatsLink;
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #local: MemoryBus;
   readonly #onFrameDropped: (reason: BusDropReason) => void;
   readonly #statsTimeoutMs: number;
   readonly #statsStallMs: number;
-  readonly #backoff: Backoff;
-  readonly #subs = new Map<string, SharedSubscription>();
   readonly #queuedEvents: { subject: string; payload: string }[] = [];
-  readonly #reconnectListeners = new Set<() => void>();
-  #connected = true;
-  #closing: Promise<void> | undefined;
 
-  private constructor(nc: NatsConnection, options: NatsBusOptions, backoff: Backoff) {
-    this.#nc = nc;
+  private constructor(link: NatsLink, options: NatsBusOptions) {
+    this.#link = link;
     this.#prefix = options.prefix;
     this.#log = options.log;
     this.#onFrameDropped = options.onFrameDropped ?? (() => {});
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 150;
     this.#statsStallMs = options.statsStallMs ?? 100;
-    this.#backoff = backoff;
     this.#local = new MemoryBus({ onHandlerError: (err) => this.#log.error({ err }, 'bus handler failed') });
-    void this.#watchStatus();
+    // First on reconnect, before the node's own listeners: the events held while NATS was away.
+    link.onReconnect(() => this.#flushQueuedEvents());
   }
 
   /**
@@ -91,64 +77,37 @@ export class NatsBus implements Bus {
    */
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     if (!SAFE_PREFIX.test(options.prefix)) throw new Error(`invalid NATS subject prefix "${options.prefix}"`);
-    const backoff = new Backoff(options.reconnectBaseMs ?? 250, options.reconnectMaxMs ?? 2000);
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        servers: [...options.servers],
-        name: `earshot ${hostname()} ${process.pid}`,
-        noEcho: true,
-        maxReconnectAttempts: -1,
-        waitOnFirstConnect: false,
-        reconnectDelayHandler: () => backoff.delayMs,
-        timeout: 5000,
-        // Detect a silently dead connection within ~10 s (the default is minutes).
-        pingInterval: 5000,
-        maxPingOut: 2,
-      });
-    } catch (err) {
-      throw new Error(`cannot connect to NATS at ${options.servers.join(', ')}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    return new NatsBus(nc, options, backoff);
+    return new NatsBus(await NatsLink.connect(options), options);
   }
 
   /** Calls `listener` after each reconnect to NATS (messages may have been missed meanwhile). */
   onReconnect(listener: () => void): Unsubscribe {
-    this.#reconnectListeners.add(listener);
-    return () => this.#reconnectListeners.delete(listener);
+    return this.#link.onReconnect(listener);
   }
 
   /** Whether the connection to NATS is up now. */
   get connected(): boolean {
-    return this.#connected;
+    return this.#link.connected;
   }
 
   publishFrame(frame: TrackFrame): void {
     this.#local.publishFrame(frame);
-    if (!this.#connected) {
+    if (!this.#link.connected) {
       this.#onFrameDropped('bus_unavailable');
       return;
     }
-    if (this.#socketBacklogBytes() > MAX_SOCKET_BACKLOG_BYTES) {
+    if (this.#link.socketBacklogBytes() > MAX_SOCKET_BACKLOG_BYTES) {
       this.#onFrameDropped('bus_backlog');
       return;
     }
-    try {
-      this.#nc.publish(
-        this.#frameSubject(frame.callPk, encodeToken(frame.participant)),
-        encodeTrackFrame(frame),
-      );
-    } catch {
-      this.#onFrameDropped('bus_unavailable');
-    }
+    const subject = this.#frameSubject(frame.callPk, encodeToken(frame.participant));
+    if (!this.#link.tryPublish(subject, encodeTrackFrame(frame))) this.#onFrameDropped('bus_unavailable');
   }
 
   subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe {
     const off = this.#local.subscribeFrames(callPk, handler);
     const scratch = createScratchFrame(callPk);
-    const release = this.#retain(this.#frameSubject(callPk, '*'), (msg) => {
+    const release = this.#link.retain(this.#frameSubject(callPk, '*'), (msg) => {
       if (!decodeTrackFrame(msg.data, scratch)) {
         this.#onFrameDropped('bus_malformed');
         return;
@@ -166,7 +125,7 @@ export class NatsBus implements Bus {
     this.#local.publishCallEvent(callPk, event);
     const subject = this.#callSubject(callPk, 'events');
     const payload = JSON.stringify(event);
-    if (this.#connected && this.#tryPublish(subject, payload)) return;
+    if (this.#link.connected && this.#link.tryPublish(subject, payload)) return;
     if (this.#queuedEvents.length >= MAX_QUEUED_EVENTS) {
       this.#queuedEvents.shift();
       this.#log.warn('NATS unavailable: dropped the oldest queued call event');
@@ -176,7 +135,7 @@ export class NatsBus implements Bus {
 
   subscribeCallEvents(callPk: string, handler: (event: CallEvent) => void): Unsubscribe {
     const off = this.#local.subscribeCallEvents(callPk, handler);
-    const release = this.#retain(this.#callSubject(callPk, 'events'), (msg) => {
+    const release = this.#link.retain(this.#callSubject(callPk, 'events'), (msg) => {
       const event = parseCallEvent(msg.data);
       if (event) this.#local.publishCallEvent(callPk, event);
       else this.#log.warn({ subject: msg.subject }, 'ignored a malformed call event');
@@ -189,7 +148,7 @@ export class NatsBus implements Bus {
 
   answerCallStats(callPk: string, answer: () => NodeCallStats): Unsubscribe {
     const off = this.#local.answerCallStats(callPk, answer);
-    const release = this.#retain(this.#callSubject(callPk, 'stats'), (msg) => {
+    const release = this.#link.retain(this.#callSubject(callPk, 'stats'), (msg) => {
       if (!msg.reply) return;
       try {
         msg.respond(JSON.stringify(this.#local.localCallStats(callPk)));
@@ -210,10 +169,10 @@ export class NatsBus implements Bus {
    */
   async gatherCallStats(callPk: string): Promise<NodeCallStats[]> {
     const answers = this.#local.localCallStats(callPk);
-    if (!this.#connected || this.#closing) return answers;
+    if (!this.#link.connected) return answers;
     const deadline = performance.now() + this.#statsTimeoutMs;
     try {
-      const replies = await this.#nc.requestMany(this.#callSubject(callPk, 'stats'), undefined, {
+      const replies = await this.#link.nc.requestMany(this.#callSubject(callPk, 'stats'), undefined, {
         strategy: 'stall',
         stall: this.#statsStallMs,
         maxWait: this.#statsTimeoutMs,
@@ -228,37 +187,14 @@ export class NatsBus implements Bus {
     return answers;
   }
 
-  async ping(): Promise<void> {
-    if (this.#closing) throw new Error('the bus is closed');
-    if (!this.#connected) throw new Error('NATS is disconnected');
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.#nc.flush(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('NATS did not answer in time')), PING_TIMEOUT_MS);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  ping(): Promise<void> {
+    return this.#link.ping();
   }
 
   /** Drains the connection (what was published is sent), then closes it. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#connected = false;
-      let timer: NodeJS.Timeout | undefined;
-      const drained = this.#nc.isClosed()
-        ? Promise.resolve()
-        : this.#nc.drain().catch((err) => this.#log.warn({ err }, 'NATS drain failed'));
-      await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)))]);
-      clearTimeout(timer);
-      if (!this.#nc.isClosed()) await this.#nc.close().catch(() => {});
-      this.#subs.clear();
-      await this.#local.close();
-    })();
-    return this.#closing;
+  async close(): Promise<void> {
+    await this.#link.close();
+    await this.#local.close();
   }
 
   #frameSubject(callPk: string, participantToken: string): string {
@@ -269,113 +205,10 @@ export class NatsBus implements Bus {
     return callSubject(this.#prefix, callPk, kind);
   }
 
-  /** One NATS subscription per subject, however many local subscribers; released with the last. */
-  #retain(subject: string, onMessage: (msg: Msg) => void): () => void {
-    if (this.#closing) return () => {};
-    let shared = this.#subs.get(subject);
-    if (shared) {
-      shared.refs++;
-    } else {
-      let sub: Subscription;
-      try {
-        sub = this.#subscribe(subject, onMessage);
-      } catch (err) {
-        this.#log.error({ err, subject }, 'could not subscribe on NATS');
-        return () => {};
-      }
-      shared = { sub, refs: 1 };
-      this.#subs.set(subject, shared);
-    }
-    const held = shared;
-    return () => {
-      if (--held.refs > 0) return;
-      if (this.#subs.get(subject) === held) this.#subs.delete(subject);
-      if (!this.#closing) held.sub.unsubscribe();
-    };
-  }
-
-  #subscribe(subject: string, onMessage: (msg: Msg) => void): Subscription {
-    return this.#nc.subscribe(subject, {
-      callback: (err, msg) => {
-        if (err) {
-          this.#log.warn({ err, subject }, 'NATS subscription error');
-          return;
-        }
-        try {
-          onMessage(msg);
-        } catch (e) {
-          this.#log.error({ err: e, subject }, 'bus message handling failed');
-        }
-      },
-    });
-  }
-
-  #tryPublish(subject: string, payload: string): boolean {
-    try {
-      this.#nc.publish(subject, payload);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Bytes handed to the socket that the kernel has not taken yet. nats.js writes without looking at
-   * backpressure, so this is read from its transport (0 when that internal shape is not found).
-   */
-  #socketBacklogBytes(): number {
-    const socket = (this.#nc as { protocol?: { transport?: { socket?: { writableLength?: number } } } })
-      .protocol?.transport?.socket;
-    return socket?.writableLength ?? 0;
-  }
-
-  async #watchStatus(): Promise<void> {
-    try {
-      for await (const status of this.#nc.status()) {
-        switch (status.type) {
-          case 'disconnect':
-          case 'staleConnection':
-            if (this.#connected && !this.#closing)
-              this.#log.warn({ status: status.type }, 'NATS connection lost');
-            this.#connected = false;
-            this.#backoff.reset();
-            break;
-          case 'reconnecting':
-            this.#backoff.next();
-            break;
-          case 'reconnect':
-            if (this.#closing) break;
-            this.#connected = true;
-            this.#backoff.reset();
-            this.#log.info({ server: status.server }, 'NATS connection restored');
-            this.#flushQueuedEvents();
-            for (const listener of this.#reconnectListeners) {
-              try {
-                listener();
-              } catch (err) {
-                this.#log.error({ err }, 'reconnect listener failed');
-              }
-            }
-            break;
-          case 'error':
-            this.#log.warn({ err: status.error }, 'NATS error');
-            break;
-          case 'close':
-            this.#connected = false;
-            break;
-          default:
-            break;
-        }
-      }
-    } catch (err) {
-      this.#log.warn({ err }, 'NATS status stream ended');
-    }
-  }
-
   #flushQueuedEvents(): void {
     while (this.#queuedEvents.length > 0) {
       const { subject, payload } = this.#queuedEvents[0];
-      if (!this.#tryPublish(subject, payload)) return;
+      if (!this.#link.tryPublish(subject, payload)) return;
       this.#queuedEvents.shift();
     }
   }
