@@ -31,7 +31,3 @@ export class AppError extends Error {
     return ErrorCode[this.code].closeCode;
   }
 }
-
-export function isAppError(err: unknown): err is AppError {
-  return err instanceof AppError;
-}
