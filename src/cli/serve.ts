@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { startDemo } from '../demo/start-demo.js';
 import { startServer } from '../main.js';
+import { createProcessLogger } from '../observability/logger.js';
 import { installProcessGuard } from '../observability/process-guard.js';
 import { addConfigFlags, overridesFrom } from './config-flags.js';
 
@@ -24,7 +25,9 @@ export function registerServeCommand(program: Command): void {
   ]);
   serve.action(async (options) => {
     const config = loadConfig(process.env, overridesFrom(options));
-    const server = await startServer(config);
+    const server = await startServer(config, {
+      logger: await createProcessLogger(config.logLevel, config.logFormat),
+    });
     const log = server.deps.logger;
     installProcessGuard((err, origin, logIt) => {
       server.deps.metrics.uncaughtErrors.inc();

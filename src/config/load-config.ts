@@ -13,6 +13,9 @@ export type DatabaseConfig =
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** `auto`: human-readable lines when stdout is a terminal, JSON lines otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   readonly host: string;
@@ -29,6 +32,8 @@ export interface Config {
   readonly listenTokenTtlS: number;
   readonly callIdleTimeoutS: number;
   readonly logLevel: LogLevel;
+  /** How `earshot serve` writes its log: `auto` (pretty on a terminal, else JSON), `json`, `pretty`. */
+  readonly logFormat: LogFormatSetting;
   /** Fastify `trustProxy`: false, true, a hop count, or a comma list of addresses/CIDRs. */
   readonly trustProxy: boolean | number | string;
   /** Requests per minute allowed per API key (per client address when unauthenticated). */
@@ -72,6 +77,7 @@ export const CONFIG_VARIABLES = {
   EARSHOT_LISTEN_TOKEN_TTL_S: '3600',
   EARSHOT_CALL_IDLE_TIMEOUT_S: '300',
   EARSHOT_LOG_LEVEL: 'info',
+  EARSHOT_LOG_FORMAT: 'auto',
   EARSHOT_TRUST_PROXY: 'false',
   EARSHOT_RATE_LIMIT_PER_MIN: '600',
   EARSHOT_WRITE_COALESCING: 'auto',
@@ -142,6 +148,7 @@ export function loadConfig(
       86_400,
     ),
     logLevel: parseLogLevel(required('EARSHOT_LOG_LEVEL')),
+    logFormat: parseOneOf('EARSHOT_LOG_FORMAT', LOG_FORMATS, required('EARSHOT_LOG_FORMAT').toLowerCase()),
     trustProxy: parseTrustProxy(required('EARSHOT_TRUST_PROXY')),
     rateLimitPerMin: parseInteger(
       'EARSHOT_RATE_LIMIT_PER_MIN',

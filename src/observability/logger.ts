@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from '../config/load-config.js';
+import type { LogFormatSetting, LogLevel } from '../config/load-config.js';
 
 /**
  * Query parameters whose values are secrets. Request URLs are logged with these values replaced,
@@ -44,4 +44,49 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     },
     destination,
   );
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * EARSHOT_LOG_FORMAT: `auto` gives a person at a terminal human-readable lines and everything else
+ * (a pipe, a file, a log collector) pino's JSON lines; `json` and `pretty` force one or the other.
+ */
+export function chooseLogFormat(setting: LogFormatSetting, stdoutIsTty: boolean): LogFormat {
+  if (setting === 'auto') return stdoutIsTty ? 'pretty' : 'json';
+  return setting;
+}
+
+/**
+ * A pino destination that writes each line as pino-pretty renders it (one line per entry, local
+ * time, colours only on a colour terminal), synchronously, so that nothing is lost when the
+ * process exits right after logging. pino applies its redaction and serializers before this sees
+ * the line. pino-pretty is loaded only here, when pretty output is asked for.
+ */
+export async function prettyDestination(
+  out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+): Promise<DestinationStream> {
+  const { prettyFactory, isColorSupported } = (await import('pino-pretty')).default;
+  const pretty = prettyFactory({
+    colorize: out.isTTY === true && isColorSupported,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    singleLine: true,
+  });
+  return {
+    write(line: string) {
+      out.write(pretty(line));
+    },
+  };
+}
+
+/** The logger of `earshot serve`: JSON lines to stdout, or pretty ones (see chooseLogFormat). */
+export async function createProcessLogger(
+  level: LogLevel,
+  setting: LogFormatSetting,
+  out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+): Promise<Logger> {
+  const format = chooseLogFormat(setting, out.isTTY === true);
+  if (format === 'pretty') return createLogger(level, await prettyDestination(out));
+  return createLogger(level, out === process.stdout ? undefined : (out as DestinationStream));
 }
