@@ -18,12 +18,27 @@ export interface ApiTarget {
   readonly apiKey: string;
 }
 
+/**
+ * The client commands (`listen`, `simulate`) read two variables of their own, here and nowhere else:
+ * EARSHOT_API_KEY and EARSHOT_URL, each the default of a flag (`--api-key`, `--url`). The server's
+ * variables are read by config/load-config.ts.
+ */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
+
 /** The API key from `--api-key` or EARSHOT_API_KEY, or a clear error. */
 export function apiKeyFrom(option: string | undefined): string {
   const key = option ?? process.env.EARSHOT_API_KEY;
   if (!key) throw new CliError('an API key is needed: set EARSHOT_API_KEY or pass --api-key');
   return key;
 }
+
+/** The server from `--url`, else EARSHOT_URL, else http://127.0.0.1:8080. */
+export function serverUrlFrom(option: string | undefined): string {
+  return option || process.env.EARSHOT_URL || DEFAULT_SERVER_URL;
+}
+
+/** The help text of `--url`. */
+export const SERVER_URL_HELP = `earshot server (default: $EARSHOT_URL, else ${DEFAULT_SERVER_URL})`;
 
 /** Calls the earshot HTTP API; resolves to `data`, or throws a CliError saying what went wrong. */
 export async function callApi<T>(target: ApiTarget, method: string, path: string): Promise<T> {

@@ -1,33 +1,72 @@
 import type { Command } from 'commander';
-import type { ConfigOverrides } from '../config/load-config.js';
+import { CONFIG_VARIABLES, type ConfigOverrides, type ConfigVariable } from '../config/load-config.js';
 
-/** `--database-url` etc.: flags that override the EARSHOT_* variable of the same name. */
-const FLAGS = {
-  host: ['--host <host>', 'EARSHOT_HOST'],
-  port: ['--port <port>', 'EARSHOT_PORT'],
-  databaseUrl: ['--database-url <url>', 'EARSHOT_DATABASE_URL'],
-  natsUrl: ['--nats-url <urls>', 'EARSHOT_NATS_URL'],
-  natsPrefix: ['--nats-prefix <prefix>', 'EARSHOT_NATS_PREFIX'],
-  publicUrl: ['--public-url <url>', 'EARSHOT_PUBLIC_URL'],
-  adminToken: ['--admin-token <token>', 'EARSHOT_ADMIN_TOKEN'],
-  logLevel: ['--log-level <level>', 'EARSHOT_LOG_LEVEL'],
-} as const;
+/**
+ * Every configuration variable has a flag of the same name (EARSHOT_LISTEN_TOKEN_TTL_S →
+ * `--listen-token-ttl-s`) that overrides it. This table only names each flag's value; it must list
+ * every variable of CONFIG_VARIABLES (the type says so), so a new variable cannot lack its flag.
+ */
+const FLAG_VALUES = {
+  EARSHOT_HOST: 'host',
+  EARSHOT_PORT: 'port',
+  EARSHOT_DATABASE_URL: 'url',
+  EARSHOT_NATS_URL: 'urls',
+  EARSHOT_NATS_PREFIX: 'prefix',
+  EARSHOT_PUBLIC_URL: 'url',
+  EARSHOT_ADMIN_TOKEN: 'token',
+  EARSHOT_LISTEN_TOKEN_TTL_S: 'seconds',
+  EARSHOT_CALL_IDLE_TIMEOUT_S: 'seconds',
+  EARSHOT_LOG_LEVEL: 'level',
+  EARSHOT_LOG_FORMAT: 'auto|json|pretty',
+  EARSHOT_TRUST_PROXY: 'proxies',
+  EARSHOT_RATE_LIMIT_PER_MIN: 'n',
+  EARSHOT_WRITE_COALESCING: 'auto|off|always',
+  EARSHOT_FANOUT_WORKERS: 'n',
+  EARSHOT_DIRECT_WRITES: 'auto|on|off',
+  EARSHOT_AUTH_FAILURES_PER_MIN: 'n',
+  EARSHOT_MAX_LISTENERS_PER_CALL: 'n',
+  EARSHOT_MAX_LISTENERS_PER_ORG: 'n',
+  EARSHOT_MAX_PARTICIPANTS_PER_CALL: 'n',
+  EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: 'n',
+  EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: 'n',
+  EARSHOT_METRICS_TOKEN: 'token',
+  EARSHOT_METRICS_LISTEN: 'host:port',
+} as const satisfies Record<ConfigVariable, string>;
 
-export type ConfigFlag = keyof typeof FLAGS;
+/** Every configuration variable, in the order of CONFIG_VARIABLES. */
+export const ALL_CONFIG_VARIABLES = Object.keys(CONFIG_VARIABLES) as ConfigVariable[];
 
-export function addConfigFlags(command: Command, flags: readonly ConfigFlag[]): Command {
-  for (const flag of flags) {
-    const [spec, variable] = FLAGS[flag];
-    command.option(spec, `overrides ${variable}`);
+/** `--listen-token-ttl-s` for EARSHOT_LISTEN_TOKEN_TTL_S. */
+export function flagOf(variable: ConfigVariable): string {
+  return `--${variable.slice('EARSHOT_'.length).toLowerCase().replaceAll('_', '-')}`;
+}
+
+/** The property commander gives the flag's value: `listenTokenTtlS` for `--listen-token-ttl-s`. */
+function attributeOf(variable: ConfigVariable): string {
+  return flagOf(variable)
+    .slice(2)
+    .replace(/-(.)/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Adds the flags of `variables` (each overrides its variable) to `command`. */
+export function addConfigFlags(
+  command: Command,
+  variables: readonly ConfigVariable[] = ALL_CONFIG_VARIABLES,
+): Command {
+  for (const variable of variables) {
+    const fallback = CONFIG_VARIABLES[variable];
+    const byDefault = fallback === undefined ? '' : ` (default: ${fallback})`;
+    command.option(`${flagOf(variable)} <${FLAG_VALUES[variable]}>`, `overrides ${variable}${byDefault}`);
   }
   return command;
 }
 
-export function overridesFrom(options: Partial<Record<ConfigFlag, string>>): ConfigOverrides {
+/** The overrides given as flags, keyed by variable, for loadConfig. */
+export function overridesFrom(options: Readonly<Record<string, unknown>>): ConfigOverrides {
   const overrides: ConfigOverrides = {};
-  for (const [flag, [, variable]] of Object.entries(FLAGS) as [ConfigFlag, (typeof FLAGS)[ConfigFlag]][]) {
-    const value = options[flag];
-    if (value !== undefined) overrides[variable] = value;
+  for (const variable of ALL_CONFIG_VARIABLES) {
+    const value = options[attributeOf(variable)];
+    if (typeof value === 'string') overrides[variable] = value;
   }
   return overrides;
 }

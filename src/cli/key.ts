@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { CliError } from './cli-error.js';
 import { addConfigFlags } from './config-flags.js';
-import { withStore } from './with-store.js';
 
 export function registerKeyCommands(program: Command): void {
   const key = program.command('key').description('Manage API keys (offline, on the configured database)');
@@ -11,8 +10,9 @@ export function registerKeyCommands(program: Command): void {
     .description('Create another API key for an organization')
     .requiredOption('--org <id>', 'organization id')
     .option('--json', 'print the result as JSON', false);
-  addConfigFlags(create, ['databaseUrl']);
+  addConfigFlags(create, ['EARSHOT_DATABASE_URL']);
   create.action(async (options: { org: string; json: boolean; databaseUrl?: string }) => {
+    const { withStore } = await import('./with-store.js');
     const created = await withStore(options, async (store) => {
       if (!(await store.getOrg(options.org))) throw new CliError(`no organization with id ${options.org}`);
       return store.createApiKey(options.org);
@@ -30,8 +30,9 @@ export function registerKeyCommands(program: Command): void {
       'Revoke an API key by its visible prefix (the first 12 characters, e.g. esk_Ab3dE9fG), and the listen URLs it minted',
     )
     .argument('<prefix>', 'key prefix');
-  addConfigFlags(revoke, ['databaseUrl']);
+  addConfigFlags(revoke, ['EARSHOT_DATABASE_URL']);
   revoke.action(async (prefix: string, options: { databaseUrl?: string }) => {
+    const { withStore } = await import('./with-store.js');
     const revoked = await withStore(options, (store) => store.revokeApiKey(prefix));
     if (!revoked) throw new CliError(`no live API key with prefix ${prefix}`);
     // Offline, only the store changes: a running server closes the listeners of those URLs on its

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { WebSocket } from 'ws';
-import { type ApiTarget, apiKeyFrom, callApi } from './api-client.js';
+import { type ApiTarget, apiKeyFrom, callApi, SERVER_URL_HELP, serverUrlFrom } from './api-client.js';
 import { CliError } from './cli-error.js';
-import { WavWriter } from './wav.js';
+import type { WavWriter } from './wav.js';
 
 const SAMPLE_RATE_HZ = 16000;
 
@@ -16,17 +15,18 @@ export function registerListenCommand(program: Command): void {
       '--raw',
       'write raw PCM (s16le, 16 kHz, mono) to stdout instead, e.g. | ffplay -f s16le -ar 16000 -ac 1 -',
     )
-    .option('--url <url>', 'earshot server', process.env.EARSHOT_URL ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', SERVER_URL_HELP)
     .option('--api-key <key>', 'API key (default: $EARSHOT_API_KEY)')
     .action(
-      async (callId: string, options: { out?: string; raw?: boolean; url: string; apiKey?: string }) => {
+      async (callId: string, options: { out?: string; raw?: boolean; url?: string; apiKey?: string }) => {
         if (options.raw && options.out) throw new CliError('choose either --out or --raw');
-        const target: ApiTarget = { url: options.url, apiKey: apiKeyFrom(options.apiKey) };
+        const target: ApiTarget = { url: serverUrlFrom(options.url), apiKey: apiKeyFrom(options.apiKey) };
         const { url } = await callApi<{ url: string }>(
           target,
           'POST',
           `/v1/calls/${encodeURIComponent(callId)}/listen`,
         );
+        const { WavWriter } = await import('./wav.js');
         const out = options.raw
           ? null
           : await WavWriter.create(options.out ?? `${callId.replace(/[^\w.-]/g, '_')}.wav`, SAMPLE_RATE_HZ);
@@ -38,6 +38,7 @@ export function registerListenCommand(program: Command): void {
 /** Receives the call until it ends (or Ctrl-C), writing every message; always leaves a valid file. */
 async function record(url: string, out: WavWriter | null, callId: string): Promise<void> {
   const progress = process.stderr.isTTY ? new Progress() : null;
+  const { WebSocket } = await import('ws');
   const ws = new WebSocket(url, { perMessageDeflate: false });
   let bytes = 0;
   let writing = Promise.resolve();

@@ -8,7 +8,11 @@ import { registerOrgCommands } from './org.js';
 import { registerServeCommand } from './serve.js';
 import { registerSimulateCommand } from './simulate.js';
 
-/** Runs the `earshot` command line; resolves to the process exit code. */
+/**
+ * Runs the `earshot` command line; resolves to the process exit code. Only commander and the small
+ * flag code load here: each command's action imports what it needs (the server, the database, ws)
+ * when it runs, so `earshot --help` and the client commands start quickly.
+ */
 export async function run(argv: readonly string[]): Promise<number> {
   const program = new Command()
     .name('earshot')

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { CliError } from './cli-error.js';
 import { addConfigFlags } from './config-flags.js';
-import { withStore } from './with-store.js';
 
 export function registerOrgCommands(program: Command): void {
   const org = program
@@ -13,13 +12,14 @@ export function registerOrgCommands(program: Command): void {
     .argument('<name>', 'organization name')
     .option('--live-listen', 'enable live listen for the organization', false)
     .option('--json', 'print the result as JSON', false);
-  addConfigFlags(create, ['databaseUrl']);
+  addConfigFlags(create, ['EARSHOT_DATABASE_URL']);
   create.action(
     async (name: string, options: { liveListen: boolean; json: boolean; databaseUrl?: string }) => {
       const trimmed = name.trim();
       if (trimmed === '' || trimmed.length > 200) {
         throw new CliError('organization name must be 1–200 characters');
       }
+      const { withStore } = await import('./with-store.js');
       const result = await withStore(options, async (store) => {
         const created = await store.createOrg(trimmed, options.liveListen);
         const key = await store.createApiKey(created.id);

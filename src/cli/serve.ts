@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { startDemo } from '../demo/start-demo.js';
-import { startServer } from '../main.js';
-import { createProcessLogger } from '../observability/logger.js';
-import { installProcessGuard } from '../observability/process-guard.js';
 import { addConfigFlags, overridesFrom } from './config-flags.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -13,18 +9,15 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('Run the server (SQLite and an in-process bus unless configured otherwise)');
   serve.option('--demo', 'also create a demo organization with live listen and print its API key', false);
-  addConfigFlags(serve, [
-    'host',
-    'port',
-    'databaseUrl',
-    'natsUrl',
-    'natsPrefix',
-    'publicUrl',
-    'adminToken',
-    'logLevel',
-  ]);
+  addConfigFlags(serve);
   serve.action(async (options) => {
     const config = loadConfig(process.env, overridesFrom(options));
+    // The server's modules load only when it runs: `earshot --help` and the client commands stay quick.
+    const [{ createProcessLogger }, { startServer }, { installProcessGuard }] = await Promise.all([
+      import('../observability/logger.js'),
+      import('../main.js'),
+      import('../observability/process-guard.js'),
+    ]);
     const server = await startServer(config, {
       logger: await createProcessLogger(config.logLevel, config.logFormat),
     });
@@ -33,7 +26,7 @@ export function registerServeCommand(program: Command): void {
       server.deps.metrics.uncaughtErrors.inc();
       if (logIt) log.error({ err, origin }, 'unexpected error caught by the process guard; still serving');
     });
-    const demo = options.demo ? await startDemo(server) : null;
+    const demo = options.demo ? await (await import('../demo/start-demo.js')).startDemo(server) : null;
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {
         log.info({ signal }, 'shutting down');

@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { writePcm16le } from '../audio/pcm16.js';
 import { createResampler } from '../audio/resampler.js';
 import { INGEST_SAMPLE_RATES_HZ } from '../domain/audio-format.js';
-import { apiKeyFrom } from './api-client.js';
+import { apiKeyFrom, SERVER_URL_HELP, serverUrlFrom } from './api-client.js';
 import { CliError } from './cli-error.js';
-import { decodeWav } from '../audio/wav.js';
 
 const CHUNK_MS = 20;
 
@@ -18,14 +17,16 @@ export function registerSimulateCommand(program: Command): void {
     .requiredOption('--file <wav>', 'WAV file (any common rate, mono or stereo; stereo is mixed down)')
     .option('--participant <name>', 'participant name', 'caller')
     .option('--loop', 'start over at the end, until interrupted', false)
-    .option('--url <url>', 'earshot server', process.env.EARSHOT_URL ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', SERVER_URL_HELP)
     .option('--api-key <key>', 'API key (default: $EARSHOT_API_KEY)')
     .action(
       async (
         callId: string,
-        options: { file: string; participant: string; loop: boolean; url: string; apiKey?: string },
+        options: { file: string; participant: string; loop: boolean; url?: string; apiKey?: string },
       ) => {
         const apiKey = apiKeyFrom(options.apiKey);
+        // Loaded when the command runs, not when the CLI starts (`earshot --help` stays quick).
+        const [{ decodeWav }, { WebSocket }] = await Promise.all([import('../audio/wav.js'), import('ws')]);
         let wav: { sampleRateHz: number; samples: Int16Array };
         try {
           wav = decodeWav(await readFile(options.file));
@@ -33,7 +34,7 @@ export function registerSimulateCommand(program: Command): void {
           throw new CliError(`cannot read ${options.file} as WAV: ${(err as Error).message}`);
         }
         const audio = toIngestRate(wav);
-        const base = options.url.replace(/^http/, 'ws').replace(/\/+$/, '');
+        const base = serverUrlFrom(options.url).replace(/^http/, 'ws').replace(/\/+$/, '');
         const query = new URLSearchParams({
           participant: options.participant,
           encoding: 'pcm16',

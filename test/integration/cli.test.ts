@@ -76,7 +76,7 @@ describe('earshot --help', () => {
       [['--help'], /Usage: earshot \[options\] \[command\][\s\S]*serve[\s\S]*org[\s\S]*key/],
       [
         ['serve', '--help'],
-        /Usage: earshot serve \[options\][\s\S]*--port <port>[\s\S]*--database-url <url>/,
+        /Usage: earshot serve \[options\][\s\S]*--port <port>[\s\S]*--database-url <url>[\s\S]*--listen-token-ttl-s <seconds>[\s\S]*--call-idle-timeout-s <seconds>[\s\S]*--log-format/,
       ],
       [
         ['org', 'create', '--help'],
@@ -210,15 +210,36 @@ describe('earshot org and key', () => {
     expect(results[2].stderr).toMatch(/prefix/);
   });
 
-  it('an invalid configuration value exits 2 naming the variable', async () => {
-    const [port, db] = await Promise.all([
+  it('an invalid configuration value exits 2 naming the variable, given as a variable or as its flag', async () => {
+    const [port, db, ttl, idle, format] = await Promise.all([
       earshot(['serve'], { EARSHOT_PORT: 'abc', EARSHOT_DATABASE_URL: tempSqliteUrl() }),
       earshot(['org', 'create', 'X'], { EARSHOT_DATABASE_URL: 'mysql://localhost/x' }),
+      earshot(['serve', '--listen-token-ttl-s', '0', '--database-url', tempSqliteUrl()]),
+      earshot(['serve', '--call-idle-timeout-s', 'soon', '--database-url', tempSqliteUrl()]),
+      earshot(['serve', '--log-format', 'xml', '--database-url', tempSqliteUrl()]),
     ]);
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/^earshot: EARSHOT_PORT /);
     expect(db.code).toBe(2);
     expect(db.stderr).toMatch(/^earshot: EARSHOT_DATABASE_URL /);
+    expect([ttl.code, idle.code, format.code]).toEqual([2, 2, 2]);
+    expect(ttl.stderr).toMatch(/^earshot: EARSHOT_LISTEN_TOKEN_TTL_S /);
+    expect(idle.stderr).toMatch(/^earshot: EARSHOT_CALL_IDLE_TIMEOUT_S /);
+    expect(format.stderr).toMatch(/^earshot: EARSHOT_LOG_FORMAT /);
+  });
+
+  it('listen and simulate take the server from EARSHOT_URL when --url is not given', async () => {
+    const env = { EARSHOT_API_KEY: 'esk_x', EARSHOT_URL: 'http://127.0.0.1:1' };
+    const [listen, simulate, flag] = await Promise.all([
+      earshot(['listen', 'c'], env),
+      earshot(['simulate', 'c', '--file', join(ROOT, 'assets/demo/caller-1.wav')], env),
+      earshot(['listen', 'c', '--url', 'http://127.0.0.2:1'], env),
+    ]);
+    expect(listen.code).toBe(1);
+    expect(listen.stderr).toMatch(/^earshot: cannot reach earshot at http:\/\/127\.0\.0\.1:1/);
+    expect(simulate.code).toBe(1);
+    expect(simulate.stderr).toMatch(/^earshot: cannot connect: .*127\.0\.0\.1:1\b/);
+    expect(flag.stderr).toMatch(/^earshot: cannot reach earshot at http:\/\/127\.0\.0\.2:1/);
   });
 });
 
