@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { DirectWrites } from '../config/load-config.js';
+import type { DirectWrites } from './modes.js';
 
 /** The native addon (native/direct_write.c, built by `npm ci` through node-gyp). */
 interface DirectWriteAddon {

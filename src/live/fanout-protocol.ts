@@ -1,11 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import {
-  DIRECT_WRITES,
-  type DirectWrites,
-  WRITE_COALESCING,
-  type WriteCoalescing,
-} from '../config/load-config.js';
 import type { ListenerFormat } from './listener-options.js';
+import { DIRECT_WRITES, type DirectWrites, WRITE_COALESCING, type WriteCoalescing } from './modes.js';
 
 /** The main process's settings a worker applies to its listeners (its argv[2], as JSON). */
 export interface WorkerSettings {

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from '../bus/bus.js';
-import type { WriteCoalescing } from '../config/load-config.js';
 import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CallRoom } from './call-room.js';
@@ -8,8 +7,9 @@ import type { Clock } from './clock.js';
 import type { DirectWriteBatch } from './direct-write.js';
 import type { FanoutPool } from './fanout-pool.js';
 import type { IngestTrack } from './ingest-track.js';
-import type { ListenerSink, SendCounts } from './listener.js';
-import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
+import type { ListenerSink } from './listener.js';
+import type { WriteCoalescing } from './modes.js';
+import { RoomTicker } from './room-ticker.js';
 
 /** An open ingest connection, as the registry needs to see it. */
 export interface IngestConnection {
@@ -42,14 +42,10 @@ interface CallPresence {
  */
 export class LiveRegistry {
   readonly #bus: Bus;
-  readonly #clock: Clock;
   readonly #metrics: Metrics;
   readonly #log: Logger;
   readonly #calls = new Map<string, CallPresence>();
-  readonly #rooms = new Set<CallRoom>();
-  readonly #tickResult: SendCounts = { sent: 0, dropped: 0, evicted: 0 };
-  readonly #writer: TickWriter;
-  readonly #fanout: FanoutPool | null;
+  readonly #ticker: RoomTicker;
   readonly #batch: DirectWriteBatch | null;
 
   constructor(options: {
@@ -63,31 +59,18 @@ export class LiveRegistry {
     /** Listener sockets owned by worker processes; their tick messages go out after every room. */
     fanout?: FanoutPool | null;
   }) {
-    this.#fanout = options.fanout ?? null;
     this.#batch = options.directWrites ?? null;
     this.#bus = options.bus;
-    this.#clock = options.clock;
     this.#metrics = options.metrics;
     this.#log = options.log;
-    const policy = new WriteCoalescingPolicy(options.writeCoalescing ?? 'auto', {
-      onChange: (ticksPerWrite, utilization) => {
-        this.#metrics.writeCoalescing.set(ticksPerWrite);
-        this.#log.info(
-          { ticksPerWrite, utilization: Math.round(utilization * 100) / 100 },
-          ticksPerWrite > 1
-            ? `event loop busy: writing listener messages ${ticksPerWrite} ticks at a time`
-            : 'event loop no longer busy: writing listener messages every tick',
-        );
-      },
+    this.#ticker = new RoomTicker({
+      clock: options.clock,
+      metrics: options.metrics,
+      log: options.log,
+      writeCoalescing: options.writeCoalescing ?? 'auto',
+      batch: this.#batch,
+      fanout: options.fanout ?? null,
     });
-    this.#metrics.writeCoalescing.set(policy.ticksPerWrite);
-    this.#writer = new TickWriter(
-      policy,
-      (visit) => {
-        for (const room of this.#rooms) room.forEachListener(visit);
-      },
-      this.#batch,
-    );
   }
 
   addListener(callPk: string, listener: ListenerSink): void {
@@ -96,8 +79,7 @@ export class LiveRegistry {
       const room = new CallRoom(callPk, this.#batch);
       presence.room = room;
       presence.unsubscribeFrames = this.#bus.subscribeFrames(callPk, (frame) => room.onFrame(frame));
-      if (this.#rooms.size === 0) this.#clock.add(this.#tick);
-      this.#rooms.add(room);
+      this.#ticker.add(room);
     }
     presence.room.addListener(listener);
     this.#metrics.listeners.inc();
@@ -285,17 +267,9 @@ export class LiveRegistry {
     presence.unsubscribeFrames?.();
     presence.unsubscribeFrames = null;
     presence.room = null;
-    this.#rooms.delete(room);
-    if (this.#rooms.size === 0) this.#clock.remove(this.#tick);
+    this.#ticker.delete(room);
     this.#release(callPk, presence);
   }
-
-  /** Mixes and sends one tick of every room (fan-out workers get theirs in one message each). */
-  readonly #writeTick = (): void => {
-    const nowMs = Date.now();
-    for (const room of this.#rooms) room.tick(nowMs, this.#tickResult);
-    this.#fanout?.flush();
-  };
 
   /** Forgets a call once nothing on this node refers to it. */
   #release(callPk: string, presence: CallPresence): void {
@@ -307,17 +281,4 @@ export class LiveRegistry {
     presence.unsubscribeStats();
     this.#calls.delete(callPk);
   }
-
-  readonly #tick = (tick: number, behind: number): void => {
-    const result = this.#tickResult;
-    result.sent = result.dropped = result.evicted = 0;
-    // Short of CPU — catching up after a stall, or coalescing under sustained load — each listener
-    // gets several ticks' messages in one system call (TickWriter). Otherwise every message goes
-    // out as soon as it is mixed.
-    this.#writer.write(tick, behind, this.#writeTick);
-    if (result.sent > 0) this.#metrics.framesOut.inc(result.sent);
-    if (result.dropped > 0) this.#metrics.framesDropped.inc({ reason: 'listener_backlog' }, result.dropped);
-    if (result.evicted > 0)
-      this.#log.warn({ evicted: result.evicted }, 'closed listeners too slow to keep up');
-  };
 }

@@ -1,7 +1,7 @@
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
-import type { WriteCoalescing } from '../config/load-config.js';
 import type { DirectWriteBatch } from './direct-write.js';
 import type { ListenerSink } from './listener.js';
+import type { WriteCoalescing } from './modes.js';
 
 /** Above this event-loop utilization (over one window) `auto` coalesces one more tick per write... */
 export const ENTER_ABOVE = 0.85;
