@@ -1,0 +1,109 @@
+/**
+ * The earshot server a benchmark runs against: `node bin/earshot.js serve` in its own process on
+ * 127.0.0.1, limits lifted for one load generator's thousands of sockets, its logs read for skipped
+ * mixer ticks and evicted listeners, stopped at teardown.
+ */
+import { execFile, spawn } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { BIN, ROOT } from './paths.mjs';
+import { scrape } from './prom.mjs';
+import { adopt, processHandle } from './teardown.mjs';
+
+const execFileP = promisify(execFile);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The environment of a benchmarked server: this one without any EARSHOT_* (so a developer's own
+ * settings do not leak in), then the bench settings, then `extra` (fan-out workers, NATS, …).
+ */
+export function earshotEnv({ dbUrl, port, extra = {} }) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EARSHOT_')));
+  return {
+    ...env,
+    EARSHOT_HOST: '127.0.0.1',
+    EARSHOT_PORT: String(port),
+    EARSHOT_DATABASE_URL: dbUrl,
+    EARSHOT_LOG_LEVEL: 'warn',
+    EARSHOT_RATE_LIMIT_PER_MIN: '1000000',
+    // The load generator is one client address with thousands of sockets on a few calls of one org.
+    EARSHOT_MAX_LISTENERS_PER_CALL: '100000',
+    EARSHOT_MAX_LISTENERS_PER_ORG: '100000',
+    EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+    EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '100000',
+    EARSHOT_CALL_IDLE_TIMEOUT_S: '3600',
+    ...extra,
+  };
+}
+
+/** `earshot org create bench --live-listen` against the database of `env`; resolves with its API key. */
+export async function createOrg(env) {
+  const { stdout } = await execFileP(
+    process.execPath,
+    [BIN, 'org', 'create', 'bench', '--live-listen', '--json'],
+    { cwd: ROOT, env },
+  );
+  return JSON.parse(stdout).api_key;
+}
+
+/**
+ * Starts a server with `env` (from earshotEnv) and resolves once its /metrics answers. `nodeArgs`
+ * go to node (e.g. --cpu-prof); `serverDist` runs the server from another build (a `tsc --outDir`).
+ * The result: { pid, port, base, logs: { skippedTicks, evicted, other }, stop(), kill() }.
+ */
+export async function startEarshot({ env, nodeArgs = [], serverDist = null, readyTimeoutMs = 15_000 }) {
+  const entry = serverDist
+    ? [
+        '--input-type=module',
+        '-e',
+        `import(${JSON.stringify(path.join(serverDist, 'cli/main.js'))}).then((m) => m.run(['serve']))`,
+      ]
+    : [BIN, 'serve'];
+  const proc = spawn(process.execPath, [...nodeArgs, ...entry], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs = { skippedTicks: 0, evicted: 0, other: [] };
+  const onLine = lineReader((line) => {
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      entry = { msg: line };
+    }
+    if (typeof entry.ticks === 'number' && /skipped mixer ticks/.test(entry.msg))
+      logs.skippedTicks += entry.ticks;
+    else if (typeof entry.evicted === 'number') logs.evicted += entry.evicted;
+    else if (logs.other.length < 20) logs.other.push(entry.msg ?? line);
+  });
+  proc.stdout.setEncoding('utf8').on('data', onLine);
+  proc.stderr.setEncoding('utf8').on('data', onLine);
+  const port = Number(env.EARSHOT_PORT);
+  const server = { ...adopt(processHandle(proc)), port, base: `http://127.0.0.1:${port}`, logs };
+  const until = performance.now() + readyTimeoutMs;
+  while (performance.now() < until) {
+    if (!server.alive()) throw new Error(`earshot exited at start: ${logs.other.join(' | ')}`);
+    try {
+      await scrape(server.base);
+      return server;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`earshot did not answer /metrics within ${readyTimeoutMs / 1000} s`);
+}
+
+/** A 'data' handler (utf8 chunks) that calls `fn` with each non-empty line. */
+function lineReader(fn) {
+  let partial = '';
+  return (chunk) => {
+    partial += chunk;
+    let nl;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      if (line.trim()) fn(line);
+    }
+  };
+}

@@ -1,0 +1,48 @@
+/** The sizes of a bench/run.mjs run (full or --quick), its targets, and its fixed thresholds. */
+
+export const FULL = {
+  calls: 200,
+  perCall: 5,
+  probes: 10,
+  warmupS: 2,
+  windowS: 8,
+  idleWindowS: 5,
+  repeats: 5,
+  ceiling: [500, 1000, 2000, 4000, 6000, 8000],
+  stepSettleS: 2,
+  stepWindowS: 6,
+  deadlineS: 720,
+  /** Seconds the whole run may spend on measuring disturbed windows again. */
+  retryBudgetS: 60,
+};
+
+export const QUICK = {
+  calls: 4,
+  perCall: 3,
+  probes: 2,
+  warmupS: 0.3,
+  windowS: 1,
+  idleWindowS: 0.6,
+  repeats: 1,
+  ceiling: [12, 18],
+  stepSettleS: 0.3,
+  stepWindowS: 0.8,
+  deadlineS: 90,
+  retryBudgetS: 0,
+};
+
+export const TARGETS = {
+  latencyP50Ms: 30,
+  latencyP99Ms: 60,
+  vsNaive: 0.8,
+  vsFloor: 1.1,
+  ceiling: 4000,
+  lagP99Ms: 20,
+};
+
+/** earshot's eventLoopMonitoringPrecision: the floor of its event-loop lag histogram. */
+export const LAG_RESOLUTION_MS = 10;
+/** How long a ceiling step may spend connecting its new listeners (a saturated server accepts slowly). */
+export const CEILING_CONNECT_BUDGET_MS = 20_000;
+/** A window during which other processes used more than this (% of one core) is measured again. */
+export const OTHERS_MAX_CPU = 20;
