@@ -10,36 +10,28 @@ const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 /** A masked (key 0) empty pong. Unsolicited pongs are allowed (RFC 6455 §5.5.3) and keep the server's keepalive happy without parsing its pings. */
 export const PONG = Buffer.from([0x8a, 0x80, 0, 0, 0, 0]);
 
-/** One client frame (FIN, binary) with mask key 0, so the payload bytes go out unchanged. */
-export function clientBinaryFrame(payload) {
+/**
+ * One binary message (FIN) as a frame: header and payload in one Buffer, for payloads under 64 KiB.
+ * A masked (client) frame has mask key 0, so the payload bytes go out unchanged.
+ */
+function binaryFrame(payload, masked) {
   const n = payload.length;
-  const header = n < 126 ? 6 : 8;
-  const frame = Buffer.alloc(header + n);
+  const lengthBytes = n < 126 ? 0 : 2;
+  const header = 2 + lengthBytes + (masked ? 4 : 0);
+  const frame = Buffer.allocUnsafe(header + n);
   frame[0] = 0x82;
-  if (n < 126) frame[1] = 0x80 | n;
-  else {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(n, 2);
-  }
-  // The 4 mask bytes stay 0.
+  frame[1] = (masked ? 0x80 : 0) | (lengthBytes ? 126 : n);
+  if (lengthBytes) frame.writeUInt16BE(n, 2);
+  frame.fill(0, 2 + lengthBytes, header); // the mask key, if any
   payload.copy(frame, header);
   return frame;
 }
 
-/** One server frame (FIN, binary, unmasked): header and payload in one Buffer. */
-export function serverBinaryFrame(payload) {
-  const n = payload.length;
-  const header = n < 126 ? 2 : 4;
-  const frame = Buffer.allocUnsafe(header + n);
-  frame[0] = 0x82;
-  if (n < 126) frame[1] = n;
-  else {
-    frame[1] = 126;
-    frame.writeUInt16BE(n, 2);
-  }
-  payload.copy(frame, header);
-  return frame;
-}
+/** One client frame (FIN, binary, masked with key 0). */
+export const clientBinaryFrame = (payload) => binaryFrame(payload, true);
+
+/** One server frame (FIN, binary, unmasked). */
+export const serverBinaryFrame = (payload) => binaryFrame(payload, false);
 
 /**
  * Opens a TCP connection to host:port, upgrades `path` to a WebSocket and resolves with a
@@ -131,4 +123,11 @@ export async function mapLimit(items, limit, fn) {
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** The values of mapLimit's results, or the first error thrown. */
+export function valuesOrThrow(results) {
+  const failed = results.find((r) => !r.ok);
+  if (failed) throw failed.error;
+  return results.map((r) => r.value);
 }

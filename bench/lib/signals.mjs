@@ -1,4 +1,4 @@
-/** Test audio for the bench: μ-law 8 kHz ingest messages and 16 kHz PCM16 listener payloads. */
+/** Test audio for the bench: μ-law 8 kHz ingest messages and 16 kHz PCM16 payloads. */
 import { encodeMulaw } from '../../dist/audio/g711.js';
 
 export const INGEST_RATE_HZ = 8000;
@@ -80,12 +80,21 @@ export function peakPcm16(buf) {
   return peak;
 }
 
+function pcm16(samples) {
+  const bytes = Buffer.alloc(samples.length * 2);
+  for (let i = 0; i < samples.length; i++) bytes.writeInt16LE(samples[i], i * 2);
+  return bytes;
+}
+
 /** 16 kHz PCM16 payloads of a −20 dBFS 440 Hz tone for the baselines (one second, looping). */
 export function listenPayloads() {
-  const all = sine(440, 16000, 320 * 50, 3277);
-  const bytes = Buffer.alloc(all.length * 2);
-  for (let i = 0; i < all.length; i++) bytes.writeInt16LE(all[i], i * 2);
+  const bytes = pcm16(sine(440, 16000, 320 * 50, 3277));
   return Array.from({ length: 50 }, (_, i) =>
     bytes.subarray(i * LISTEN_PAYLOAD_BYTES, (i + 1) * LISTEN_PAYLOAD_BYTES),
   );
+}
+
+/** One 20 ms 16 kHz PCM16 payload of a tone (`amplitude` of 32767), starting at phase 0. */
+export function pcm16Tone(freqHz, amplitude) {
+  return pcm16(sine(freqHz, 16000, LISTEN_PAYLOAD_BYTES / 2, amplitude));
 }
