@@ -19,8 +19,8 @@
  * a full socket buffer (which would time the fallback, not the path). Methods alternate round-robin
  * over several repeats; the median per method is printed.
  *
- * Usage: npm run bench:write-paths -- [--sockets=1000] [--rounds=200] [--repeats=5]   (runs against
- * dist/ and build/Release/earshot_direct_write.node, which `npm ci` builds)
+ * Usage: npm run bench:write-paths -- [--sockets=1000] [--rounds=200] [--repeats=5] [--help]   (runs
+ * against dist/ and build/Release/earshot_direct_write.node, which `npm ci` builds)
  */
 import { fork } from 'node:child_process';
 import http from 'node:http';
@@ -29,28 +29,28 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { DirectFd, DirectWriteBatch } from '../dist/live/direct-write.js';
 import { Listener, listenerPolicy, sendToAll } from '../dist/live/listener.js';
-import { connectRaw, mapLimit, serverBinaryFrame } from './lib/raw-ws.mjs';
+import { commandLine } from './lib/cli.mjs';
+import { connectRaw, mapLimit, serverBinaryFrame, valuesOrThrow } from './lib/raw-ws.mjs';
 import { LISTEN_PAYLOAD_BYTES } from './lib/signals.mjs';
 import { median } from './lib/stats.mjs';
 
-const option = (name, fallback) => {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg ? Number(arg.slice(name.length + 3)) : fallback;
-};
+const USAGE = `usage: node bench/write-paths.mjs [options]        (npm run bench:write-paths -- [options])
+
+  --sockets=N    receiving sockets (default 1000)
+  --rounds=N     rounds per method and repeat, one message (or 3 held) to every socket (default 200)
+  --repeats=N    repeats, methods round-robin (default 5)
+  --help         this text`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (process.argv[2] === 'sink') {
   // The receiving side: N raw WebSocket clients that count bytes into one shared buffer.
   const [port, count] = [Number(process.argv[3]), Number(process.argv[4])];
   const readBuffer = Buffer.alloc(64 * 1024);
-  const conns = [];
-  const opened = await mapLimit(Array.from({ length: count }), 100, () =>
-    connectRaw({ host: '127.0.0.1', port, path: '/', readBuffer }),
+  const conns = valuesOrThrow(
+    await mapLimit(Array.from({ length: count }), 100, () =>
+      connectRaw({ host: '127.0.0.1', port, path: '/', readBuffer }),
+    ),
   );
-  for (const r of opened) {
-    if (!r.ok) throw r.error;
-    conns.push(r.value);
-  }
   process.on('message', (m) => {
     if (m === 'bytes') process.send({ bytes: conns.reduce((sum, c) => sum + c.bytes, 0) });
   });
@@ -60,9 +60,14 @@ if (process.argv[2] === 'sink') {
 }
 
 async function main() {
-  const sockets = option('sockets', 1000);
-  const rounds = option('rounds', 200);
-  const repeats = option('repeats', 5);
+  const cl = commandLine(process.argv.slice(2), {
+    script: 'bench/write-paths.mjs',
+    usage: USAGE,
+    options: { sockets: { type: 'string' }, rounds: { type: 'string' }, repeats: { type: 'string' } },
+  });
+  const sockets = cl.number('sockets', 1000, { min: 1 });
+  const rounds = cl.number('rounds', 200, { min: 1 });
+  const repeats = cl.number('repeats', 5, { min: 1 });
   const addon = createRequire(import.meta.url)('../build/Release/earshot_direct_write.node');
 
   const server = http.createServer((_req, res) => res.writeHead(404).end());
