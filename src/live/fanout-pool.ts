@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { type FromWorker, packFrames, type ToWorker, type WorkerSettings } from './fanout-protocol.js';
-import type { ListenerSink, SendResult } from './listener.js';
+import { RemoteListener, WorkerHandle } from './fanout-worker-handle.js';
+import type { ListenerSink } from './listener.js';
 import { formatKey, type ListenerFormat } from './listener-options.js';
 
 const READY_TIMEOUT_MS = 10_000;
@@ -17,11 +18,6 @@ const MAX_BATCHES_IN_FLIGHT = 10;
 const STOP_TIMEOUT_MS = 5_000;
 
 /**
- * The worker's entry point. Workers run compiled JavaScript: from `dist/` this is the file beside
- * this one; when the server itself runs from TypeScript sources (the test suite, which builds
- * first), it is the compiled copy in `dist/`.
- */
-/**
  * Fan-out worker processes (`EARSHOT_FANOUT_WORKERS`): they own listener sockets and write the
  * messages this process mixes, so that writing to listeners — one system call per listener per
  * message, most of a busy node's CPU — runs on other cores than ingest and mixing. A listener is
@@ -31,7 +27,7 @@ const STOP_TIMEOUT_MS = 5_000;
  * that group's listeners there.
  */
 export class FanoutPool {
-  readonly #workers: Worker[] = [];
+  readonly #workers: WorkerHandle[] = [];
   readonly #log: Logger;
   readonly #metrics: Metrics;
   #stopping = false;
@@ -148,7 +144,7 @@ export class FanoutPool {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const worker = new Worker(child);
+    const worker = new WorkerHandle(child);
     this.#workers[index] = worker;
     // E.g. a send on a channel that just closed: the exit handler below replaces the worker.
     child.on('error', (err) => this.#log.warn({ err, pid: child.pid }, 'fan-out worker channel error'));
@@ -173,7 +169,7 @@ export class FanoutPool {
     return ready;
   }
 
-  #onMessage(worker: Worker, message: FromWorker): void {
+  #onMessage(worker: WorkerHandle, message: FromWorker): void {
     if (message.t === 'ack') worker.inFlight--;
     else if (message.t === 'closed') worker.closed(message.id);
     else if (message.t === 'socketError')
@@ -187,117 +183,4 @@ export class FanoutPool {
         this.#log.warn({ evicted: message.evicted }, 'closed listeners too slow to keep up');
     }
   }
-}
-
-class Worker {
-  readonly child: ChildProcess;
-  readonly listeners = new Map<number, RemoteListener>();
-  /** This tick's message per group, staged by the group's listeners (the same Buffer for all). */
-  readonly staged = new Map<number, Buffer>();
-  /** Groups (call × format) with listeners on this worker: numeric id and member count. */
-  readonly #groups = new Map<string, { id: number; members: number }>();
-  /** Batches sent and not yet acknowledged as written. */
-  inFlight = 0;
-  /** Ticks dropped for it since the last batch it was sent. */
-  skipped = 0;
-
-  constructor(child: ChildProcess) {
-    this.child = child;
-  }
-
-  /** Counts a listener into the group of `key` on this worker; returns the group's id. */
-  join(key: string, newId: () => number): number {
-    let group = this.#groups.get(key);
-    if (!group) this.#groups.set(key, (group = { id: newId(), members: 0 }));
-    group.members++;
-    return group.id;
-  }
-
-  /** Listeners of this worker in the given groups (only counted when a batch is dropped). */
-  listenersIn(groups: ReadonlyMap<number, unknown>): number {
-    let n = 0;
-    for (const listener of this.listeners.values()) if (groups.has(listener.group)) n++;
-    return n;
-  }
-
-  closed(id: number): void {
-    const listener = this.listeners.get(id);
-    if (!listener) return;
-    this.listeners.delete(id);
-    const key = listener.groupKey;
-    const group = this.#groups.get(key);
-    if (group && --group.members === 0) this.#groups.delete(key);
-    listener.gone();
-  }
-
-  send(message: ToWorker): void {
-    if (this.child.connected) this.child.send(message);
-  }
-}
-
-/** A listener whose socket a fan-out worker owns: the room's view of it in this process. */
-class RemoteListener implements ListenerSink {
-  readonly format: ListenerFormat;
-  readonly tokenHash: string;
-  readonly #worker: Worker;
-  readonly #id: number;
-  /** The worker's id of its group (call × format). */
-  readonly group: number;
-  /** Call and format: listeners with equal keys share every message. */
-  readonly groupKey: string;
-  #closed = false;
-  #onClose: (() => void)[] = [];
-
-  constructor(
-    worker: Worker,
-    id: number,
-    group: number,
-    groupKey: string,
-    format: ListenerFormat,
-    tokenHash: string,
-  ) {
-    this.tokenHash = tokenHash;
-    this.#worker = worker;
-    this.#id = id;
-    this.group = group;
-    this.groupKey = groupKey;
-    this.format = format;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  send(frame: Buffer): SendResult {
-    if (this.#closed) return 'closed';
-    this.#worker.staged.set(this.group, frame);
-    return 'queued';
-  }
-
-  sendEvent(event: Readonly<Record<string, unknown>>): void {
-    if (this.format.events && !this.#closed) this.#worker.send({ t: 'event', id: this.#id, event });
-  }
-
-  close(code: number, reason: string): void {
-    if (this.#closed) return;
-    this.#worker.send({ t: 'close', id: this.#id, code, reason });
-    this.gone();
-  }
-
-  onClose(fn: () => void): void {
-    if (this.#closed) fn();
-    else this.#onClose.push(fn);
-  }
-
-  /** The worker no longer has it (or is closing it): stop counting it as a listener. */
-  gone(): void {
-    this.#closed = true;
-    const fns = this.#onClose;
-    this.#onClose = [];
-    for (const fn of fns) fn();
-  }
-
-  // The worker coalesces its own writes, on its own load.
-  cork(): void {}
-  uncork(): void {}
 }
