@@ -1,21 +1,17 @@
 import { isIP } from 'node:net';
 import type { Limits } from '../domain/limits.js';
+import { DIRECT_WRITES, type DirectWrites, WRITE_COALESCING, type WriteCoalescing } from '../live/modes.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormatSetting, type LogLevel } from '../observability/logger.js';
+import type { DatabaseConfig } from '../store/open-store.js';
 
 /**
- * The only reader of process.env. `loadConfig` validates every EARSHOT_* variable of SPEC section 1
- * (plus the documented extensions) and returns a frozen Config, or throws ConfigError naming the
- * variable. CLI flags (`--port 9000`) arrive as overrides keyed by the same variable names.
+ * The only reader of the server's environment: `loadConfig` validates every EARSHOT_* variable of
+ * SPEC section 1 (plus the documented extensions) and returns a frozen Config, or throws
+ * ConfigError naming the variable. CLI flags (`--port 9000`) arrive as overrides keyed by the same
+ * variable names. (The CLI's client commands read their own two, `EARSHOT_API_KEY` and
+ * `EARSHOT_URL`, in cli/api-client.ts.) The types of the values are declared where they are used:
+ * the database's in store/, the log's in observability/, the write modes in live/.
  */
-
-export type DatabaseConfig =
-  | { readonly kind: 'sqlite'; readonly path: string }
-  | { readonly kind: 'postgres'; readonly url: string };
-
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-/** `auto`: human-readable lines when stdout is a terminal, JSON lines otherwise. */
-export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
-export type LogFormatSetting = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   readonly host: string;
@@ -59,11 +55,6 @@ export interface Config {
   /** A separate address for /metrics (`host:port`); null: /metrics is served on the main port. */
   readonly metricsListen: { readonly host: string; readonly port: number } | null;
 }
-
-export const WRITE_COALESCING = ['auto', 'off', 'always'] as const;
-export type WriteCoalescing = (typeof WRITE_COALESCING)[number];
-export const DIRECT_WRITES = ['auto', 'on', 'off'] as const;
-export type DirectWrites = (typeof DIRECT_WRITES)[number];
 
 /** Every variable loadConfig reads, with its default (undefined: unset). */
 export const CONFIG_VARIABLES = {

@@ -1,5 +1,10 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { LogFormatSetting, LogLevel } from '../config/load-config.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** `auto`: human-readable lines when stdout is a terminal, JSON lines otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
 
 /**
  * Query parameters whose values are secrets. Request URLs are logged with these values replaced,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { DatabaseConfig } from '../../src/config/load-config.js';
+import type { DatabaseConfig } from '../../src/store/open-store.js';
 
 /** The Postgres server tests use; each test database is created on it and dropped afterwards. */
 export const TEST_POSTGRES_URL =
