@@ -12,7 +12,7 @@
  */
 
 /** Whether this host stores multi-byte integers little-endian (every platform Node ships on, in practice). */
-export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /**
  * Reads PCM16 LE samples from `src` (any byteOffset) into `dst[dstOffset…]`.

@@ -18,7 +18,7 @@ export function encodeToken(name: string): string {
 }
 
 /** A call's internal key as a subject token (it always is one: UUIDv7); throws otherwise. */
-export function checkKey(callPk: string): string {
+function checkKey(callPk: string): string {
   if (!SAFE_TOKEN.test(callPk)) throw new Error(`call key "${callPk}" cannot be a NATS subject token`);
   return callPk;
 }

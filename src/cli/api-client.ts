@@ -23,7 +23,7 @@ export interface ApiTarget {
  * EARSHOT_API_KEY and EARSHOT_URL, each the default of a flag (`--api-key`, `--url`). The server's
  * variables are read by config/load-config.ts.
  */
-export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
+const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
 
 /** The API key from `--api-key` or EARSHOT_API_KEY, or a clear error. */
 export function apiKeyFrom(option: string | undefined): string {

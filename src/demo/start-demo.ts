@@ -1,7 +1,7 @@
 import type { RunningServer } from '../main.js';
 import { startDemoCalls } from './demo-calls.js';
 
-export const DEMO_ORG_NAME = 'earshot demo';
+const DEMO_ORG_NAME = 'earshot demo';
 
 /**
  * `earshot serve --demo`: makes sure a demo organization with live listen exists, gives it a fresh

@@ -3,11 +3,9 @@
  * PCM16. These constants are the single source of those numbers.
  */
 export const CANONICAL_SAMPLE_RATE_HZ = 16_000;
-export const FRAME_MS = 20;
+const FRAME_MS = 20;
 /** Samples in one canonical frame (16 000 Hz × 20 ms). */
 export const FRAME_SAMPLES = (CANONICAL_SAMPLE_RATE_HZ * FRAME_MS) / 1000;
-/** Bytes in one canonical frame of PCM16 (2 bytes per sample). */
-export const FRAME_BYTES = FRAME_SAMPLES * 2;
 
 /** Encodings accepted on ingest. */
 export const INGEST_ENCODINGS = ['pcm16', 'mulaw', 'alaw'] as const;

@@ -56,7 +56,7 @@ export const ListCallsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const Participant = Type.Object({
+const Participant = Type.Object({
   name: Type.String(),
   encoding: Type.String(),
   sample_rate: Type.Integer(),

@@ -2,10 +2,10 @@ import { AppError } from '../domain/app-error.js';
 import { INGEST_CHANNELS, type IngestAudioFormat } from './generic-ingest-params.js';
 
 /** Longest audio one generic ingest message may carry. Real-time senders use 10–100 ms. */
-export const MAX_INGEST_MESSAGE_MS = 1000;
+const MAX_INGEST_MESSAGE_MS = 1000;
 
 /** Bytes of one sample of one channel: 2 for `pcm16`, 1 for G.711 (`mulaw`, `alaw`). */
-export function bytesPerSample(encoding: IngestAudioFormat['encoding']): 1 | 2 {
+function bytesPerSample(encoding: IngestAudioFormat['encoding']): 1 | 2 {
   return encoding === 'pcm16' ? 2 : 1;
 }
 

@@ -25,7 +25,7 @@ export interface GenericIngestParams extends IngestAudioFormat {
 }
 
 /** Defaults for omitted query parameters (`sample_rate` depends on the encoding: see below). */
-export const GENERIC_INGEST_DEFAULTS = Object.freeze({
+const GENERIC_INGEST_DEFAULTS = Object.freeze({
   participant: 'caller',
   encoding: 'pcm16',
   channels: 1,

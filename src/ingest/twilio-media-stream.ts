@@ -29,7 +29,7 @@ import {
 export const TWILIO_MAX_PAYLOAD_BYTES = 8000;
 
 /** Longest `media.payload` text: the base64 length of {@link TWILIO_MAX_PAYLOAD_BYTES}. */
-export const TWILIO_MAX_PAYLOAD_CHARS = base64LengthOf(TWILIO_MAX_PAYLOAD_BYTES);
+const TWILIO_MAX_PAYLOAD_CHARS = base64LengthOf(TWILIO_MAX_PAYLOAD_BYTES);
 
 /**
  * Longest accepted text message, in characters (a 20 ms media message is ~400; a start message

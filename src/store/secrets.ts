@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** API keys look like `esk_<43 base64url chars>` (256 random bits); the first 12 characters are the visible prefix. */
-export const API_KEY_PREFIX_LENGTH = 12;
+const API_KEY_PREFIX_LENGTH = 12;
 const API_KEY_MARK = 'esk_';
 
 /** A new API key from the CSPRNG, with its visible prefix and its storage hash. */

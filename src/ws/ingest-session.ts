@@ -82,7 +82,7 @@ export class IngestSession implements IngestConnection {
 }
 
 /** Closes a socket with a code and reason (cut after 1 s if the peer does not answer). Idempotent. */
-export function closeSocket(ws: WebSocket, code: number, reason: string): void {
+function closeSocket(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
   ws.close(code, reason);
   const cut = setTimeout(() => ws.terminate(), 1000);

@@ -8,20 +8,20 @@ import { CloseCode } from '../domain/error-code.js';
  * a client flooding pings or an endless run of empty fragments is cut here instead of costing the
  * process parse work forever.
  */
-export const LISTENER_INBOUND_BYTES_PER_WINDOW = 64 * 1024;
-export const LISTENER_INBOUND_WINDOW_MS = 10_000;
+const LISTENER_INBOUND_BYTES_PER_WINDOW = 64 * 1024;
+const LISTENER_INBOUND_WINDOW_MS = 10_000;
 /**
  * Pings a listener may send per window. `ws` itself cuts a socket with 60 pongs it could not yet
  * write (a ping flood), silently; this closes it first, with 1008, and counts it.
  */
-export const LISTENER_PINGS_PER_WINDOW = 50;
+const LISTENER_PINGS_PER_WINDOW = 50;
 
 /**
  * What a socket error is counted as: the `ws` protocol error code (`WS_ERR_INVALID_OPCODE`,
  * `WS_ERR_UNEXPECTED_RSV_1`, …), a few well-known system errors, else `other` — a bounded set, so it
  * can label a metric.
  */
-export function socketErrorReason(err: unknown): string {
+function socketErrorReason(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && (/^WS_ERR_[A-Z0-9_]{1,40}$/.test(code) || SYSTEM_CODES.has(code)))
     return code;

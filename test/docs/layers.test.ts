@@ -38,7 +38,8 @@ function layerOf(file: string): string {
 /** Every relative import of a source text: static `from '…'`, `import '…'` and dynamic `import('…')`. */
 function importsOf(text: string): string[] {
   const found: string[] = [];
-  for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g)) found.push(m[1]);
+  for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g))
+    found.push(m[1]);
   return found;
 }
 

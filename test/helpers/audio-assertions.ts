@@ -7,7 +7,7 @@ import type { TestListener } from './ws-clients.js';
  * ±0.3 dB; under heavy load (tests share 2 cores with other suites) a few frames may arrive after
  * their mixing tick and be concealed, which lowers the level over a 1 s window slightly.
  */
-export const LEVEL_TOLERANCE_DB = 1.5;
+const LEVEL_TOLERANCE_DB = 1.5;
 
 /** `context`: what else a failure message should tell (e.g. the jitter buffers' counters). */
 export function expectLevelNear(

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/earshot.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/earshot.js', import.meta.url));
 
 export interface RunningCli {
   readonly child: ChildProcess;

@@ -5,7 +5,7 @@ import { natsAvailable, TEST_NATS_URL, uniquePrefix } from './nats.js';
 import { type ClusterNode, startNode } from './server-process.js';
 
 export { toneChunks } from './ws-clients.js';
-export { type ClusterNode, startNode };
+export type { ClusterNode };
 
 /** Whether the shared Postgres and NATS both answer (under CI=true their helpers throw instead). */
 export const clusterAvailable = natsAvailable && backends.includes(postgresBackend);

@@ -6,8 +6,7 @@ import pg from 'pg';
 import type { DatabaseConfig } from '../../src/store/open-store.js';
 
 /** The Postgres server tests use; each test database is created on it and dropped afterwards. */
-export const TEST_POSTGRES_URL =
-  process.env.EARSHOT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const TEST_POSTGRES_URL = process.env.EARSHOT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export interface TestDatabase {
   readonly config: DatabaseConfig;

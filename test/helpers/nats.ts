@@ -8,7 +8,7 @@ import { killOnExit } from './server-process.js';
 export const TEST_NATS_URL = process.env.EARSHOT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** The nats-server binary fault tests start their own throwaway servers with. */
-export const NATS_SERVER_BIN =
+const NATS_SERVER_BIN =
   process.env.EARSHOT_TEST_NATS_SERVER ??
   ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(existsSync) ??
   'nats-server';
@@ -58,8 +58,6 @@ export function freePort(): Promise<number> {
 }
 
 /** Children still running when the test process exits are killed with it (a failed test leaks nothing). */
-export { killOnExit } from './server-process.js';
-
 /** A throwaway nats-server on a loopback port, for tests that stop and restart it. */
 export interface ThrowawayNats {
   readonly url: string;

@@ -7,7 +7,7 @@
 const FULL_SCALE = 32768;
 
 /** Peak amplitude (in LSB) of a level in dBFS. */
-export function dbfsToAmplitude(dbfs: number): number {
+function dbfsToAmplitude(dbfs: number): number {
   return FULL_SCALE * 10 ** (dbfs / 20);
 }
 

@@ -14,12 +14,12 @@ export interface SpectrumOptions {
 }
 
 /** The floor reported for silence instead of −Infinity. */
-export const SILENCE_DB = -200;
+const SILENCE_DB = -200;
 const FULL_SCALE = 32768;
 const windowCache = new Map<string, Float64Array>();
 
 /** Window coefficients (cached by kind and length). */
-export function windowCoefficients(length: number, kind: WindowKind = 'blackman-harris'): Float64Array {
+function windowCoefficients(length: number, kind: WindowKind = 'blackman-harris'): Float64Array {
   const key = `${kind}:${length}`;
   let w = windowCache.get(key);
   if (w) return w;

@@ -3,7 +3,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 
 /** `web/` at the package root: three levels up from both src/http/routes and dist/http/routes. */
-export const WEB_ROOT = fileURLToPath(new URL('../../../web/', import.meta.url));
+const WEB_ROOT = fileURLToPath(new URL('../../../web/', import.meta.url));
 
 /**
  * The page loads only its own files and talks only to this server (HTTP and the listen WebSocket,
