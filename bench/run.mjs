@@ -24,7 +24,7 @@
  * The code is in bench/lib/run/: options.mjs (this command line), main.mjs (the orchestration),
  * load.mjs (calls and generators), measure.mjs (a window), fanout-phase.mjs and ceiling-phase.mjs
  * (the measurements), child-runs.mjs (the parts run as their own processes); the report is
- * bench/lib/report.mjs.
+ * bench/lib/report/ (summary, table, markdown).
  */
 import { requireBuild } from './lib/paths.mjs';
 import { parseRunOptions } from './lib/run/options.mjs';
