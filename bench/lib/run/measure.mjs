@@ -17,7 +17,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * earshot; `cheapListeners`: how many byte-counting listeners the load generator has open;
  * `probes`: whether the probe generator's latency markers are collected.
  */
-export async function measure({ server, baseline, lg1, lg2, windowS, cheapListeners, probes }) {
+async function measure({ server, baseline, lg1, lg2, windowS, cheapListeners, probes }) {
   const isEarshot = !baseline;
   const pid = isEarshot ? server.pid : baseline.pid;
   const m0 = isEarshot ? await scrape(server.base) : null;
