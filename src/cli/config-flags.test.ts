@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, type ConfigVariable, loadConfig } from '../config/load-config.js';
+import { loadConfig } from '../config/load-config.js';
+import { CONFIG_VARIABLES, type ConfigVariable } from '../config/variables.js';
 import { ALL_CONFIG_VARIABLES, addConfigFlags, flagOf, overridesFrom } from './config-flags.js';
 
 /** Parses `args` with a command that has every config flag; returns the overrides they give. */

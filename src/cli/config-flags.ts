@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CONFIG_VARIABLES, type ConfigOverrides, type ConfigVariable } from '../config/load-config.js';
+import { CONFIG_VARIABLES, type ConfigOverrides, type ConfigVariable } from '../config/variables.js';
 
 /**
  * Every configuration variable has a flag of the same name (EARSHOT_LISTEN_TOKEN_TTL_S →

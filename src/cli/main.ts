@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/load-config.js';
+import { ConfigError } from '../config/variables.js';
 import { registerBenchCommand } from './bench.js';
 import { CliError } from './cli-error.js';
 import { registerKeyCommands } from './key.js';

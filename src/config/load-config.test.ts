@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, type ConfigVariable, loadConfig } from './load-config.js';
+import { loadConfig } from './load-config.js';
+import { CONFIG_VARIABLES, ConfigError, type ConfigVariable } from './variables.js';
 
 /** The ConfigError loadConfig throws for this environment (fails the test when it does not throw). */
 function errorFor(env: Record<string, string>): ConfigError {

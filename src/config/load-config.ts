@@ -1,8 +1,20 @@
-import { isIP } from 'node:net';
 import type { Limits } from '../domain/limits.js';
 import { DIRECT_WRITES, type DirectWrites, WRITE_COALESCING, type WriteCoalescing } from '../live/modes.js';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormatSetting, type LogLevel } from '../observability/logger.js';
+import { LOG_FORMATS, type LogFormatSetting, type LogLevel } from '../observability/logger.js';
 import type { DatabaseConfig } from '../store/open-store.js';
+import {
+  parseDatabaseUrl,
+  parseHost,
+  parseHostPort,
+  parseInteger,
+  parseLogLevel,
+  parseNatsPrefix,
+  parseNatsUrl,
+  parseOneOf,
+  parsePublicUrl,
+  parseTrustProxy,
+} from './parsers.js';
+import { CONFIG_VARIABLES, ConfigError, type ConfigOverrides, type ConfigVariable } from './variables.js';
 
 /**
  * The only reader of the server's environment: `loadConfig` validates every EARSHOT_* variable of
@@ -54,46 +66,6 @@ export interface Config {
   readonly metricsToken: string | null;
   /** A separate address for /metrics (`host:port`); null: /metrics is served on the main port. */
   readonly metricsListen: { readonly host: string; readonly port: number } | null;
-}
-
-/** Every variable loadConfig reads, with its default (undefined: unset). */
-export const CONFIG_VARIABLES = {
-  EARSHOT_HOST: '127.0.0.1',
-  EARSHOT_PORT: '8080',
-  EARSHOT_DATABASE_URL: 'sqlite:./data/earshot.db',
-  EARSHOT_NATS_URL: undefined,
-  EARSHOT_NATS_PREFIX: 'earshot',
-  EARSHOT_PUBLIC_URL: undefined,
-  EARSHOT_ADMIN_TOKEN: undefined,
-  EARSHOT_LISTEN_TOKEN_TTL_S: '3600',
-  EARSHOT_CALL_IDLE_TIMEOUT_S: '300',
-  EARSHOT_LOG_LEVEL: 'info',
-  EARSHOT_LOG_FORMAT: 'auto',
-  EARSHOT_TRUST_PROXY: 'false',
-  EARSHOT_RATE_LIMIT_PER_MIN: '600',
-  EARSHOT_WRITE_COALESCING: 'auto',
-  EARSHOT_FANOUT_WORKERS: '0',
-  EARSHOT_DIRECT_WRITES: 'auto',
-  EARSHOT_AUTH_FAILURES_PER_MIN: '30',
-  EARSHOT_MAX_LISTENERS_PER_CALL: '200',
-  EARSHOT_MAX_LISTENERS_PER_ORG: '2000',
-  EARSHOT_MAX_PARTICIPANTS_PER_CALL: '32',
-  EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '1000',
-  EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '500',
-  EARSHOT_METRICS_TOKEN: undefined,
-  EARSHOT_METRICS_LISTEN: undefined,
-} as const satisfies Record<string, string | undefined>;
-
-export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
-export type ConfigOverrides = Partial<Record<ConfigVariable, string>>;
-
-export class ConfigError extends Error {
-  readonly variable: ConfigVariable;
-  constructor(variable: ConfigVariable, problem: string) {
-    super(`${variable} ${problem}`);
-    this.name = 'ConfigError';
-    this.variable = variable;
-  }
 }
 
 export function loadConfig(
@@ -169,125 +141,4 @@ export function loadConfig(
     metricsToken,
     metricsListen: parseHostPort('EARSHOT_METRICS_LISTEN', get('EARSHOT_METRICS_LISTEN')),
   });
-}
-
-/** `host:port` (IPv6 in brackets), or null when unset. */
-function parseHostPort(
-  name: ConfigVariable,
-  value: string | undefined,
-): { readonly host: string; readonly port: number } | null {
-  if (value === undefined) return null;
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s/:[\]]+)):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[3]) : Number.NaN;
-  if (!match || port > 65535) throw new ConfigError(name, `must be host:port, got "${value}"`);
-  return Object.freeze({ host: match[1] ?? match[2], port });
-}
-
-function parseOneOf<T extends string>(name: ConfigVariable, allowed: readonly T[], value: string): T {
-  const found = allowed.find((a) => a === value);
-  if (found === undefined)
-    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
-  return found;
-}
-
-function parseHost(value: string): string {
-  if (/\s|\//.test(value))
-    throw new ConfigError('EARSHOT_HOST', `must be a host name or IP address, got "${value}"`);
-  return value;
-}
-
-function parseInteger(name: ConfigVariable, value: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be a whole number, got "${value}"`);
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function parseDatabaseUrl(value: string): DatabaseConfig {
-  if (value.startsWith('sqlite:')) {
-    const path = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path === '') throw new ConfigError('EARSHOT_DATABASE_URL', 'needs a file path after "sqlite:"');
-    return Object.freeze({ kind: 'sqlite', path });
-  }
-  if (/^postgres(ql)?:\/\//.test(value)) {
-    try {
-      new URL(value);
-    } catch {
-      throw new ConfigError('EARSHOT_DATABASE_URL', 'is not a valid postgres:// URL');
-    }
-    return Object.freeze({ kind: 'postgres', url: value });
-  }
-  throw new ConfigError('EARSHOT_DATABASE_URL', 'must start with "sqlite:" or "postgres://"');
-}
-
-function parseNatsUrl(value: string | undefined): string[] {
-  if (value === undefined) return [];
-  const servers = value.split(',').map((s) => s.trim());
-  for (const server of servers) {
-    let url: URL;
-    try {
-      url = new URL(server);
-    } catch {
-      throw new ConfigError('EARSHOT_NATS_URL', `has an invalid server URL "${server}"`);
-    }
-    if (!['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol)) {
-      throw new ConfigError('EARSHOT_NATS_URL', `server "${server}" must use nats://`);
-    }
-  }
-  return servers;
-}
-
-function parseNatsPrefix(value: string): string {
-  // Whole subject tokens only (no wildcards, empty tokens or whitespace); `_INBOX` is NATS's own.
-  if (
-    value.length > 64 ||
-    !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(value) ||
-    /^_INBOX(\.|$)/.test(value)
-  ) {
-    throw new ConfigError(
-      'EARSHOT_NATS_PREFIX',
-      `must be up to 64 characters of dot-separated [A-Za-z0-9_-] tokens, got "${value}"`,
-    );
-  }
-  return value;
-}
-
-function parsePublicUrl(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError('EARSHOT_PUBLIC_URL', `must be an absolute http(s) URL, got "${value}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError('EARSHOT_PUBLIC_URL', 'must use http:// or https://');
-  }
-  if (url.search || url.hash)
-    throw new ConfigError('EARSHOT_PUBLIC_URL', 'must not have a query or fragment');
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function parseLogLevel(value: string): LogLevel {
-  return parseOneOf('EARSHOT_LOG_LEVEL', LOG_LEVELS, value);
-}
-
-function parseTrustProxy(value: string): boolean | number | string {
-  if (value === 'false') return false;
-  if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  // Each entry must be an IP address or CIDR block: anything else would make Fastify throw at start-up.
-  if (value.split(',').every((entry) => isAddressOrCidr(entry.trim()))) return value;
-  throw new ConfigError(
-    'EARSHOT_TRUST_PROXY',
-    'must be true, false, a hop count, or a comma list of addresses',
-  );
-}
-
-function isAddressOrCidr(entry: string): boolean {
-  const [address = '', bits, ...rest] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }

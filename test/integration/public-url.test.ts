@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigOverrides } from '../../src/config/load-config.js';
+import type { ConfigOverrides } from '../../src/config/variables.js';
 import { backends } from '../helpers/databases.js';
 import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
