@@ -2,11 +2,12 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { Metrics } from '../observability/metrics.js';
+import type { IngestConnection } from './call-presence.js';
 import { Clock } from './clock.js';
 import { IngestTrack } from './ingest-track.js';
 import type { ListenerSink } from './listener.js';
 import { DEFAULT_LISTENER_FORMAT } from './listener-options.js';
-import { type IngestConnection, LiveRegistry } from './live-registry.js';
+import { LiveRegistry } from './live-registry.js';
 
 /** Takeover of a participant (SPEC §4.1) as the registry sees it, one node, events as a cluster sends them. */
 

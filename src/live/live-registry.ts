@@ -1,7 +1,14 @@
 import type { Logger } from 'pino';
-import type { Bus, CallEvent, NodeCallStats, Unsubscribe } from '../bus/bus.js';
+import type { Bus, CallEvent, NodeCallStats } from '../bus/bus.js';
 import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
+import {
+  applyParticipantEvent,
+  applyRevocation,
+  type CallPresence,
+  closeListenersOfTokens,
+  type IngestConnection,
+} from './call-presence.js';
 import { CallRoom } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { DirectWriteBatch } from './direct-write.js';
@@ -10,29 +17,6 @@ import type { IngestTrack } from './ingest-track.js';
 import type { ListenerSink } from './listener.js';
 import type { WriteCoalescing } from './modes.js';
 import { RoomTicker } from './room-ticker.js';
-
-/** An open ingest connection, as the registry needs to see it. */
-export interface IngestConnection {
-  readonly tracks: readonly IngestTrack[];
-  /** Prefix of the API key that authenticated it (revoking the key closes it); null for a token. */
-  readonly apiKeyPrefix?: string | null;
-  /** Closes the socket (idempotent). */
-  close(code: number, reason: string): void;
-}
-
-interface CallPresence {
-  room: CallRoom | null;
-  unsubscribeFrames: Unsubscribe | null;
-  readonly unsubscribeEvents: Unsubscribe;
-  readonly unsubscribeStats: Unsubscribe;
-  readonly ingests: Set<IngestConnection>;
-  /** Every participant ingested on this node during the call (also after it disconnected). */
-  readonly tracks: Map<string, IngestTrack>;
-  /** Participant name → the ingest connection of its latest `joined` heard on the bus (any node). */
-  readonly carriers: Map<string, string>;
-  /** The call has ended: forget it as soon as its sockets are gone, participants or not. */
-  ended: boolean;
-}
 
 /**
  * What this node has live, per call: listeners (in a CallRoom, mixed on the process clock) and
@@ -157,13 +141,7 @@ export class LiveRegistry {
    * (a revocation this node did not hear); returns how many.
    */
   closeRevoked(callPk: string, revokedTokenHashes: Iterable<string>): number {
-    const revoked = new Set(revokedTokenHashes);
-    const gone: ListenerSink[] = [];
-    this.#calls.get(callPk)?.room?.forEachListener((l) => {
-      if (revoked.has(l.tokenHash)) gone.push(l);
-    });
-    for (const listener of gone) listener.close(CloseCode.REVOKED, 'revoked');
-    return gone.length;
+    return closeListenersOfTokens(this.#calls.get(callPk), revokedTokenHashes);
   }
 
   /** Closes every socket (server shutdown: 1001). */
@@ -201,60 +179,11 @@ export class LiveRegistry {
       for (const ingest of [...presence.ingests]) ingest.close(CloseCode.NORMAL, 'call ended');
       this.#release(callPk, presence);
     } else if (event.type === 'revoked') {
-      const { tokenHashes, apiKeyPrefix } = event;
-      if (tokenHashes === undefined && apiKeyPrefix === undefined) {
-        presence.room?.forEachListener((l) => l.close(CloseCode.REVOKED, 'revoked'));
-        return;
-      }
-      if (tokenHashes !== undefined) this.closeRevoked(callPk, tokenHashes);
-      if (apiKeyPrefix !== undefined) {
-        for (const ingest of [...presence.ingests]) {
-          if (ingest.apiKeyPrefix === apiKeyPrefix) ingest.close(CloseCode.REVOKED, 'revoked');
-        }
-      }
-    } else if (this.#onParticipant(presence, event)) {
+      applyRevocation(presence, event);
+    } else if (applyParticipantEvent(presence, event, () => this.#metrics.participants.dec())) {
       // Listeners see the participant's state; which connection carries it is internal.
       const { type, name, state } = event;
       presence.room?.forEachListener((l) => l.sendEvent({ type, name, state }));
-    }
-  }
-
-  /**
-   * A participant joined or left somewhere in the cluster. A `joined` takes the participant over
-   * from every other connection of this node that carries it; a `left` of a connection that was
-   * taken over meanwhile is stale (from a node that had not yet heard the `joined`) and is not
-   * announced. Returns whether listeners hear of it.
-   */
-  #onParticipant(presence: CallPresence, event: Extract<CallEvent, { type: 'participant' }>): boolean {
-    const { name, connectionId } = event;
-    if (event.state === 'joined') {
-      if (connectionId !== undefined) {
-        presence.carriers.set(name, connectionId);
-        this.#takeOver(presence, name, connectionId);
-      }
-      // A new stream starts (at seq 0): what the room still holds of an older one would hold it up.
-      presence.room?.restartTrack(name);
-      return true;
-    }
-    const carrier = presence.carriers.get(name);
-    if (connectionId !== undefined && carrier !== undefined && carrier !== connectionId) return false;
-    presence.carriers.delete(name);
-    return true;
-  }
-
-  /**
-   * Closes with 4002 "replaced" this node's connections that carry participant `name` and are not
-   * `connectionId`. Their track stops at once and never announces `left` (the participant is still
-   * there); the connection's other participants, if any, leave as it closes.
-   */
-  #takeOver(presence: CallPresence, name: string, connectionId: string): void {
-    for (const ingest of [...presence.ingests]) {
-      for (const track of ingest.tracks) {
-        if (track.name !== name || track.connectionId === connectionId || !track.connected) continue;
-        track.connected = false;
-        this.#metrics.participants.dec();
-        ingest.close(CloseCode.REPLACED, 'replaced');
-      }
     }
   }
 

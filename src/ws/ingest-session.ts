@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Call } from '../domain/entities.js';
 import { toAppError } from '../edge/to-app-error.js';
+import type { IngestConnection } from '../live/call-presence.js';
 import { IngestTrack } from '../live/ingest-track.js';
-import type { IngestConnection } from '../live/live-registry.js';
 import type { WsDeps } from './ws-deps.js';
 
 /**
