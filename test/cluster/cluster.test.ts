@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bestTwoToneWindow } from '../helpers/audio-assertions.js';
 import {
   type Cluster,
+  type ClusterNode,
   clusterAvailable,
   report,
   sleep,
@@ -15,6 +16,23 @@ const RATE = 16000;
 
 function firstSounding(listener: TestListener): number {
   return listener.binary.findIndex((_, i) => rmsDbfs(listener.samples(i, i + 1)) > -50);
+}
+
+/** A metric of one node's own (no cluster gather): the sample `name` in its /metrics, or 0. */
+async function nodeMetric(node: ClusterNode, name: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Node-local metrics as they change from now on: `read()` gives, per [node, metric] pair, how much
+ * it has grown since this was called (other tests' calls on the same nodes cancel out).
+ */
+async function metricGrowth(pairs: readonly (readonly [ClusterNode, string])[]) {
+  const read = () => Promise.all(pairs.map(([node, name]) => nodeMetric(node, name)));
+  const before = await read();
+  return { read: async () => (await read()).map((v, i) => v - before[i]) };
 }
 
 /**
@@ -41,6 +59,11 @@ describe.skipIf(!clusterAvailable)('a cluster of three earshot processes', () =>
 
   it('mixes a caller ingested on node 1 and an agent on node 2 for listeners on every node; stop on node 3 closes them all within 1 s', async () => {
     const [n1, n2, n3] = cluster.nodes;
+    const grown = await metricGrowth([
+      ...cluster.nodes.map((n) => [n, 'earshot_listeners'] as const),
+      [n1, 'earshot_frames_in_total'],
+      [n2, 'earshot_frames_in_total'],
+    ]);
     const call = await cluster.newCall(n1);
     // A listen URL minted by one node works on every node (only the host differs).
     const minted = new URL(await call.listenUrl(n3));
@@ -52,13 +75,16 @@ describe.skipIf(!clusterAvailable)('a cluster of three earshot processes', () =>
       call.ingestUrl(n2, 'participant=agent.v2&encoding=pcm16&sample_rate=48000'),
     );
     const statsDuring = (async () => {
-      await sleep(1000);
-      // A node answering later than the gather window is left out: allow a retry on a loaded machine.
-      for (let attempt = 0; ; attempt++) {
-        const r = await n3.request(`/v1/calls/${call.id}`, { apiKey: cluster.apiKey });
-        if ((r.body.data.listeners === 3 && r.body.data.participants.length === 2) || attempt === 3) return r;
-        await sleep(100);
-      }
+      // Wait, on each node's own metrics, until every node has its listener and the ingest nodes
+      // have taken 45 frames of their participant (about 1 s); then ask node 3 once. A node that
+      // answers later than the gather window is left out (tested on purpose below).
+      await expect
+        .poll(async () => (await grown.read()).map((v, i) => (i < 3 ? v : v >= 45)), {
+          timeout: 10_000,
+          interval: 50,
+        })
+        .toEqual([1, 1, 1, true, true]);
+      return n3.request(`/v1/calls/${call.id}`, { apiKey: cluster.apiKey });
     })();
     await Promise.all([
       sendPaced(caller, toneChunks(440, 8000, 2, 'mulaw'), 20, (c) => c),
@@ -103,6 +129,57 @@ describe.skipIf(!clusterAvailable)('a cluster of three earshot processes', () =>
       expect(best.tone2, `1 kHz on node ${i + 1}`).toBeCloseTo(-12, 0);
       expect(best.others, `distortion on node ${i + 1}`).toBeLessThan(-40);
     }
+  });
+
+  it("leaves a node that does not answer in time out of a call's stats, and still answers within the gather deadline", async () => {
+    const [n1, n2, n3] = cluster.nodes;
+    const grown = await metricGrowth([
+      ...cluster.nodes.map((n) => [n, 'earshot_listeners'] as const),
+      [n1, 'earshot_participants'],
+      [n2, 'earshot_participants'],
+    ]);
+    const call = await cluster.newCall(n1);
+    const minted = new URL(await call.listenUrl(n1));
+    const listen = (n: ClusterNode) => openListener(`${n.ws}${minted.pathname}${minted.search}`);
+    // Listeners: 1 on node 1, 2 on node 2, 1 on node 3; a participant on node 1 and one on node 2.
+    const listeners = await Promise.all([listen(n1), listen(n2), listen(n2), listen(n3)]);
+    const caller = await openSocket(call.ingestUrl(n1, 'participant=caller&encoding=mulaw&sample_rate=8000'));
+    const agent = await openSocket(call.ingestUrl(n2, 'participant=agent&encoding=mulaw&sample_rate=8000'));
+    const stats = async () => {
+      const started = performance.now();
+      const r = await n3.request(`/v1/calls/${call.id}`, { apiKey: cluster.apiKey });
+      expect(r.status).toBe(200);
+      const names = (r.body.data.participants as { name: string }[]).map((p) => p.name).sort();
+      return { listeners: r.body.data.listeners as number, names, ms: performance.now() - started };
+    };
+    try {
+      // Everything is registered where it lives (each node's own gauges) before the gather is asked.
+      await expect.poll(() => grown.read()).toEqual([1, 2, 1, 1, 1]);
+      process.kill(n2.pid, 'SIGSTOP');
+      // Node 2 cannot answer: node 3 answers with what nodes 1 and 3 have, once the gather has
+      // waited 100 ms for more (at most 150 ms in all), not when node 2 wakes up.
+      const without = await stats();
+      report('GET /v1/calls/{id} with a stopped node', without.ms.toFixed(0), 'ms');
+      expect({ listeners: without.listeners, names: without.names }).toEqual({
+        listeners: 2,
+        names: ['caller'],
+      });
+      // (The HTTP round trip on a loaded machine is on top of the 150 ms.)
+      expect(without.ms).toBeGreaterThanOrEqual(100);
+      expect(without.ms).toBeLessThan(500);
+    } finally {
+      process.kill(n2.pid, 'SIGCONT');
+    }
+    // Awake again, node 2 is counted again: it was left out of one answer, nothing was lost.
+    const back = await stats();
+    expect({ listeners: back.listeners, names: back.names }).toEqual({
+      listeners: 4,
+      names: ['agent', 'caller'],
+    });
+    for (const l of listeners) l.ws.close();
+    caller.close();
+    agent.close();
+    await Promise.all(listeners.map((l) => l.closed));
   });
 
   it('revoking on one node closes listeners on the others with 4001 within 1 s', async () => {
