@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
  * two front ends and share only what `edge` holds. `main` is src/main.ts, the composition root.
  */
 const BELOW_LIVE = ['domain', 'audio', 'ingest', 'observability', 'store', 'bus'];
-export const LAYERS: Readonly<Record<string, readonly string[]>> = {
+const LAYERS: Readonly<Record<string, readonly string[]>> = {
   domain: [],
   audio: ['domain'],
   ingest: ['domain'],
@@ -44,7 +44,7 @@ function importsOf(text: string): string[] {
 }
 
 /** Each import that points up or sideways, as `file → target (layer → layer)`. */
-export function layerViolations(files: readonly { path: string; text: string }[]): string[] {
+function layerViolations(files: readonly { path: string; text: string }[]): string[] {
   const violations: string[] = [];
   for (const { path, text } of files) {
     const from = layerOf(path);
