@@ -40,6 +40,7 @@ describe('loadConfig', () => {
         activeCallsPerOrg: 1000,
         connectionsPerAddress: 500,
       },
+      httpConnectionsPerAddress: 256,
       metricsToken: null,
       metricsListen: null,
     });
@@ -73,6 +74,7 @@ describe('loadConfig', () => {
       EARSHOT_MAX_PARTICIPANTS_PER_CALL: '4',
       EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '5',
       EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '6',
+      EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS: '7',
       EARSHOT_METRICS_TOKEN: 'm'.repeat(16),
       EARSHOT_METRICS_LISTEN: '[::1]:9100',
     });
@@ -101,6 +103,7 @@ describe('loadConfig', () => {
         activeCallsPerOrg: 5,
         connectionsPerAddress: 6,
       },
+      httpConnectionsPerAddress: 7,
       metricsToken: 'm'.repeat(16),
       metricsListen: { host: '::1', port: 9100 },
     });
@@ -185,6 +188,7 @@ describe('loadConfig', () => {
     ['EARSHOT_MAX_PARTICIPANTS_PER_CALL', '-2'],
     ['EARSHOT_MAX_ACTIVE_CALLS_PER_ORG', '1.5'],
     ['EARSHOT_MAX_CONNECTIONS_PER_ADDRESS', '0'],
+    ['EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS', '0'],
     ['EARSHOT_METRICS_TOKEN', 'short'],
     ['EARSHOT_METRICS_LISTEN', '9100'],
     ['EARSHOT_METRICS_LISTEN', 'host:99999'],

@@ -62,6 +62,11 @@ export interface Config {
   readonly authFailuresPerMin: number;
   /** The limits of SPEC §7 (docs/api.md says which hold per node and which cluster-wide). */
   readonly limits: Limits;
+  /**
+   * Plain HTTP connections (not WebSockets) one peer address may hold at once; past it a request is
+   * answered 429 and its connection closed (not applied behind a trusted proxy).
+   */
+  readonly httpConnectionsPerAddress: number;
   /** Bearer token /metrics requires; null: /metrics is open (or served only on `metricsListen`). */
   readonly metricsToken: string | null;
   /** A separate address for /metrics (`host:port`); null: /metrics is served on the main port. */
@@ -138,6 +143,7 @@ export function loadConfig(
       activeCallsPerOrg: integer('EARSHOT_MAX_ACTIVE_CALLS_PER_ORG', 1, 10_000_000),
       connectionsPerAddress: integer('EARSHOT_MAX_CONNECTIONS_PER_ADDRESS', 1, 1_000_000),
     }),
+    httpConnectionsPerAddress: integer('EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS', 1, 1_000_000),
     metricsToken,
     metricsListen: parseHostPort('EARSHOT_METRICS_LISTEN', get('EARSHOT_METRICS_LISTEN')),
   });

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { AppError } from '../domain/app-error.js';
 import type { Metrics } from '../observability/metrics.js';
 import { addressKey } from './client-address.js';
 
@@ -53,4 +54,12 @@ export function isOverConnectionLimit(socket: Socket): boolean {
 /** The socket became a WebSocket: it no longer counts as a plain HTTP connection. */
 export function countedAsWebSocket(socket: Socket): void {
   releases.get(socket)?.();
+}
+
+/** The refusal of a request on a connection past the bound (EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS). */
+export function httpConnectionsExceeded(limit: number): AppError {
+  return new AppError(
+    'QUOTA_EXCEEDED',
+    `Limit of ${limit} HTTP connections per client address reached (EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS)`,
+  );
 }

@@ -9,8 +9,11 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { AppError } from '../domain/app-error.js';
-import { quotaExceeded } from '../domain/limits.js';
-import { guardConnections, isOverConnectionLimit } from '../edge/connection-guard.js';
+import {
+  guardConnections,
+  httpConnectionsExceeded,
+  isOverConnectionLimit,
+} from '../edge/connection-guard.js';
 import { credentialFrom } from '../edge/credentials.js';
 import { failure } from '../edge/envelope.js';
 import { toAppError } from '../edge/to-app-error.js';
@@ -75,11 +78,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Plain HTTP connections per peer address are bounded (behind a trusted proxy, the proxy's job):
   // a request on a connection past the bound is answered 429 and the connection closed.
   if (deps.config.trustProxy === false) {
-    guardConnections(app.server, deps.config.limits.connectionsPerAddress, deps.metrics);
+    const limit = deps.config.httpConnectionsPerAddress;
+    guardConnections(app.server, limit, deps.metrics);
     app.addHook('onRequest', async (request, reply) => {
       if (!isOverConnectionLimit(request.raw.socket)) return;
       reply.header('connection', 'close');
-      throw quotaExceeded('connectionsPerAddress', deps.config.limits.connectionsPerAddress);
+      throw httpConnectionsExceeded(limit);
     });
   }
 

@@ -4,9 +4,12 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import { CloseCode } from '../domain/error-code.js';
-import { quotaExceeded } from '../domain/limits.js';
 import { clientAddressOf } from '../edge/client-address.js';
-import { countedAsWebSocket, isOverConnectionLimit } from '../edge/connection-guard.js';
+import {
+  countedAsWebSocket,
+  httpConnectionsExceeded,
+  isOverConnectionLimit,
+} from '../edge/connection-guard.js';
 import { toAppError } from '../edge/to-app-error.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
 import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
@@ -141,10 +144,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
     const url = new URL(request.url ?? '/', 'http://localhost');
     const address = clientAddress(request);
     if (isOverConnectionLimit(socket as Socket))
-      return rejectUpgrade(
-        socket,
-        quotaExceeded('connectionsPerAddress', deps.config.limits.connectionsPerAddress),
-      );
+      return rejectUpgrade(socket, httpConnectionsExceeded(deps.config.httpConnectionsPerAddress));
     const malformed = handshakeProblem(request);
     if (malformed) return rejectUpgrade(socket, malformed);
     deps.logger.debug({ url: redactUrl(request.url ?? '') }, 'websocket upgrade');

@@ -177,6 +177,7 @@ describe.each(LISTENER_MODES.slice(0, 2))('limits (%s)', (_mode, env) => {
       EARSHOT_MAX_PARTICIPANTS_PER_CALL: '2',
       EARSHOT_MAX_ACTIVE_CALLS_PER_ORG: '3',
       EARSHOT_MAX_CONNECTIONS_PER_ADDRESS: '4',
+      EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS: '4',
     });
   });
   afterAll(() => ts?.close());
@@ -294,11 +295,11 @@ describe.each(LISTENER_MODES.slice(0, 2))('limits (%s)', (_mode, env) => {
       ),
     );
     const refused = await requestFrom(from, `${ts.url}/healthz`);
-    expectQuota(refused, 'EARSHOT_MAX_CONNECTIONS_PER_ADDRESS');
+    expectQuota(refused, 'EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS');
     expect(refused.headers.connection).toBe('close');
     expectQuota(
       (await openFrom(from, `${ts.url.replace('http', 'ws')}/ws/twilio`)) as never,
-      'EARSHOT_MAX_CONNECTIONS_PER_ADDRESS',
+      'EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS',
     );
     // Another address is not affected; and once the idle ones are gone, this one is served again.
     expect((await requestFrom('127.0.0.31', `${ts.url}/healthz`)).status).toBe(200);
