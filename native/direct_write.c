@@ -12,6 +12,12 @@
  * writeAll(fds: Int32Array, count: number, message: Uint8Array, results: Int32Array): number
  *   results[i] = bytes the kernel took for fds[i] (0..length) or -errno; returns how many
  *   descriptors took the whole message.
+ *
+ * setSendBuffer(fd: number, bytes: number): number
+ *   Sets the socket's kernel send buffer (SO_SNDBUF, which Linux doubles and then stops tuning);
+ *   returns 0 or -errno. Node has no API for it on TCP sockets. A listener's backlog must show in
+ *   user space within seconds of its client stalling (SPEC §3), not after megabytes of autotuned
+ *   kernel buffer.
  */
 #include <errno.h>
 #include <node_api.h>
@@ -76,9 +82,27 @@ static napi_value write_all(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value set_send_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
+    return fail(env, "setSendBuffer(fd, bytes): 2 arguments expected");
+  int32_t fd, bytes;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) return fail(env, "fd must be a number");
+  if (napi_get_value_int32(env, argv[1], &bytes) != napi_ok || bytes <= 0)
+    return fail(env, "bytes must be a positive number");
+  int rc = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  napi_value out;
+  napi_create_int32(env, rc < 0 ? -errno : 0, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "writeAll", NAPI_AUTO_LENGTH, write_all, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "writeAll", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "setSendBuffer", NAPI_AUTO_LENGTH, set_send_buffer, NULL, &fn) != napi_ok)
+    return NULL;
+  if (napi_set_named_property(env, exports, "setSendBuffer", fn) != napi_ok) return NULL;
   return exports;
 }

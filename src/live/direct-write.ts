@@ -5,6 +5,8 @@ import type { DirectWrites } from './modes.js';
 /** The native addon (native/direct_write.c, built by `npm ci` through node-gyp). */
 interface DirectWriteAddon {
   writeAll(fds: Int32Array, count: number, message: Uint8Array, results: Int32Array): number;
+  /** SO_SNDBUF; 0 or -errno. Missing from addons built before it existed. */
+  setSendBuffer?(fd: number, bytes: number): number;
 }
 
 /** Where node-gyp puts the addon, from src/live or dist/live alike. */
@@ -17,6 +19,29 @@ function loadAddon(path: string): DirectWriteAddon | Error {
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
+}
+
+/**
+ * The kernel send buffer of a listener socket (Linux doubles it: 32 KiB, about 1 s of the default
+ * 16 kHz stream). Left alone, Linux autotunes it up to `net.ipv4.tcp_wmem` (4 MiB), and a client
+ * that stops reading would hide minutes of audio there before any backlog showed in user space,
+ * where the 200 ms drop and the 5 s eviction of SPEC §3 are decided.
+ */
+export const LISTENER_SEND_BUFFER_BYTES = 16 * 1024;
+
+let sendBufferAddon: DirectWriteAddon | Error | undefined;
+
+/**
+ * Bounds what the kernel may hold unsent for `socket` (SO_SNDBUF through the addon: Node has no API
+ * for it on TCP). Returns false when that cannot be done (no addon, no descriptor): the kernel then
+ * autotunes as it would.
+ */
+export function limitSendBuffer(socket: Socket, bytes: number, addonPath = ADDON_PATH): boolean {
+  sendBufferAddon ??= loadAddon(addonPath);
+  if (sendBufferAddon instanceof Error || typeof sendBufferAddon.setSendBuffer !== 'function') return false;
+  const fd = (socket as unknown as { _handle: { fd?: number } | null })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return false;
+  return sendBufferAddon.setSendBuffer(fd, bytes) === 0;
 }
 
 /** Someone whose message went out through a batch, told what the kernel did not take. */

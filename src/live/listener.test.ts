@@ -130,6 +130,41 @@ describe('Listener backlog (SPEC §3)', () => {
     expect(text).toEqual([]);
   });
 
+  it('counts a listener that is behind again and again as continuously behind: dips under 1 s do not restart the 5 s', async () => {
+    const { listener, ws, close } = await connectedListener(1000);
+    cleanup = close;
+    const socket = backlogged(ws);
+    // Behind, then a dip (it read something) every 600 ms: a half-speed reader.
+    const results: string[] = [];
+    for (let t = 1000; t <= 8000; t += 100) {
+      if (t % 600 === 0) socket.uncork();
+      else socket.cork();
+      results.push(listener.send(message(t), t));
+      if (listener.closed) break;
+    }
+    expect(results.at(-1)).toBe('evicted');
+    expect(results.filter((r) => r === 'evicted')).toHaveLength(1);
+  });
+
+  it('starts the 5 s over once the listener stayed under the threshold for 1 s', async () => {
+    const { listener, ws, close } = await connectedListener(1000);
+    cleanup = close;
+    const socket = backlogged(ws);
+    socket.cork();
+    listener.send(message(1), 0);
+    listener.send(message(2), 0);
+    expect(listener.send(message(3), 1000)).toBe('dropped');
+    socket.uncork();
+    expect(listener.send(message(4), 4000)).toBe('sent');
+    expect(listener.send(message(4), 5000)).toBe('sent');
+    socket.cork();
+    listener.send(message(5), 6400);
+    listener.send(message(6), 6450);
+    expect(listener.send(message(7), 6500)).toBe('dropped');
+    expect(listener.send(message(8), 11_000)).toBe('dropped');
+    expect(listener.send(message(9), 11_500)).toBe('evicted');
+  });
+
   it('closes with 1008 "listener too slow" after 5 s of continuous backlog', async () => {
     const { listener, ws, close } = await connectedListener(1000);
     cleanup = close;

@@ -1,7 +1,13 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
-import { DirectFd, type DirectWriteBatch, type DirectWriteTarget } from './direct-write.js';
+import {
+  DirectFd,
+  type DirectWriteBatch,
+  type DirectWriteTarget,
+  LISTENER_SEND_BUFFER_BYTES,
+  limitSendBuffer,
+} from './direct-write.js';
 import { type ListenerFormat, messagePayloadBytes } from './listener-options.js';
 import { frameHeaderBytes } from './ws-frame.js';
 
@@ -55,6 +61,12 @@ export const LISTENER_MAX_PAYLOAD_BYTES = 4096;
 const MAX_BACKLOG_MS = 200;
 /** Continuous backlog after which it is closed with 1008 (SPEC §3: 5 s). */
 const EVICT_AFTER_MS = 5000;
+/**
+ * How long a listener must stay under the backlog threshold to count as caught up (its eviction
+ * clock starts over). A client reading at half the stream's rate dips under the threshold each time
+ * it reads; without this it would never be "continuously" behind, only always.
+ */
+const CAUGHT_UP_AFTER_MS = 1000;
 
 /** SPEC §3's slow-listener rule for a format: drop past ~200 ms of backlog, close after 5 s of it. */
 export function listenerPolicy(format: ListenerFormat): ListenerPolicy {
@@ -102,6 +114,8 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   readonly #fd: DirectFd;
   readonly #policy: ListenerPolicy;
   #backlogSinceMs = 0;
+  /** Since when it has been under the threshold while its eviction clock runs (0: not). */
+  #clearSinceMs = 0;
   #droppedMs = 0;
   #closed = false;
   #onClose: (() => void)[] | null = null;
@@ -119,6 +133,9 @@ export class Listener implements ListenerSink, DirectWriteTarget {
     // every frame synchronously (no compression, no queue), so frames never interleave.
     this.#socket = (ws as unknown as { _socket: Socket })._socket;
     this.#fd = new DirectFd(this.#socket);
+    // What a stalled client leaves unread must reach user space (the backlog checked in `send`)
+    // within seconds, not hide in an autotuned kernel buffer.
+    limitSendBuffer(this.#socket, LISTENER_SEND_BUFFER_BYTES);
   }
 
   /**
@@ -152,6 +169,7 @@ export class Listener implements ListenerSink, DirectWriteTarget {
     let queued = this.#socket.writableLength;
     if (queued > this.#policy.maxBacklogBytes) {
       if (this.#backlogSinceMs === 0) this.#backlogSinceMs = nowMs;
+      this.#clearSinceMs = 0;
       this.#droppedMs += this.format.frameMs;
       if (nowMs - this.#backlogSinceMs >= this.#policy.evictAfterMs) {
         this.close(CloseCode.POLICY_VIOLATION, 'listener too slow');
@@ -159,7 +177,10 @@ export class Listener implements ListenerSink, DirectWriteTarget {
       }
       return 'dropped';
     }
-    this.#backlogSinceMs = 0;
+    if (this.#backlogSinceMs !== 0) {
+      if (this.#clearSinceMs === 0) this.#clearSinceMs = nowMs;
+      if (nowMs - this.#clearSinceMs >= CAUGHT_UP_AFTER_MS) this.#backlogSinceMs = this.#clearSinceMs = 0;
+    }
     if (this.#droppedMs > 0) {
       const ms = this.#droppedMs;
       this.#droppedMs = 0;

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { createLiveCall } from './live-call.js';
+import { createLiveCall, type LiveCall } from './live-call.js';
 import type { HttpTarget } from './server-process.js';
 
 export interface BystanderReport {
@@ -21,7 +21,7 @@ export async function startBystander(
   ts: HttpTarget,
   apiKey: string,
   gapMs = 100,
-): Promise<{ stop(): Promise<BystanderReport> }> {
+): Promise<{ call: LiveCall; stop(): Promise<BystanderReport> }> {
   const call = await createLiveCall(ts, apiKey);
   const worker = new Worker(new URL('./bystander-worker.mjs', import.meta.url), {
     workerData: { ingestUrl: call.ingestUrl('x=1'), listenUrl: await call.listenUrl(), gapMs },
@@ -36,6 +36,7 @@ export async function startBystander(
   // Let the stream settle (first messages, jitter buffer) before anything is measured.
   await new Promise((r) => setTimeout(r, 300));
   return {
+    call,
     async stop() {
       const report = new Promise<BystanderReport>((resolve) =>
         worker.on('message', (m) => {
