@@ -36,6 +36,20 @@ export class AuthFailureLimiter {
     );
   }
 
+  /**
+   * Runs `authenticate` for a client of `address`: refused at once (RATE_LIMITED) while the address
+   * is limited, and an UNAUTHORIZED refusal of `authenticate` counts as one more failure.
+   */
+  async guard<T>(address: string, authenticate: () => Promise<T>): Promise<T> {
+    await this.check(address);
+    try {
+      return await authenticate();
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED') this.recordFailure(address);
+      throw err;
+    }
+  }
+
   /** Counts one failed authentication of the address. */
   recordFailure(address: string): void {
     this.#metrics.authFailures.inc({ outcome: 'failed' });

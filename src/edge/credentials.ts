@@ -1,3 +1,6 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { AppError } from '../domain/app-error.js';
+
 /**
  * The secret in an Authorization header: `Authorization: <key>` (Bland's form) or `Bearer <key>`.
  * Returns null when there is none.
@@ -9,4 +12,19 @@ export function credentialFrom(header: string | undefined): string | null {
     .replace(/^bearer\s+/i, '')
     .trim();
   return value === '' ? null : value;
+}
+
+/**
+ * A check of an Authorization header against one fixed secret (the admin or the metrics token):
+ * throws UNAUTHORIZED naming `what` unless the header carries it (`Bearer <token>` or bare).
+ * Digests are compared in constant time: equal lengths, no early exit on the first differing byte.
+ */
+export function tokenCheck(token: string, what: string): (authorization: string | undefined) => void {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const expected = digest(token);
+  return (authorization) => {
+    const presented = credentialFrom(authorization);
+    if (presented === null || !timingSafeEqual(digest(presented), expected))
+      throw new AppError('UNAUTHORIZED', `Missing or wrong ${what}`);
+  };
 }

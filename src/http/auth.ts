@@ -1,8 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../domain/app-error.js';
 import type { Org } from '../domain/entities.js';
-import { credentialFrom } from '../edge/credentials.js';
+import { credentialFrom, tokenCheck } from '../edge/credentials.js';
 import type { Store } from '../store/store.js';
 
 declare module 'fastify' {
@@ -25,17 +24,8 @@ export function apiKeyAuth(store: Store) {
   };
 }
 
-/**
- * An onRequest hook that admits requests carrying `token` (`Authorization: Bearer <token>` or the
- * bare token) and answers 401 UNAUTHORIZED otherwise. Digests are compared in constant time: equal
- * lengths, and no early exit on the first differing byte. Used for the admin and metrics tokens.
- */
+/** An onRequest hook that admits requests carrying `token` and answers 401 otherwise (see tokenCheck). */
 export function bearerTokenAuth(token: string, what: string) {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  const expected = digest(token);
-  return async (request: FastifyRequest): Promise<void> => {
-    const presented = credentialFrom(request.headers.authorization);
-    if (presented === null || !timingSafeEqual(digest(presented), expected))
-      throw new AppError('UNAUTHORIZED', `Missing or wrong ${what}`);
-  };
+  const check = tokenCheck(token, what);
+  return async (request: FastifyRequest): Promise<void> => check(request.headers.authorization);
 }

@@ -1,9 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../domain/app-error.js';
 import type { AuthFailureLimiter } from '../edge/auth-failures.js';
-import { credentialFrom } from '../edge/credentials.js';
+import { tokenCheck } from '../edge/credentials.js';
 import { failure } from '../edge/envelope.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -20,8 +19,7 @@ export async function startMetricsServer(options: {
   authFailures: AuthFailureLimiter;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const { metrics, token, authFailures } = options;
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  const expected = token === null ? null : digest(token);
+  const checkToken = token === null ? null : tokenCheck(token, 'metrics token');
   const fail = (res: ServerResponse, error: AppError) => {
     res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', ...error.headers });
     res.end(JSON.stringify(failure(error.code, error.message)));
@@ -31,14 +29,8 @@ export async function startMetricsServer(options: {
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD'))
       return fail(res, new AppError('NOT_FOUND', 'Only GET /metrics is served here'));
     const address = req.socket.remoteAddress ?? '';
-    if (expected !== null) {
-      await authFailures.check(address);
-      const presented = credentialFrom(req.headers.authorization);
-      if (presented === null || !timingSafeEqual(digest(presented), expected)) {
-        authFailures.recordFailure(address);
-        return fail(res, new AppError('UNAUTHORIZED', 'Missing or wrong metrics token'));
-      }
-    }
+    if (checkToken !== null)
+      await authFailures.guard(address, async () => checkToken(req.headers.authorization));
     const text = await metrics.render();
     res.writeHead(200, { 'content-type': metrics.registry.contentType });
     res.end(req.method === 'HEAD' ? undefined : text);

@@ -73,13 +73,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   ) => {
     const check = async (): Promise<T> => {
       deps.quotas.checkAddress(address);
-      await deps.authFailures.check(address);
-      try {
-        return await authorize();
-      } catch (err) {
-        if (err instanceof AppError && err.code === 'UNAUTHORIZED') deps.authFailures.recordFailure(address);
-        throw err;
-      }
+      return deps.authFailures.guard(address, authorize);
     };
     check().then(
       (grant) => {

@@ -44,11 +44,9 @@ export function acceptTwilio(deps: WsDeps, ws: WebSocket, address: string): void
     pending = [];
     try {
       // The token arrives only now: its check counts like an upgrade's (failures per address).
-      await deps.authFailures.check(address);
-      const call = await resolveIngestCall(deps, event.callId, event.token, undefined).catch((err) => {
-        if (err instanceof AppError && err.code === 'UNAUTHORIZED') deps.authFailures.recordFailure(address);
-        throw err;
-      });
+      const call = await deps.authFailures.guard(address, () =>
+        resolveIngestCall(deps, event.callId, event.token, undefined),
+      );
       if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
       await checkParticipants(deps, call.pk, event.participants);
       if (ws.readyState !== ws.OPEN) return;
