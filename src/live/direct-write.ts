@@ -32,15 +32,14 @@ export const LISTENER_SEND_BUFFER_BYTES = 16 * 1024;
 let sendBufferAddon: DirectWriteAddon | Error | undefined;
 
 /**
- * Bounds what the kernel may hold unsent for `socket` (SO_SNDBUF through the addon: Node has no API
- * for it on TCP). Returns false when that cannot be done (no addon, no descriptor): the kernel then
- * autotunes as it would.
+ * Bounds what the kernel may hold unsent for the socket of `fd` (SO_SNDBUF through the addon: Node
+ * has no API for it on TCP). Returns false when that cannot be done (no addon, no descriptor): the
+ * kernel then autotunes as it would.
  */
-export function limitSendBuffer(socket: Socket, bytes: number, addonPath = ADDON_PATH): boolean {
+export function limitSendBuffer(fd: number, bytes: number, addonPath = ADDON_PATH): boolean {
+  if (fd < 0) return false;
   sendBufferAddon ??= loadAddon(addonPath);
   if (sendBufferAddon instanceof Error || typeof sendBufferAddon.setSendBuffer !== 'function') return false;
-  const fd = (socket as unknown as { _handle: { fd?: number } | null })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return false;
   return sendBufferAddon.setSendBuffer(fd, bytes) === 0;
 }
 

@@ -118,8 +118,8 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   #clearSinceMs = 0;
   #droppedMs = 0;
   #closed = false;
-  #onClose: (() => void)[] | null = null;
-  #closeFired = false;
+  /** Run once, when it starts closing; null once they have run. */
+  #onClose: (() => void)[] | null = [];
   /** Between `cork()` and `uncork()`: messages are held in `#held`, on purpose, so not backlog. */
   #corked = false;
   readonly #held: Buffer[] = [];
@@ -135,7 +135,8 @@ export class Listener implements ListenerSink, DirectWriteTarget {
     this.#fd = new DirectFd(this.#socket);
     // What a stalled client leaves unread must reach user space (the backlog checked in `send`)
     // within seconds, not hide in an autotuned kernel buffer.
-    limitSendBuffer(this.#socket, LISTENER_SEND_BUFFER_BYTES);
+    limitSendBuffer(this.#fd.get(0), LISTENER_SEND_BUFFER_BYTES);
+    this.ws.once('close', () => this.#fireClose());
   }
 
   /**
@@ -143,20 +144,14 @@ export class Listener implements ListenerSink, DirectWriteTarget {
    * counting as a listener at once rather than when the close handshake ends. Several may be added.
    */
   onClose(fn: () => void): void {
-    if (this.#onClose === null) {
-      this.#onClose = [];
-      this.ws.once('close', () => this.#fireClose());
-    }
-    if (this.#closeFired) fn();
+    if (this.#onClose === null) fn();
     else this.#onClose.push(fn);
   }
 
   #fireClose(): void {
-    if (this.#closeFired) return;
-    this.#closeFired = true;
-    const fns = this.#onClose ?? [];
-    this.#onClose = [];
-    for (const fn of fns) fn();
+    const fns = this.#onClose;
+    this.#onClose = null;
+    for (const fn of fns ?? []) fn();
   }
 
   get closed(): boolean {
