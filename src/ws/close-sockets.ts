@@ -21,3 +21,15 @@ export async function closeSockets(
   }
   for (const ws of all) ws.terminate();
 }
+
+/**
+ * Closes one socket with a code and reason, and cuts it after `graceMs` if the peer does not answer
+ * the close handshake. Does nothing to a socket already closing or closed (idempotent).
+ */
+export function closeSocket(ws: WebSocket, code: number, reason: string, graceMs = 1000): void {
+  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
+  ws.close(code, reason);
+  const cut = setTimeout(() => ws.terminate(), graceMs);
+  cut.unref();
+  ws.once('close', () => clearTimeout(cut));
+}

@@ -4,6 +4,7 @@ import type { Call } from '../domain/entities.js';
 import { toAppError } from '../edge/to-app-error.js';
 import type { IngestConnection } from '../live/call-presence.js';
 import { IngestTrack } from '../live/ingest-track.js';
+import { closeSocket } from './close-sockets.js';
 import type { WsDeps } from './ws-deps.js';
 
 /**
@@ -79,15 +80,6 @@ export class IngestSession implements IngestConnection {
   get closed(): boolean {
     return this.#closed;
   }
-}
-
-/** Closes a socket with a code and reason (cut after 1 s if the peer does not answer). Idempotent. */
-function closeSocket(ws: WebSocket, code: number, reason: string): void {
-  if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
-  ws.close(code, reason);
-  const cut = setTimeout(() => ws.terminate(), 1000);
-  cut.unref();
-  ws.once('close', () => clearTimeout(cut));
 }
 
 /** Fails a socket that has no session yet (bad input before a Twilio `start` was accepted). */

@@ -1,6 +1,10 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../domain/error-code.js';
+import { closeSocket } from './close-sockets.js';
+
+/** How long a listener closed for what it sent gets to answer the close before it is cut. */
+const CUT_AFTER_MS = 2000;
 
 /**
  * Bytes a listener may send per window before it is closed with 1008. Listeners have nothing to
@@ -52,7 +56,7 @@ export function guardListenerSocket(ws: WebSocket, onViolation: (reason: string)
   ws.on('error', (err) => report(socketErrorReason(err)));
   ws.on('message', () => {
     report('unexpected_message');
-    closeOrCut(ws, CloseCode.POLICY_VIOLATION, 'listeners do not send messages');
+    closeSocket(ws, CloseCode.POLICY_VIOLATION, 'listeners do not send messages', CUT_AFTER_MS);
   });
   let windowStart = Date.now();
   let bytes = 0;
@@ -67,7 +71,7 @@ export function guardListenerSocket(ws: WebSocket, onViolation: (reason: string)
     pings += addPings;
     if (bytes <= LISTENER_INBOUND_BYTES_PER_WINDOW && pings <= LISTENER_PINGS_PER_WINDOW) return true;
     report('inbound_flood');
-    closeOrCut(ws, CloseCode.POLICY_VIOLATION, 'listener sends too much');
+    closeSocket(ws, CloseCode.POLICY_VIOLATION, 'listener sends too much', CUT_AFTER_MS);
     return false;
   };
   ws.on('ping', () => tally(0, 1));
@@ -76,17 +80,4 @@ export function guardListenerSocket(ws: WebSocket, onViolation: (reason: string)
     if (!tally(chunk.length, 0)) socket?.off('data', onData);
   };
   socket?.on('data', onData);
-}
-
-/**
- * Closes with a code and reason; a socket already closing is cut instead (a peer that keeps
- * sending after its own close, or after ours, gets no more of our time).
- */
-function closeOrCut(ws: WebSocket, code: number, reason: string): void {
-  if (ws.readyState === ws.OPEN) {
-    ws.close(code, reason);
-    const cut = setTimeout(() => ws.terminate(), 2000);
-    cut.unref();
-    ws.once('close', () => clearTimeout(cut));
-  } else ws.terminate();
 }
