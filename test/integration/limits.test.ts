@@ -235,6 +235,35 @@ describe.each(LISTENER_MODES.slice(0, 2))('limits (%s)', (_mode, env) => {
     await jsonRequest(ts, 'POST', `/v1/calls/${call.id}/stop`, { apiKey });
   });
 
+  it('participants per call at a Twilio start: the stream is closed 1008 QUOTA_EXCEEDED naming the limit', async () => {
+    const call = await createLiveCall(ts, apiKey);
+    const other = await openSocket(call.ingestUrl('participant=supervisor&encoding=pcm16&sample_rate=16000'));
+    await new Promise((r) => setTimeout(r, 100));
+    const twilio = await openSocket(`${ts.url.replace('http', 'ws')}/ws/twilio`);
+    const closed = closedWith(twilio);
+    twilio.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+    twilio.send(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: '1',
+        streamSid: 'MZ1',
+        start: {
+          streamSid: 'MZ1',
+          callSid: 'CA1',
+          accountSid: 'AC1',
+          tracks: ['inbound', 'outbound'],
+          customParameters: { call_id: call.id, token: call.ingestToken },
+          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        },
+      }),
+    );
+    const { code, reason } = await closed;
+    expect(code).toBe(1008);
+    expect(reason).toContain('EARSHOT_MAX_PARTICIPANTS_PER_CALL');
+    await closeAll([other]);
+    await jsonRequest(ts, 'POST', `/v1/calls/${call.id}/stop`, { apiKey });
+  });
+
   it('active calls per organization, counted in the database; an existing id is still returned', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await createLiveCall(ts, apiKey, `quota-${i}`)).id);
