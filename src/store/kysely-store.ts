@@ -80,10 +80,6 @@ export class KyselyStore implements Store {
     }
   }
 
-  async findOrgByApiKey(apiKey: string): Promise<Org | undefined> {
-    return (await this.findApiKey(apiKey))?.org;
-  }
-
   async findApiKey(apiKey: string): Promise<{ org: Org; prefix: string } | undefined> {
     const row = await this.#db
       .selectFrom('api_keys')

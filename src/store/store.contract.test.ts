@@ -96,14 +96,14 @@ describe.each(backends)('Store contract on $name', (backend) => {
     const { apiKey, prefix } = await store.createApiKey(org.id);
     expect(apiKey.startsWith(prefix)).toBe(true);
     expect(apiKey.length).toBeGreaterThanOrEqual(40);
-    expect((await store.findOrgByApiKey(apiKey))?.id).toBe(org.id);
-    expect(await store.findOrgByApiKey(`${apiKey}x`)).toBeUndefined();
+    expect((await store.findApiKey(apiKey))?.org.id).toBe(org.id);
+    expect(await store.findApiKey(`${apiKey}x`)).toBeUndefined();
     expect(await store.findApiKey(apiKey)).toEqual({ org, prefix });
     expect(await store.findApiKey(`${apiKey}x`)).toBeUndefined();
     expect(await store.revokeApiKey(prefix)).toEqual({ orgId: org.id });
     expect(await store.revokeApiKey(prefix)).toBeUndefined();
     expect(await store.revokeApiKey('esk_nothing')).toBeUndefined();
-    expect(await store.findOrgByApiKey(apiKey)).toBeUndefined();
+    expect(await store.findApiKey(apiKey)).toBeUndefined();
     expect(await store.findApiKey(apiKey)).toBeUndefined();
   });
 

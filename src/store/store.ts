@@ -20,9 +20,7 @@ export interface Store {
 
   /** Creates a key for the org; the returned `apiKey` is the only copy of the secret. */
   createApiKey(orgId: string): Promise<{ apiKey: string; prefix: string }>;
-  /** The org a live (not revoked) key belongs to. */
-  findOrgByApiKey(apiKey: string): Promise<Org | undefined>;
-  /** The same, with the key's visible prefix (which names the key, e.g. for its listen tokens). */
+  /** The org a live (not revoked) key belongs to, and the key's visible prefix (which names it). */
   findApiKey(apiKey: string): Promise<{ org: Org; prefix: string } | undefined>;
   /**
    * Revokes the live key with this visible prefix, then every listen token it minted (expired ones

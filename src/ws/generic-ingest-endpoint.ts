@@ -39,18 +39,11 @@ export async function authorizeIngest(
   return { call, params, apiKeyPrefix };
 }
 
-/** The call an ingest connection may feed, by ingest token or by API key of the call's org. */
-export async function resolveIngestCall(
-  deps: WsDeps,
-  callId: string,
-  token: string | null,
-  authorization: string | undefined,
-): Promise<Call> {
-  return (await resolveIngestCredential(deps, callId, token, authorization)).call;
-}
-
-/** The same, with the prefix of the API key that authenticated it (null for an ingest token). */
-async function resolveIngestCredential(
+/**
+ * The call an ingest connection may feed, by ingest token or by API key of the call's org, with the
+ * prefix of the API key that authenticated it (null for an ingest token).
+ */
+export async function resolveIngestCredential(
   deps: WsDeps,
   callId: string,
   token: string | null,

@@ -4,7 +4,7 @@ import { AppError } from '../domain/app-error.js';
 import type { TwilioEvent } from '../ingest/twilio-event.js';
 import { TwilioMediaStreamParser } from '../ingest/twilio-media-stream.js';
 import type { IngestTrack } from '../live/ingest-track.js';
-import { resolveIngestCall, wsError } from './generic-ingest-endpoint.js';
+import { resolveIngestCredential, wsError } from './generic-ingest-endpoint.js';
 import { failSocket, IngestSession } from './ingest-session.js';
 import { checkParticipants } from './quotas.js';
 import type { WsDeps } from './ws-deps.js';
@@ -44,8 +44,8 @@ export function acceptTwilio(deps: WsDeps, ws: WebSocket, address: string): void
     pending = [];
     try {
       // The token arrives only now: its check counts like an upgrade's (failures per address).
-      const call = await deps.authFailures.guard(address, () =>
-        resolveIngestCall(deps, event.callId, event.token, undefined),
+      const { call } = await deps.authFailures.guard(address, () =>
+        resolveIngestCredential(deps, event.callId, event.token, undefined),
       );
       if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
       await checkParticipants(deps, call.pk, event.participants);

@@ -64,7 +64,7 @@ afterAll(() => {
 async function orgOfKey(url: string, apiKey: string): Promise<string | undefined> {
   const store = await openStore(loadConfig({}, { EARSHOT_DATABASE_URL: url }).database);
   try {
-    return (await store.findOrgByApiKey(apiKey))?.id;
+    return (await store.findApiKey(apiKey))?.org.id;
   } finally {
     await store.close();
   }
