@@ -11,6 +11,26 @@ import { closedWith, openSocket } from '../helpers/ws-clients.js';
 const ADMIN_TOKEN = 'admin-token-for-limits-test';
 const randomKey = () => `esk_${randomBytes(32).toString('base64url')}`;
 
+/** Twilio's `connected` and `start` messages for a stream into `callId` authorized by `token`. */
+function sendTwilioStart(ws: WebSocket, callId: string, token: string, tracks: string[]): void {
+  ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+  ws.send(
+    JSON.stringify({
+      event: 'start',
+      sequenceNumber: '1',
+      streamSid: 'MZ1',
+      start: {
+        streamSid: 'MZ1',
+        callSid: 'CA1',
+        accountSid: 'AC1',
+        tracks,
+        customParameters: { call_id: callId, token },
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      },
+    }),
+  );
+}
+
 /** Wraps a store method to count its calls (the credential lookups an attacker causes). */
 function countCalls<T extends object>(target: T, method: keyof T): { n: number } {
   const counter = { n: 0 };
@@ -137,22 +157,7 @@ describe('failed authentications are limited per client address', () => {
       const r = await openFrom('127.0.0.9', url);
       if (!('ws' in r)) throw new Error(`upgrade refused: ${r.status}`);
       const closed = closedWith(r.ws);
-      r.ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
-      r.ws.send(
-        JSON.stringify({
-          event: 'start',
-          sequenceNumber: '1',
-          streamSid: 'MZ1',
-          start: {
-            streamSid: 'MZ1',
-            callSid: 'CA1',
-            accountSid: 'AC1',
-            tracks: ['inbound'],
-            customParameters: { call_id: 'nope', token: 'forged' },
-            mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-          },
-        }),
-      );
+      sendTwilioStart(r.ws, 'nope', 'forged', ['inbound']);
       expect((await closed).code).toBe(1008);
     }
     const r = await openFrom('127.0.0.9', url);
@@ -241,22 +246,7 @@ describe.each(LISTENER_MODES.slice(0, 2))('limits (%s)', (_mode, env) => {
     await new Promise((r) => setTimeout(r, 100));
     const twilio = await openSocket(`${ts.url.replace('http', 'ws')}/ws/twilio`);
     const closed = closedWith(twilio);
-    twilio.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
-    twilio.send(
-      JSON.stringify({
-        event: 'start',
-        sequenceNumber: '1',
-        streamSid: 'MZ1',
-        start: {
-          streamSid: 'MZ1',
-          callSid: 'CA1',
-          accountSid: 'AC1',
-          tracks: ['inbound', 'outbound'],
-          customParameters: { call_id: call.id, token: call.ingestToken },
-          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-        },
-      }),
-    );
+    sendTwilioStart(twilio, call.id, call.ingestToken, ['inbound', 'outbound']);
     const { code, reason } = await closed;
     expect(code).toBe(1008);
     expect(reason).toContain('EARSHOT_MAX_PARTICIPANTS_PER_CALL');
