@@ -14,10 +14,10 @@
  *            --profile (the server runs with --cpu-prof; summarize with bench/profile-summary.mjs)
  *            --server-dist=<dir> (the server from another build, e.g. `tsc --outDir`, to compare versions)
  *            --json=<file> (every measurement, raw)
- *            --fanout-workers=N (the server's EARSHOT_FANOUT_WORKERS; default 0)
+ *            --media-workers=N (the server's EARSHOT_MEDIA_WORKERS; default 0)
  *            --direct-writes=auto|on|off (the server's EARSHOT_DIRECT_WRITES; default auto)
- *            --ceiling-only (just the ceiling steps, as JSON on stdout: used for the fan-out-worker pass)
- *            --no-workers-ceiling (skip that second ceiling pass, with EARSHOT_FANOUT_WORKERS = cores − 1)
+ *            --ceiling-only (just the ceiling steps, as JSON on stdout: used for the media-worker pass)
+ *            --no-workers-ceiling (skip that second ceiling pass, with EARSHOT_MEDIA_WORKERS = cores − 1)
  *            --no-cluster (skip the last part: bench/cluster-bench.mjs, the NATS hop between two nodes)
  *            --help (this list); an unknown option is refused (exit 2)
  *

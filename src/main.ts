@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Bus } from './bus/bus.js';
+import { BusHub } from './bus/bus-hub.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
 import type { Config } from './config/load-config.js';
@@ -14,14 +15,15 @@ import { startCallReconciler } from './live/call-reconciler.js';
 import { Clock } from './live/clock.js';
 import { ClusterCallStats } from './live/cluster-call-stats.js';
 import { DirectWriteBatch } from './live/direct-write.js';
-import { FanoutPool } from './live/fanout-pool.js';
 import { startIdleSweeper } from './live/idle-sweeper.js';
 import { LiveRegistry } from './live/live-registry.js';
+import { MediaPool } from './live/media-pool.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore } from './store/open-store.js';
 import { attachWebSockets } from './ws/attach-websockets.js';
-import { fanoutWorkerEntry } from './ws/fanout-worker-entry.js';
+import { localControlPlane } from './ws/local-control-plane.js';
+import { mediaWorkerEntry } from './ws/media-worker-entry.js';
 import { SocketQuotas } from './ws/quotas.js';
 
 export interface RunningServer {
@@ -59,26 +61,36 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
     onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
   });
-  let fanout: FanoutPool | null = null;
+  let pool: MediaPool | null = null;
   let directWrites: DirectWriteBatch | null;
   try {
     directWrites = DirectWriteBatch.create(config.directWrites, (err) =>
       logger.warn({ err: err.message }, 'native addon not built: listener messages go through each socket'),
     );
     metrics.directWrites.set(directWrites ? 1 : 0);
-    if (config.fanoutWorkers > 0)
-      fanout = await FanoutPool.start(
-        config.fanoutWorkers,
-        logger,
+    if (config.mediaWorkers > 0) {
+      const nats =
+        config.natsServers.length > 0 ? { servers: config.natsServers, prefix: config.natsPrefix } : null;
+      pool = await MediaPool.start(config.mediaWorkers, {
+        log: logger,
         metrics,
-        { writeCoalescing: config.writeCoalescing, directWrites: config.directWrites },
-        fanoutWorkerEntry(),
-      );
+        settings: {
+          writeCoalescing: config.writeCoalescing,
+          directWrites: config.directWrites,
+          logLevel: config.logLevel,
+          nats,
+        },
+        entry: mediaWorkerEntry(),
+        hub: bus instanceof BusHub ? bus : null,
+      });
+      logger.info({ workers: pool.size }, 'media workers started');
+    }
   } catch (err) {
     await bus.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
   }
+  // Sockets opened in this process (no media workers) join this registry.
   const registry = new LiveRegistry({
     bus,
     clock,
@@ -86,7 +98,6 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     log: logger,
     writeCoalescing: config.writeCoalescing,
     directWrites,
-    fanout,
   });
   const live = new ClusterCallStats(bus);
   const authFailures = new AuthFailureLimiter(config.authFailuresPerMin, metrics);
@@ -97,7 +108,19 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     store.touchCalls([pk]).catch((err) => logger.warn({ err }, 'could not record ingest activity'));
   };
   const quotas = new SocketQuotas(config.limits, metrics);
-  const sockets = attachWebSockets(app.server, { ...deps, registry, fanout, touchCall, quotas });
+  const wsDeps = { ...deps, registry, pool, touchCall, quotas };
+  pool?.serve(localControlPlane(wsDeps));
+  const sockets = attachWebSockets(app.server, wsDeps);
+  // What this node has live: in its media workers, or in this process.
+  const mediaPool = pool;
+  const liveHere = mediaPool
+    ? {
+        liveCalls: () => mediaPool.liveCalls(),
+        callsWithListeners: () => mediaPool.callsWithListeners(),
+        callsWithIngest: () => mediaPool.callsWithIngest(),
+        closeRevoked: (pk: string, hashes: readonly string[]) => mediaPool.closeRevoked(pk, hashes, bus),
+      }
+    : registry;
   // Before the HTTP server stops accepting: close every socket with 1001 so that close can finish.
   app.addHook('preClose', () => sockets.shutdown());
   const stopSweeper = startIdleSweeper({
@@ -108,7 +131,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   });
   const stopHeartbeat = startActivityHeartbeat({
     store,
-    registry,
+    registry: liveHere,
     idleTimeoutS: config.callIdleTimeoutS,
     log: logger,
   });
@@ -116,10 +139,11 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   const reconciler = startCallReconciler({
     store,
     bus,
-    live: registry,
+    live: liveHere,
     log: logger,
   });
   const stopReconnectHook = bus.onReconnect(() => reconciler.reconcileSoon());
+  const stopWorkerReconnectHook = pool?.onWorkerReconnect(() => reconciler.reconcileSoon());
   let address: string;
   let metricsServer: { url: string; close(): Promise<void> } | null = null;
   try {
@@ -143,8 +167,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     stopHeartbeat();
     reconciler.stop();
     stopReconnectHook();
+    stopWorkerReconnectHook?.();
     await app.close().catch(() => {});
-    await fanout?.stop();
+    await pool?.stop();
     await bus.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
@@ -164,9 +189,10 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         stopHeartbeat();
         reconciler.stop();
         stopReconnectHook();
+        stopWorkerReconnectHook?.();
         await app.close();
         await metricsServer?.close();
-        await fanout?.stop();
+        await pool?.stop();
         clock.stop();
         await bus.close();
         await store.close();
@@ -179,7 +205,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
 /** The in-process bus for one node; NATS when EARSHOT_NATS_URL names servers (fails fast when unreachable). */
 async function createBus(config: Config, logger: Logger, metrics: Metrics): Promise<Bus> {
   if (config.natsServers.length === 0) {
-    return new MemoryBus({ onHandlerError: (err) => logger.error({ err }, 'bus handler failed') });
+    const onHandlerError = (err: unknown) => logger.error({ err }, 'bus handler failed');
+    // With media workers the bus is this process's relay between them.
+    return config.mediaWorkers > 0 ? new BusHub({ onHandlerError }) : new MemoryBus({ onHandlerError });
   }
   const dropped = {
     bus_unavailable: metrics.framesDropped.labels('bus_unavailable'),

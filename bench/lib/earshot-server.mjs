@@ -15,7 +15,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The environment of a benchmarked server: this one without any EARSHOT_* (so a developer's own
- * settings do not leak in), then the bench settings, then `extra` (fan-out workers, NATS, …).
+ * settings do not leak in), then the bench settings, then `extra` (media workers, NATS, …).
  */
 export function earshotEnv({ dbUrl, port, extra = {} }) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EARSHOT_')));

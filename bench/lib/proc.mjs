@@ -20,7 +20,7 @@ export function cpuSeconds(pid) {
   return user + system;
 }
 
-/** `pid` and its live child processes (an earshot server's fan-out workers, say). */
+/** `pid` and its live child processes (an earshot server's media workers, say). */
 export function processTree(pid) {
   try {
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();

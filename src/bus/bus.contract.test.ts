@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { natsAvailable, TEST_NATS_URL, uniquePrefix } from '../../test/helpers/nats.js';
 import type { TrackFrame } from '../domain/audio-format.js';
 import type { Bus, CallEvent, NodeCallStats } from './bus.js';
+import { BusHub } from './bus-hub.js';
+import { type HubBusMessage, IpcBus, type WorkerBusMessage } from './ipc-bus.js';
 import { MemoryBus } from './memory-bus.js';
 import { NatsBus } from './nats-bus.js';
 
@@ -28,6 +30,25 @@ const kinds: BusKind[] = [
       return [bus, bus];
     },
   },
+  {
+    name: 'BusHub and a media worker on it (IpcBus)',
+    async pair() {
+      const hub = new BusHub();
+      const worker = mediaWorkerOn(hub);
+      opened.push(hub, worker);
+      return [hub, worker];
+    },
+  },
+  {
+    name: 'two media workers through a BusHub (IpcBus)',
+    async pair() {
+      const hub = new BusHub();
+      const a = mediaWorkerOn(hub);
+      const b = mediaWorkerOn(hub);
+      opened.push(hub, a, b);
+      return [a, b];
+    },
+  },
 ];
 if (natsAvailable) {
   kinds.push({
@@ -40,6 +61,16 @@ if (natsAvailable) {
       return [a, b];
     },
   });
+}
+
+/** A media worker's bus attached to `hub` as over IPC: asynchronous, each message a copy. */
+function mediaWorkerOn(hub: BusHub): IpcBus {
+  const link = {
+    send: (m: HubBusMessage) => setImmediate(() => worker.receive(structuredClone(m))),
+  };
+  const toHub = hub.attach(link);
+  const worker: IpcBus = new IpcBus((m: WorkerBusMessage) => setImmediate(() => toHub(structuredClone(m))));
+  return worker;
 }
 
 afterEach(async () => {

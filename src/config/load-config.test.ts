@@ -1,5 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './load-config.js';
+import { parseMediaWorkers } from './parsers.js';
 import { CONFIG_VARIABLES, ConfigError, type ConfigVariable } from './variables.js';
 
 /** The ConfigError loadConfig throws for this environment (fails the test when it does not throw). */
@@ -30,7 +32,7 @@ describe('loadConfig', () => {
       trustProxy: false,
       rateLimitPerMin: 600,
       writeCoalescing: 'auto',
-      fanoutWorkers: 0,
+      mediaWorkers: Math.min(64, Math.max(0, availableParallelism() - 1)),
       directWrites: 'auto',
       authFailuresPerMin: 30,
       limits: {
@@ -66,7 +68,7 @@ describe('loadConfig', () => {
       EARSHOT_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       EARSHOT_RATE_LIMIT_PER_MIN: '3',
       EARSHOT_WRITE_COALESCING: 'Off',
-      EARSHOT_FANOUT_WORKERS: '3',
+      EARSHOT_MEDIA_WORKERS: '3',
       EARSHOT_DIRECT_WRITES: 'OFF',
       EARSHOT_AUTH_FAILURES_PER_MIN: '5',
       EARSHOT_MAX_LISTENERS_PER_CALL: '2',
@@ -93,7 +95,7 @@ describe('loadConfig', () => {
       trustProxy: '10.0.0.0/8, 127.0.0.1',
       rateLimitPerMin: 3,
       writeCoalescing: 'off',
-      fanoutWorkers: 3,
+      mediaWorkers: 3,
       directWrites: 'off',
       authFailuresPerMin: 5,
       limits: {
@@ -178,9 +180,9 @@ describe('loadConfig', () => {
     ['EARSHOT_RATE_LIMIT_PER_MIN', '0'],
     ['EARSHOT_RATE_LIMIT_PER_MIN', 'lots'],
     ['EARSHOT_WRITE_COALESCING', 'sometimes'],
-    ['EARSHOT_FANOUT_WORKERS', '-1'],
-    ['EARSHOT_FANOUT_WORKERS', '65'],
-    ['EARSHOT_FANOUT_WORKERS', 'two'],
+    ['EARSHOT_MEDIA_WORKERS', '-1'],
+    ['EARSHOT_MEDIA_WORKERS', '65'],
+    ['EARSHOT_MEDIA_WORKERS', 'two'],
     ['EARSHOT_DIRECT_WRITES', 'yes'],
     ['EARSHOT_AUTH_FAILURES_PER_MIN', '0'],
     ['EARSHOT_MAX_LISTENERS_PER_CALL', '0'],
@@ -256,5 +258,15 @@ describe('loadConfig', () => {
     expect(() => {
       (config as { port: number }).port = 1;
     }).toThrow(TypeError);
+  });
+});
+
+describe('EARSHOT_MEDIA_WORKERS', () => {
+  it("`auto` is one worker per core beyond the control plane's, none on one core, at most 64", () => {
+    expect(parseMediaWorkers('auto', 1)).toBe(0);
+    expect(parseMediaWorkers('AUTO', 2)).toBe(1);
+    expect(parseMediaWorkers('auto', 16)).toBe(15);
+    expect(parseMediaWorkers('auto', 128)).toBe(64);
+    expect(parseMediaWorkers('0', 16)).toBe(0);
   });
 });

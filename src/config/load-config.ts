@@ -8,6 +8,7 @@ import {
   parseHostPort,
   parseInteger,
   parseLogLevel,
+  parseMediaWorkers,
   parseNatsPrefix,
   parseNatsUrl,
   parseOneOf,
@@ -51,8 +52,12 @@ export interface Config {
    * `auto` while the event loop is busy (k up to 3), `off` never, `always` with k = 2.
    */
   readonly writeCoalescing: WriteCoalescing;
-  /** Worker processes that own listener sockets and write to them (0: all in the main process). */
-  readonly fanoutWorkers: number;
+  /**
+   * Media worker processes that own the real-time path of the calls placed on them (ingest,
+   * mixing, listeners); 0: everything in the main process. `auto` resolves to one per core beyond
+   * the first.
+   */
+  readonly mediaWorkers: number;
   /**
    * Whether listener messages are written through the native addon, one call per message for all
    * its listeners: `auto` when it is built, `on` (refuse to start without it), `off`.
@@ -129,7 +134,7 @@ export function loadConfig(
       WRITE_COALESCING,
       required('EARSHOT_WRITE_COALESCING').toLowerCase(),
     ),
-    fanoutWorkers: parseInteger('EARSHOT_FANOUT_WORKERS', required('EARSHOT_FANOUT_WORKERS'), 0, 64),
+    mediaWorkers: parseMediaWorkers(required('EARSHOT_MEDIA_WORKERS')),
     directWrites: parseOneOf(
       'EARSHOT_DIRECT_WRITES',
       DIRECT_WRITES,

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
 import type { DatabaseConfig } from '../store/open-store.js';
 import { ConfigError, type ConfigVariable } from './variables.js';
@@ -124,4 +125,10 @@ function isAddressOrCidr(entry: string): boolean {
   if (family === 0 || rest.length > 0) return false;
   if (bits === undefined) return true;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** EARSHOT_MEDIA_WORKERS: 0–64, or `auto` = one per core beyond the first (the control plane's). */
+export function parseMediaWorkers(value: string, cores = availableParallelism()): number {
+  if (value.trim().toLowerCase() === 'auto') return Math.min(64, Math.max(0, cores - 1));
+  return parseInteger('EARSHOT_MEDIA_WORKERS', value, 0, 64);
 }

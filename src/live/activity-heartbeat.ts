@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
-import type { LiveRegistry } from './live-registry.js';
 
 /**
  * Keeps calls with ingest connected on this node from idling out: refreshes their activity in the
@@ -9,7 +8,8 @@ import type { LiveRegistry } from './live-registry.js';
  */
 export function startActivityHeartbeat(options: {
   store: Store;
-  registry: LiveRegistry;
+  /** What this node has live (the LiveRegistry, or the media workers'). */
+  registry: { callsWithIngest(): string[] };
   idleTimeoutS: number;
   log: Logger;
 }): () => void {

@@ -24,8 +24,7 @@ export interface ListenerPolicy {
   readonly evictAfterMs: number;
 }
 
-/** `queued`: handed to a fan-out worker process, which counts sent / dropped itself. */
-export type SendResult = 'sent' | 'dropped' | 'evicted' | 'closed' | 'queued';
+export type SendResult = 'sent' | 'dropped' | 'evicted' | 'closed';
 
 /** Listener messages written, dropped (backlog) and listeners evicted, over some span. */
 export interface SendCounts {
@@ -77,10 +76,7 @@ export function listenerPolicy(format: ListenerFormat): ListenerPolicy {
   };
 }
 
-/**
- * What a call's room sees of a listener: a socket in this process (`Listener`) or one owned by a
- * fan-out worker process (`RemoteListener`, live/fanout-pool.ts).
- */
+/** What a call's room sees of a listener: the `Listener` of a socket in this process (or a test's stand-in). */
 export interface ListenerSink {
   readonly format: ListenerFormat;
   /** Hash of the listen token it connected with: a revocation the node did not hear finds it by it. */
@@ -233,11 +229,6 @@ export class Listener implements ListenerSink, DirectWriteTarget {
       }
     }
     held.length = 0;
-  }
-
-  /** Counts audio this listener lost upstream (e.g. a fan-out worker that fell behind): in the next gap event. */
-  addGap(ms: number): void {
-    this.#droppedMs += ms;
   }
 
   /** Sends a JSON text frame to listeners that asked for events (`events=1`); others get nothing. */

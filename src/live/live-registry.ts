@@ -12,7 +12,6 @@ import {
 import { CallRoom } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { DirectWriteBatch } from './direct-write.js';
-import type { FanoutPool } from './fanout-pool.js';
 import type { IngestTrack } from './ingest-track.js';
 import type { ListenerSink } from './listener.js';
 import type { WriteCoalescing } from './modes.js';
@@ -40,8 +39,6 @@ export class LiveRegistry {
     writeCoalescing?: WriteCoalescing;
     /** Listener messages through the native addon (live/direct-write.ts); null: through each socket. */
     directWrites?: DirectWriteBatch | null;
-    /** Listener sockets owned by worker processes; their tick messages go out after every room. */
-    fanout?: FanoutPool | null;
   }) {
     this.#batch = options.directWrites ?? null;
     this.#bus = options.bus;
@@ -53,7 +50,6 @@ export class LiveRegistry {
       log: options.log,
       writeCoalescing: options.writeCoalescing ?? 'auto',
       batch: this.#batch,
-      fanout: options.fanout ?? null,
     });
   }
 

@@ -3,15 +3,13 @@ import type { Metrics } from '../observability/metrics.js';
 import type { CallRoom } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { DirectWriteBatch } from './direct-write.js';
-import type { FanoutPool } from './fanout-pool.js';
 import type { SendCounts } from './listener.js';
 import type { WriteCoalescing } from './modes.js';
 import { TickWriter, WriteCoalescingPolicy } from './write-coalescing.js';
 
 /**
- * The node's mixing loop: every 20 ms tick of the process clock, each room with listeners mixes
- * and sends one message per output format, then the fan-out workers get theirs in one message
- * each. It runs on the clock only while some room exists. Under load the listener writes of
+ * The process's mixing loop: every 20 ms tick of the process clock, each room with listeners mixes
+ * and sends one message per output format. It runs on the clock only while some room exists. Under load the listener writes of
  * several ticks go out together (TickWriter, EARSHOT_WRITE_COALESCING); what was sent, dropped
  * and evicted is counted into the metrics.
  */
@@ -20,7 +18,6 @@ export class RoomTicker {
   readonly #clock: Clock;
   readonly #metrics: Metrics;
   readonly #log: Logger;
-  readonly #fanout: FanoutPool | null;
   readonly #writer: TickWriter;
   readonly #result: SendCounts = { sent: 0, dropped: 0, evicted: 0 };
 
@@ -30,12 +27,10 @@ export class RoomTicker {
     log: Logger;
     writeCoalescing: WriteCoalescing;
     batch: DirectWriteBatch | null;
-    fanout: FanoutPool | null;
   }) {
     this.#clock = options.clock;
     this.#metrics = options.metrics;
     this.#log = options.log;
-    this.#fanout = options.fanout;
     const policy = new WriteCoalescingPolicy(options.writeCoalescing, {
       onChange: (ticksPerWrite, utilization) => {
         this.#metrics.writeCoalescing.set(ticksPerWrite);
@@ -67,11 +62,10 @@ export class RoomTicker {
     if (this.#rooms.size === 0) this.#clock.remove(this.#tick);
   }
 
-  /** Mixes and sends one tick of every room (fan-out workers get theirs in one message each). */
+  /** Mixes and sends one tick of every room. */
   readonly #writeTick = (): void => {
     const nowMs = Date.now();
     for (const room of this.#rooms) room.tick(nowMs, this.#result);
-    this.#fanout?.flush();
   };
 
   readonly #tick = (tick: number, behind: number): void => {

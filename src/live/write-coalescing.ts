@@ -108,7 +108,7 @@ const cork = (listener: ListenerSink) => listener.cork();
  * coalesces or more ticks are already due (a catch-up burst), and writing everything held after the
  * last tick of the batch: one `send()` per listener through the direct-write batch (the held
  * messages of an output group concatenated once), or one `writev` per listener without it. The one
- * batching mechanism of the main process's listeners and of a fan-out worker's.
+ * batching mechanism of every process that has listeners (the main process, media workers).
  */
 export class TickWriter {
   readonly policy: WriteCoalescingPolicy;

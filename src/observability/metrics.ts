@@ -1,4 +1,13 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client';
 
 /**
  * The process's Prometheus metrics, on a private registry (so that several servers in one test
@@ -28,17 +37,31 @@ export class Metrics {
   readonly authFailures: Counter<'outcome'>;
   readonly quotaRefusals: Counter<'limit'>;
 
-  constructor(options: { countActiveCalls: () => Promise<number> }) {
+  /** The media workers' metrics, merged into each scrape (set by the control plane). */
+  #remote: RemoteMetrics | null = null;
+
+  /**
+   * `countActiveCalls`: the database's count (the control plane's). A media worker has none: its
+   * metrics are merged into the main process's, which counts.
+   */
+  constructor(options: { countActiveCalls?: () => Promise<number> } = {}) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.#process, prefix: 'earshot_', eventLoopMonitoringPrecision: 10 });
+    const countActiveCalls = options.countActiveCalls;
+    if (countActiveCalls)
+      collectDefaultMetrics({
+        register: this.#process,
+        prefix: 'earshot_',
+        eventLoopMonitoringPrecision: 10,
+      });
     const counted = this.#activeCallsCount;
     this.activeCalls = new Gauge({
       name: 'earshot_active_calls',
       help: 'Calls with status active (cluster-wide, from the database, at most 1 s old)',
-      registers,
+      registers: countActiveCalls ? registers : [],
       async collect() {
+        if (!countActiveCalls) return;
         try {
-          this.set(await counted.get(options.countActiveCalls));
+          this.set(await counted.get(countActiveCalls));
         } catch {
           // Leave the last value: a scrape must not fail because the database blinked.
         }
@@ -84,13 +107,15 @@ export class Metrics {
     });
     this.writeCoalescing = new Gauge({
       name: 'earshot_write_coalescing',
-      help: 'Mixer ticks whose listener messages go out in one write (1: every tick; see EARSHOT_WRITE_COALESCING)',
+      help: "Mixer ticks whose listener messages go out in one write (1: every tick; see EARSHOT_WRITE_COALESCING); the highest of the node's processes",
       registers,
+      aggregator: 'max',
     });
     this.directWrites = new Gauge({
       name: 'earshot_direct_writes',
       help: '1 when listener messages are written through the native addon (see EARSHOT_DIRECT_WRITES), else 0',
       registers,
+      aggregator: 'max',
     });
     this.socketErrors = new Counter({
       name: 'earshot_socket_errors_total',
@@ -130,12 +155,32 @@ export class Metrics {
    */
   async render(): Promise<string> {
     const [own, processText] = await Promise.all([
-      this.registry.metrics(),
+      this.#renderOwn(),
       this.#processText.get(() => this.#process.metrics()),
     ]);
     return `${own}\n${processText}`;
   }
+
+  /**
+   * Merges what `source` returns (each media worker's `registry.getMetricsAsJSON()`) into every
+   * scrape: counters, histograms and gauges add up (the two mode gauges take the highest value).
+   * Null: this process's own metrics only.
+   */
+  setRemoteMetrics(source: RemoteMetrics | null): void {
+    this.#remote = source;
+  }
+
+  async #renderOwn(): Promise<string> {
+    const remote = this.#remote;
+    if (!remote) return this.registry.metrics();
+    const [own, others] = await Promise.all([this.registry.getMetricsAsJSON(), remote()]);
+    const all = [own, ...(others as MetricObjectWithValues<MetricValue<string>>[][])];
+    return AggregatorRegistry.aggregate(all.filter((m) => m.length > 0)).metrics();
+  }
 }
+
+/** Other processes' metrics, as prom-client JSON (one array per process). */
+export type RemoteMetrics = () => Promise<unknown[][]>;
 
 /** How long Node's process metrics are served again (Prometheus scrapes every 15–60 s). */
 const PROCESS_METRICS_TTL_MS = 1000;

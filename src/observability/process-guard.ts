@@ -7,7 +7,7 @@ const LOGGED_PER_MINUTE = 20;
  * instead of ending the process, and with it every call on the node. Each socket has its own error
  * path; this guard exists so that a path someone forgot costs one connection, not the node. Logging
  * is bounded (LOGGED_PER_MINUTE), so an error repeated in a loop cannot flood the log.
- * Installed by the process's owner (`earshot serve`, a fan-out worker), never by a library caller.
+ * Installed by the process's owner (`earshot serve`, a media worker), never by a library caller.
  * Returns a function that removes it.
  */
 export function installProcessGuard(

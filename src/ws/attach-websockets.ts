@@ -14,19 +14,20 @@ import { toAppError } from '../edge/to-app-error.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
 import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
 import { LISTENER_MAX_PAYLOAD_BYTES } from '../live/listener.js';
+import type { Ended } from '../live/media-pool.js';
+import type { SocketGrant } from '../live/media-protocol.js';
 import { redactUrl } from '../observability/logger.js';
 import { closeSockets } from './close-sockets.js';
 import { acceptGenericIngest, authorizeIngest } from './generic-ingest-endpoint.js';
 import { handshakeProblem } from './handshake.js';
 import { Keepalive } from './keepalive.js';
-import { acceptListener, adoptListener, authorizeListener, type ListenGrant } from './listen-endpoint.js';
+import { acceptListener, authorizeListener } from './listen-endpoint.js';
+import { localControlPlane } from './local-control-plane.js';
+import type { MediaDeps } from './media-deps.js';
 import { checkParticipants, type Release } from './quotas.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import { acceptTwilio } from './twilio-endpoint.js';
 import type { WsDeps } from './ws-deps.js';
-
-/** Registers what to run once a socket handed elsewhere (a fan-out worker) has ended. */
-type Ended = (fn: () => void) => void;
 
 export interface WebSockets {
   /** Closes every socket with 1001 and stops the keepalive (server shutdown). */
@@ -53,6 +54,13 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
       ),
     );
   const keepalive = new Keepalive();
+  const media: MediaDeps = {
+    registry: deps.registry,
+    bus: deps.bus,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    control: localControlPlane(deps),
+  };
   const clientAddress = clientAddressOf(deps.config.trustProxy);
   let shuttingDown = false;
 
@@ -61,7 +69,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
    * count (QUOTA_EXCEEDED) and its failed authentications (RATE_LIMITED). Then `authorize` checks
    * credentials and the call (an UNAUTHORIZED refusal counts as a failed authentication), `admit`
    * counts the socket against the limits that need the grant, and `complete` opens it. What was
-   * counted is released when the socket closes — or, for a socket handed to a fan-out worker, when
+   * counted is released when the socket closes — or, for a socket handed to a media worker, when
    * `complete`'s returned hook says it ended. Any refusal is an HTTP error with the envelope.
    */
   const whenAuthorized = <T>(
@@ -103,24 +111,32 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
     );
   };
 
-  const upgrade = <T>(
+  /**
+   * Opens an admitted socket as what `grant` says: in this process (`ws` completes the upgrade and
+   * the endpoint takes over), or handed to its call's media worker, which does the same there.
+   */
+  const open = <T>(
     wss: WebSocketServer,
     request: IncomingMessage,
     socket: Duplex,
     head: Buffer,
     address: string,
     authorize: () => Promise<T>,
-    accept: (ws: import('ws').WebSocket, grant: T) => void,
+    toGrant: (grant: T) => SocketGrant,
     admit?: (grant: T) => Release,
   ) =>
     whenAuthorized(
       socket,
       address,
       authorize,
-      (grant) => {
+      (checked) => {
+        const grant = toGrant(checked);
+        if (deps.pool) return deps.pool.adopt(grant, request, socket as Socket, head);
         wss.handleUpgrade(request, socket, head, (ws) => {
           keepalive.watch(ws);
-          accept(ws, grant);
+          if (grant.kind === 'listener') acceptListener(media, ws, grant);
+          else if (grant.kind === 'ingest') acceptGenericIngest(media, ws, grant);
+          else acceptTwilio(media, ws, grant.address);
         });
         return undefined;
       },
@@ -151,42 +167,23 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         return rejectUpgrade(socket, new AppError('CALL_NOT_FOUND'));
       }
       if (callId.trim() === '') return rejectUpgrade(socket, new AppError('MISSING_CALL_ID'));
-      if (match[1] === 'listen') {
-        const authorize = () => authorizeListener(deps, callId, url.searchParams);
-        const admit = (grant: ListenGrant) => deps.quotas.admitListener(grant.call.orgId, grant.call.pk);
-        const fanout = deps.fanout;
-        // With fan-out workers, a worker completes the upgrade of the checked socket; what was
-        // counted is released when the worker reports the listener gone.
-        if (fanout)
-          return whenAuthorized(
-            socket,
-            address,
-            authorize,
-            (grant) => {
-              const sink = adoptListener(
-                deps,
-                fanout,
-                request,
-                socket as import('node:net').Socket,
-                head,
-                grant,
-              );
-              return (release) => sink.onClose(release);
-            },
-            admit,
-          );
-        return upgrade(
+      if (match[1] === 'listen')
+        return open(
           listenWss,
           request,
           socket,
           head,
           address,
-          authorize,
-          (ws, grant) => acceptListener(deps, ws, request, grant),
-          admit,
+          () => authorizeListener(deps, callId, url.searchParams),
+          (grant) => ({
+            kind: 'listener',
+            callPk: grant.call.pk,
+            format: grant.format,
+            tokenHash: grant.tokenHash,
+          }),
+          (grant) => deps.quotas.admitListener(grant.call.orgId, grant.call.pk),
         );
-      }
-      return upgrade(
+      return open(
         ingestWss,
         request,
         socket,
@@ -197,18 +194,21 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
           await checkParticipants(deps, grant.call.pk, grant.params.participants);
           return grant;
         },
-        (ws, grant) => acceptGenericIngest(deps, ws, grant),
+        (grant) => ({ kind: 'ingest', ...grant }),
       );
     }
     if (url.pathname === '/ws/twilio' || url.pathname === '/ws/twilio/') {
-      return upgrade(
+      return open(
         twilioWss,
         request,
         socket,
         head,
         address,
         async () => null,
-        (ws) => acceptTwilio(deps, ws, address),
+        () => ({
+          kind: 'twilio',
+          address,
+        }),
       );
     }
     rejectUpgrade(socket, new AppError('NOT_FOUND', 'No WebSocket endpoint at this path'));
@@ -224,7 +224,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         CloseCode.GOING_AWAY,
         'server shutting down',
       );
-      await deps.fanout?.stop();
+      await deps.pool?.stop();
     },
   };
 }

@@ -6,17 +6,15 @@ import { CloseCode } from '../domain/error-code.js';
 import { credentialFrom } from '../edge/credentials.js';
 import { validateGenericAudioMessage } from '../ingest/generic-audio-message.js';
 import { parseGenericControlMessage } from '../ingest/generic-control-message.js';
-import { type GenericIngestParams, parseGenericIngestParams } from '../ingest/generic-ingest-params.js';
+import { parseGenericIngestParams } from '../ingest/generic-ingest-params.js';
 import { IngestDecoder } from '../live/ingest-decoder.js';
+import type { SocketGrant } from '../live/media-protocol.js';
 import { IngestSession } from './ingest-session.js';
+import type { MediaDeps } from './media-deps.js';
 import type { WsDeps } from './ws-deps.js';
 
-export interface IngestGrant {
-  readonly call: Call;
-  readonly params: GenericIngestParams;
-  /** Prefix of the API key that authenticated the socket; null when the ingest token did. */
-  readonly apiKeyPrefix: string | null;
-}
+/** What an admitted generic ingest socket carries (the worker opens it with this). */
+export type IngestGrant = Omit<Extract<SocketGrant, { kind: 'ingest' }>, 'kind'>;
 
 /**
  * GET /ws/ingest/{call_id}: parameters, credentials (the call's ingest token, or an API key of its
@@ -64,7 +62,7 @@ export async function resolveIngestCredential(
   return { call, apiKeyPrefix: found.prefix };
 }
 
-export function acceptGenericIngest(deps: WsDeps, ws: WebSocket, grant: IngestGrant): void {
+export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: IngestGrant): void {
   const { params } = grant;
   const session = new IngestSession(deps, ws, grant.call, grant.apiKeyPrefix);
   const tracks = session.addTracks(params.participants, params);

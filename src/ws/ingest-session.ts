@@ -5,7 +5,7 @@ import { toAppError } from '../edge/to-app-error.js';
 import type { IngestConnection } from '../live/call-presence.js';
 import { IngestTrack } from '../live/ingest-track.js';
 import { closeSocket } from './close-sockets.js';
-import type { WsDeps } from './ws-deps.js';
+import type { MediaDeps } from './media-deps.js';
 
 /**
  * One ingest socket bound to a call: its participant tracks, their registration with the node's
@@ -19,21 +19,21 @@ export class IngestSession implements IngestConnection {
   readonly tracks: IngestTrack[] = [];
   /** Prefix of the API key that authenticated the socket; null when an ingest token did. */
   readonly apiKeyPrefix: string | null;
-  readonly #deps: WsDeps;
+  readonly #deps: MediaDeps;
   readonly #ws: WebSocket;
   #closed = false;
 
-  constructor(deps: WsDeps, ws: WebSocket, call: Call, apiKeyPrefix: string | null = null) {
+  constructor(deps: MediaDeps, ws: WebSocket, call: Call, apiKeyPrefix: string | null = null) {
     this.#deps = deps;
     this.#ws = ws;
     this.call = call;
     this.apiKeyPrefix = apiKeyPrefix;
     deps.registry.addIngest(call.pk, this);
-    deps.touchCall(call.pk);
+    deps.control.touchCall(call.pk);
     ws.once('close', () => {
       this.#closed = true;
       deps.registry.removeIngest(call.pk, this);
-      deps.touchCall(call.pk);
+      deps.control.touchCall(call.pk);
     });
   }
 
@@ -83,7 +83,7 @@ export class IngestSession implements IngestConnection {
 }
 
 /** Fails a socket that has no session yet (bad input before a Twilio `start` was accepted). */
-export function failSocket(deps: WsDeps, ws: WebSocket, err: unknown): void {
+export function failSocket(deps: MediaDeps, ws: WebSocket, err: unknown): void {
   const { error, internal } = toAppError(err);
   if (internal) deps.logger.error({ err }, 'ingest failed');
   deps.metrics.ingestErrors.inc({ code: error.code });

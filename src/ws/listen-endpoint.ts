@@ -1,13 +1,11 @@
-import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import type { Call } from '../domain/entities.js';
 import { CloseCode } from '../domain/error-code.js';
-import type { FanoutPool } from '../live/fanout-pool.js';
-import { Listener, type ListenerSink, listenerPolicy } from '../live/listener.js';
+import { Listener, listenerPolicy } from '../live/listener.js';
 import { type ListenerFormat, parseListenerFormat } from '../live/listener-options.js';
 import { hashSecret } from '../store/secrets.js';
+import type { MediaDeps } from './media-deps.js';
 import { guardListenerSocket } from './socket-guard.js';
 import type { WsDeps } from './ws-deps.js';
 
@@ -46,41 +44,23 @@ export async function authorizeListener(
   return { call, format, tokenHash: hashSecret(token) };
 }
 
+/** Opens an admitted listener: its socket guard, the call's room, and a last look at the call. */
 export function acceptListener(
-  deps: WsDeps,
+  deps: MediaDeps,
   ws: WebSocket,
-  _request: IncomingMessage,
-  grant: ListenGrant,
+  grant: Pick<ListenGrant, 'format' | 'tokenHash'> & { readonly callPk: string },
 ): void {
-  const { format } = grant;
+  const { format, callPk } = grant;
   const listener = new Listener(ws, format, listenerPolicy(format), grant.tokenHash);
   guardListenerSocket(ws, (reason) => deps.metrics.socketErrors.inc({ socket: 'listener', reason }));
-  register(deps, grant, listener);
-}
-
-/** The same, for a listener whose socket goes to a fan-out worker (which completes the upgrade). */
-export function adoptListener(
-  deps: WsDeps,
-  fanout: FanoutPool,
-  request: IncomingMessage,
-  socket: Socket,
-  head: Buffer,
-  grant: ListenGrant,
-): ListenerSink {
-  return register(deps, grant, fanout.adopt(request, socket, head, { ...grant, callPk: grant.call.pk }));
-}
-
-/** Adds a listener to its call's room, and makes sure it does not outlive a call that just ended. */
-function register(deps: WsDeps, grant: ListenGrant, listener: ListenerSink): ListenerSink {
-  const { call } = grant;
-  deps.registry.addListener(call.pk, listener);
-  // The call may have ended between the check and the registration, before this node subscribed
-  // to its events: look once more so that such a listener does not wait forever.
-  deps.store.getCallByPk(call.pk).then(
-    (now) => {
-      if (now?.status !== 'active') listener.close(CloseCode.NORMAL, 'call ended');
+  deps.registry.addListener(callPk, listener);
+  // The call may have ended, or the URL been revoked, between the check and the registration,
+  // before this process subscribed to the call's events: look once more, now that it has.
+  deps.control.listenerStatus(callPk, grant.tokenHash).then(
+    (status) => {
+      if (status === 'ended') listener.close(CloseCode.NORMAL, 'call ended');
+      else if (status === 'revoked') listener.close(CloseCode.REVOKED, 'revoked');
     },
     () => {},
   );
-  return listener;
 }

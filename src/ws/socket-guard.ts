@@ -34,7 +34,7 @@ function socketErrorReason(err: unknown): string {
 const SYSTEM_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH']);
 
 /**
- * Every listener socket, in the main process and in fan-out workers, goes through this: whatever
+ * Every listener socket, in the main process and in media workers, goes through this: whatever
  * the client sends can only end that one socket, with the close code the WebSocket protocol
  * prescribes, and is counted.
  * - A malformed frame (oversized, RSV bits, unmasked, reserved opcode, bad UTF-8, bad close code,

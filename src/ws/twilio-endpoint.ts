@@ -4,10 +4,9 @@ import { AppError } from '../domain/app-error.js';
 import type { TwilioEvent } from '../ingest/twilio-event.js';
 import { TwilioMediaStreamParser } from '../ingest/twilio-media-stream.js';
 import type { IngestTrack } from '../live/ingest-track.js';
-import { resolveIngestCredential, wsError } from './generic-ingest-endpoint.js';
+import { wsError } from './generic-ingest-endpoint.js';
 import { failSocket, IngestSession } from './ingest-session.js';
-import { checkParticipants } from './quotas.js';
-import type { WsDeps } from './ws-deps.js';
+import type { MediaDeps } from './media-deps.js';
 
 /** Messages held while the `start` event's token is being checked (~1 s of two tracks). */
 const MAX_PENDING_MESSAGES = 100;
@@ -17,7 +16,7 @@ const MAX_PENDING_MESSAGES = 100;
  * cannot send headers); the `start` event names the call and carries its ingest token. Media that
  * arrives while the token is being checked is held, in order, up to a bound.
  */
-export function acceptTwilio(deps: WsDeps, ws: WebSocket, address: string): void {
+export function acceptTwilio(deps: MediaDeps, ws: WebSocket, address: string, socketId?: number): void {
   const parser = new TwilioMediaStreamParser();
   let session: IngestSession | null = null;
   let tracks = new Map<string, IngestTrack>();
@@ -33,8 +32,8 @@ export function acceptTwilio(deps: WsDeps, ws: WebSocket, address: string): void
     } else if (event.type === 'stop') {
       const call = session?.call;
       if (call) {
-        deps.lifecycle
-          .complete(call)
+        deps.control
+          .completeCall(call)
           .catch((err) => deps.logger.warn({ err }, 'could not complete call on Twilio stop'));
       }
     }
@@ -44,11 +43,8 @@ export function acceptTwilio(deps: WsDeps, ws: WebSocket, address: string): void
     pending = [];
     try {
       // The token arrives only now: its check counts like an upgrade's (failures per address).
-      const { call } = await deps.authFailures.guard(address, () =>
-        resolveIngestCredential(deps, event.callId, event.token, undefined),
-      );
-      if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
-      await checkParticipants(deps, call.pk, event.participants);
+      const { callId, token, participants } = event;
+      const call = await deps.control.authorizeTwilio(address, { callId, token, participants }, socketId);
       if (ws.readyState !== ws.OPEN) return;
       session = new IngestSession(deps, ws, call);
       tracks = new Map(

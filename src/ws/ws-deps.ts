@@ -3,9 +3,9 @@ import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config/load-config.js';
 import type { AuthFailureLimiter } from '../edge/auth-failures.js';
 import type { CallLifecycle } from '../live/call-lifecycle.js';
-import type { FanoutPool } from '../live/fanout-pool.js';
 import type { LiveCallStats } from '../live/live-call-stats.js';
 import type { LiveRegistry } from '../live/live-registry.js';
+import type { MediaPool } from '../live/media-pool.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 import type { SocketQuotas } from './quotas.js';
@@ -15,9 +15,10 @@ export interface WsDeps {
   readonly config: Config;
   readonly store: Store;
   readonly bus: Bus;
+  /** This process's media plane (sockets opened here when there are no media workers). */
   readonly registry: LiveRegistry;
-  /** Fan-out worker processes that own listener sockets; null: listeners stay in this process. */
-  readonly fanout: FanoutPool | null;
+  /** Media worker processes that own the sockets; null: every socket stays in this process. */
+  readonly pool: MediaPool | null;
   readonly lifecycle: CallLifecycle;
   readonly metrics: Metrics;
   readonly logger: Logger;

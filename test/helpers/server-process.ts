@@ -44,7 +44,15 @@ export async function startNode(name: string, env: Record<string, string>): Prom
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EARSHOT_')));
   const child = killOnExit(
     spawn(process.execPath, [BIN, 'serve'], {
-      env: { ...base, EARSHOT_HOST: '127.0.0.1', EARSHOT_PORT: '0', EARSHOT_LOG_LEVEL: 'info', ...env },
+      env: {
+        ...base,
+        EARSHOT_HOST: '127.0.0.1',
+        EARSHOT_PORT: '0',
+        EARSHOT_LOG_LEVEL: 'info',
+        // One process unless a test asks for media workers (`auto` depends on the machine's cores).
+        EARSHOT_MEDIA_WORKERS: '0',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

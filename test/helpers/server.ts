@@ -36,7 +36,14 @@ export async function startTestServer(backend: Backend, env: ConfigOverrides = {
   });
   const config = loadConfig(
     {},
-    { EARSHOT_PORT: '0', EARSHOT_DATABASE_URL: db.url, EARSHOT_LOG_LEVEL: 'info', ...env },
+    {
+      EARSHOT_PORT: '0',
+      EARSHOT_DATABASE_URL: db.url,
+      EARSHOT_LOG_LEVEL: 'info',
+      // One process unless a test asks for workers (`auto` would depend on the machine's cores).
+      EARSHOT_MEDIA_WORKERS: '0',
+      ...env,
+    },
   );
   const server = await startServer(config, { logger: createLogger(config.logLevel, sink) });
   return {
@@ -82,16 +89,21 @@ export async function jsonRequest(
 }
 
 /**
- * The two places a listener socket can live, in the server process or in fan-out worker processes
- * (`EARSHOT_FANOUT_WORKERS`), and the two ways messages reach it: through the native addon (the
- * default) or through each socket (`EARSHOT_DIRECT_WRITES=off`). Listener tests run in each
+ * The two places a call's sockets can live, in the server process or in media worker processes
+ * (`EARSHOT_MEDIA_WORKERS`), and the two ways messages reach a listener: through the native addon
+ * (the default) or through each socket (`EARSHOT_DIRECT_WRITES=off`). Listener tests run in each
  * (`describe.each`).
  */
 export const LISTENER_MODES: readonly [string, ConfigOverrides][] = [
-  ['listeners in process', {}],
-  ['listeners in 2 fan-out workers', { EARSHOT_FANOUT_WORKERS: '2' }],
-  ['listeners in process, written through each socket', { EARSHOT_DIRECT_WRITES: 'off' }],
+  ['sockets in process', {}],
+  ['sockets in 2 media workers', { EARSHOT_MEDIA_WORKERS: '2' }],
+  ['sockets in process, written through each socket', { EARSHOT_DIRECT_WRITES: 'off' }],
 ];
+
+/** Whether a server started with these overrides puts its sockets in media workers. */
+export function inMediaWorkers(env: ConfigOverrides): boolean {
+  return Number(env.EARSHOT_MEDIA_WORKERS ?? 0) > 0;
+}
 
 /**
  * A server on SQLite with a live-listen organization for the enclosing `describe` block (started

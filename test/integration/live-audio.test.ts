@@ -5,7 +5,13 @@ import { bestTwoToneWindow, expectLevelNear } from '../helpers/audio-assertions.
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall } from '../helpers/live-call.js';
 import { openPacedSender } from '../helpers/paced-sender.js';
-import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  inMediaWorkers,
+  jsonRequest,
+  LISTENER_MODES,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 import { sine } from '../helpers/signals.js';
 import { maxLevelExcludingDb, rmsDbfs, toneLevelDb } from '../helpers/spectrum.js';
 import {
@@ -79,7 +85,7 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
     const off = modeEnv.EARSHOT_DIRECT_WRITES === 'off';
     expect(metrics).toMatch(new RegExp(`^earshot_direct_writes ${off ? 0 : 1}$`, 'm'));
     // The server runs in this process: count the messages its batch takes on the way to a real
-    // socket (fan-out workers write in their own processes, so this one hands none to the addon).
+    // socket (media workers write in their own processes, so this one hands none to the addon).
     const added = vi.spyOn(DirectWriteBatch.prototype, 'add');
     try {
       const call = await newCall();
@@ -89,7 +95,7 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
       caller.close();
       listener.ws.close();
       expect(listener.binary.length).toBeGreaterThan(20);
-      const direct = off || modeEnv.EARSHOT_FANOUT_WORKERS ? 0 : listener.binary.length;
+      const direct = off || inMediaWorkers(modeEnv) ? 0 : listener.binary.length;
       // Nearly every message: one that found bytes queued on the socket goes behind them instead.
       expect(added.mock.calls.length).toBeGreaterThanOrEqual(Math.floor(direct * 0.9));
       expect(added.mock.calls.length).toBeLessThanOrEqual(direct + 5);

@@ -36,7 +36,7 @@ export function renderMarkdown(results, T) {
   md.push(
     `- **Processes.** \`bench/run.mjs\` spawns the server under test (\`node bin/earshot.js serve\`, SQLite, log level warn), ` +
       "a bulk load generator and a probe generator (each its own process), and the two baseline servers. The server's CPU " +
-      'is read from `/proc/<pid>/stat` (utime + stime, all threads, with its child processes: fan-out workers) and its RSS from `/proc/<pid>/status` (the same processes); heap, event-loop ' +
+      'is read from `/proc/<pid>/stat` (utime + stime, all threads, with its child processes: media workers) and its RSS from `/proc/<pid>/status` (the same processes); heap, event-loop ' +
       'lag, frames out / dropped and the tick-duration histogram from its `/metrics`. ' +
       directWritesNote(facts.directWrites),
     `- **Scenario A.** ${c.calls} calls × 2 participants ingesting μ-law 8 kHz in 20 ms messages, deadline-paced and spread ` +
@@ -65,8 +65,8 @@ export function renderMarkdown(results, T) {
       `${c.stepSettleS} s settle + ${c.stepWindowS} s window each. A step is *served* when no frame is dropped, no tick skipped, ` +
       'no listener lost and ≥ 99 % of the expected messages are written; it *passes* when, in addition, the event-loop lag ' +
       `p99 is ≤ ${T.lagP99Ms} ms. Stepping stops at the first step not served. The steps run twice: against the server ` +
-      'above (listeners in its one event loop), then against a fresh server with fan-out workers ' +
-      '(`EARSHOT_FANOUT_WORKERS` = cores − 1), which own the listener sockets in their own processes.',
+      'above (listeners in its one event loop), then against a fresh server with media workers ' +
+      '(`EARSHOT_MEDIA_WORKERS` = cores − 1), each of which owns whole calls — ingest, mixing and listener sockets — in its own process.',
     '',
   );
   md.push('## Results', '');
@@ -109,11 +109,11 @@ export function renderMarkdown(results, T) {
   md.push('', `First step short of the ceiling criteria: ${s.ceilingInProcess.stop}.`, '');
   if (s.ceilingWorkers) {
     md.push(
-      `### Ceiling steps: ${s.ceilingWorkersCount} fan-out worker(s) (EARSHOT_FANOUT_WORKERS=${s.ceilingWorkersCount})`,
+      `### Ceiling steps: ${s.ceilingWorkersCount} media worker(s) (EARSHOT_MEDIA_WORKERS=${s.ceilingWorkersCount})`,
       '',
     );
     md.push(
-      'The same steps against a server started with fan-out workers (a separate server, calls and ingest, after the ' +
+      'The same steps against a server started with media workers (a separate server, calls and ingest, after the ' +
         'first one has stopped); server CPU is that of the main process and its workers together. "Ticks per write" is ' +
         "the main process's, which here writes only to its workers; each worker coalesces on its own load.",
       '',
@@ -162,8 +162,8 @@ export function renderMarkdown(results, T) {
       'and the clock runs catch-up ticks back to back, each listener holds the burst and gets it in one system call ' +
       '(`TickWriter`, `src/live/write-coalescing.ts`: one `send()` of a buffer shared by the output group through the ' +
       'addon, or one `writev`), and under sustained load up to 3 ticks go out per write ' +
-      '(`EARSHOT_WRITE_COALESCING`), so the cost per message falls as load rises. Beyond one core, fan-out workers ' +
-      '(`EARSHOT_FANOUT_WORKERS`) own the listener sockets in other processes and write what the main process mixes ' +
+      '(`EARSHOT_WRITE_COALESCING`), so the cost per message falls as load rises. Beyond one core, media workers ' +
+      '(`EARSHOT_MEDIA_WORKERS`) each own whole calls — ingest, mixing and listener sockets — on their own cores ' +
       '(second ceiling table).',
     '',
   );

@@ -90,15 +90,15 @@ export function rows(s, T) {
       `≤ ${T.vsFloor}`,
       ratioVerdict(s.vsFloor, T.vsFloor),
     ],
-    ...ceilingRows('listeners in the main process (EARSHOT_FANOUT_WORKERS=0)', s.ceilingInProcess, T),
+    ...ceilingRows('listeners in the main process (EARSHOT_MEDIA_WORKERS=0)', s.ceilingInProcess, T),
     ...(s.ceilingWorkers
       ? ceilingRows(
-          `with ${s.ceilingWorkersCount} fan-out worker(s) (EARSHOT_FANOUT_WORKERS=${s.ceilingWorkersCount})`,
+          `with ${s.ceilingWorkersCount} media worker(s) (EARSHOT_MEDIA_WORKERS=${s.ceilingWorkersCount})`,
           s.ceilingWorkers,
           T,
         )
       : s.ceilingWorkersError
-        ? [['Ceiling with fan-out workers', s.ceilingWorkersError, '', '']]
+        ? [['Ceiling with media workers', s.ceilingWorkersError, '', '']]
         : []),
     ['Load generators CPU, Scenario A (% of one core)', f1(s.generatorCpu), '', ''],
     [
@@ -139,6 +139,6 @@ export function renderTable(results, T) {
       .trimEnd();
   const out = [line(r[0]), w.map((n) => '-'.repeat(n)).join('  '), ...r.slice(1).map(line)];
   out.push('', `Ceiling stopped at: ${s.ceilingInProcess.stop}`);
-  if (s.ceilingWorkers) out.push(`Ceiling with fan-out workers stopped at: ${s.ceilingWorkers.stop}`);
+  if (s.ceilingWorkers) out.push(`Ceiling with media workers stopped at: ${s.ceilingWorkers.stop}`);
   return { table: out.join('\n'), summary: s };
 }

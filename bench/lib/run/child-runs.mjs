@@ -1,6 +1,6 @@
 /**
  * The parts of a bench/run.mjs run that run as their own processes once the single-node part has
- * torn down, so that they never share the CPU with it: the ceiling with fan-out workers (a second
+ * torn down, so that they never share the CPU with it: the ceiling with media workers (a second
  * `run.mjs --ceiling-only`) and the cluster benchmark (bench/cluster-bench.mjs).
  */
 import { execFile } from 'node:child_process';
@@ -15,14 +15,14 @@ const execFileP = promisify(execFile);
 const whyFailed = (err) => `${err.stderr ?? ''}`.trim().split('\n').at(-1) || err.message;
 
 /**
- * The ceiling again, against a server with fan-out workers (cores − 1, at least 1): { workers,
+ * The ceiling again, against a server with media workers (cores − 1, at least 1): { workers,
  * steps } or { workers, error }; null when skipped (--no-workers-ceiling, or no ceiling steps).
  */
 export async function workersCeiling(opts) {
   const workers = Math.max(1, os.availableParallelism() - 1);
   if (!opts.workersCeiling || opts.cfg.ceiling.length === 0) return null;
-  log(`ceiling with ${workers} fan-out worker(s): bench/run.mjs --ceiling-only …`);
-  const args = [benchFile('run.mjs'), '--ceiling-only', `--fanout-workers=${workers}`];
+  log(`ceiling with ${workers} media worker(s): bench/run.mjs --ceiling-only …`);
+  const args = [benchFile('run.mjs'), '--ceiling-only', `--media-workers=${workers}`];
   if (opts.quick) args.push('--quick');
   if (opts.ceilingArg !== undefined) args.push(`--ceiling=${opts.ceilingArg}`);
   args.push(`--direct-writes=${opts.directWrites}`);
@@ -34,7 +34,7 @@ export async function workersCeiling(opts) {
     });
     return { workers, steps: JSON.parse(stdout.trim().split('\n').at(-1)) };
   } catch (err) {
-    return { workers, error: `ceiling with fan-out workers failed: ${whyFailed(err)}` };
+    return { workers, error: `ceiling with media workers failed: ${whyFailed(err)}` };
   }
 }
 

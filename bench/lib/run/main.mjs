@@ -43,7 +43,7 @@ async function singleNode(opts) {
     dbUrl: `sqlite:${path.join(tmp, 'bench.db')}`,
     port,
     extra: {
-      EARSHOT_FANOUT_WORKERS: String(opts.fanoutWorkers),
+      EARSHOT_MEDIA_WORKERS: String(opts.mediaWorkers),
       EARSHOT_DIRECT_WRITES: opts.directWrites,
     },
   });

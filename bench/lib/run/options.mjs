@@ -16,10 +16,10 @@ const USAGE = `usage: node bench/run.mjs [options]        (npm run bench -- [opt
   --profile                the server runs with --cpu-prof (summarize with bench/profile-summary.mjs)
   --server-dist=<dir>      the server from another build (e.g. \`tsc --outDir\`), to compare versions
   --json=<file>            every measurement, raw
-  --fanout-workers=N       the server's EARSHOT_FANOUT_WORKERS (default 0)
+  --media-workers=N       the server's EARSHOT_MEDIA_WORKERS (default 0)
   --direct-writes=auto|on|off   the server's EARSHOT_DIRECT_WRITES (default auto)
-  --ceiling-only           just the ceiling steps, as JSON on stdout (the fan-out-worker pass)
-  --no-workers-ceiling     skip the second ceiling pass (EARSHOT_FANOUT_WORKERS = cores − 1)
+  --ceiling-only           just the ceiling steps, as JSON on stdout (the media-worker pass)
+  --no-workers-ceiling     skip the second ceiling pass (EARSHOT_MEDIA_WORKERS = cores − 1)
   --no-cluster             skip the cluster part (bench/cluster-bench.mjs)
   --help                   this text`;
 
@@ -33,7 +33,7 @@ const OPTIONS = {
   profile: { type: 'boolean' },
   'server-dist': { type: 'string' },
   json: { type: 'string' },
-  'fanout-workers': { type: 'string' },
+  'media-workers': { type: 'string' },
   'direct-writes': { type: 'string' },
   'ceiling-only': { type: 'boolean' },
   'no-workers-ceiling': { type: 'boolean' },
@@ -42,8 +42,8 @@ const OPTIONS = {
 
 /**
  * { cfg (the sizes, FULL or QUICK with --repeats/--window/--ceiling applied), and the rest:
- * quick, ceilingOnly, write, outFile, jsonFile, profile, serverDist, fanoutWorkers, directWrites,
- * ceilingArg (--ceiling as given, for the fan-out-worker pass), workersCeiling, cluster }.
+ * quick, ceilingOnly, write, outFile, jsonFile, profile, serverDist, mediaWorkers, directWrites,
+ * ceilingArg (--ceiling as given, for the media-worker pass), workersCeiling, cluster }.
  */
 export function parseRunOptions(argv) {
   const cl = commandLine(argv, { script: 'bench/run.mjs', options: OPTIONS, usage: USAGE });
@@ -51,7 +51,7 @@ export function parseRunOptions(argv) {
   const quick = v.quick ?? false;
   const ceilingOnly = v['ceiling-only'] ?? false;
   const cfg = { ...(quick ? QUICK : FULL) };
-  // The fan-out-worker pass measures only the ceiling.
+  // The media-worker pass measures only the ceiling.
   cfg.repeats = cl.number('repeats', ceilingOnly ? 0 : cfg.repeats);
   cfg.windowS = cl.number('window', cfg.windowS, { min: 0.1, integer: false });
   if (v.ceiling !== undefined) cfg.ceiling = ceilingSteps(v.ceiling, cl.fail);
@@ -64,7 +64,7 @@ export function parseRunOptions(argv) {
     jsonFile: v.json === undefined ? null : path.resolve(v.json),
     profile: v.profile ?? false,
     serverDist: v['server-dist'] === undefined ? null : path.resolve(v['server-dist']),
-    fanoutWorkers: cl.number('fanout-workers', 0),
+    mediaWorkers: cl.number('media-workers', 0),
     directWrites: cl.choice('direct-writes', ['auto', 'on', 'off'], 'auto'),
     ceilingArg: v.ceiling,
     workersCeiling: !v['no-workers-ceiling'],

@@ -1,0 +1,172 @@
+/**
+ * A media worker process (`EARSHOT_MEDIA_WORKERS` > 0): owns the whole real-time path of the calls
+ * the control plane places on it — ingest sockets, jitter buffers, mixing, encoding and listener
+ * sockets — on its own event loop and clock. The main process checks and admits every socket, then
+ * passes the raw socket here with what it was admitted as; `ws` completes the handshake and the
+ * same endpoint code as in one process takes over. What needs the database (a Twilio `start`, a
+ * call's end, activity) is asked of the main process (`ControlPlane` over the channel). Entry
+ * point: forked by `MediaPool`, never run by hand.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { Bus } from '../bus/bus.js';
+import { IpcBus } from '../bus/ipc-bus.js';
+import { NatsBus } from '../bus/nats-bus.js';
+import { AppError } from '../domain/app-error.js';
+import type { Call } from '../domain/entities.js';
+import { CloseCode } from '../domain/error-code.js';
+import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
+import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
+import { Clock } from '../live/clock.js';
+import type { ControlPlane, ListenerStatus } from '../live/control-plane.js';
+import { DirectWriteBatch } from '../live/direct-write.js';
+import { LISTENER_MAX_PAYLOAD_BYTES } from '../live/listener.js';
+import { LiveRegistry } from '../live/live-registry.js';
+import {
+  type ControlRequest,
+  type FromMediaWorker,
+  fromWireError,
+  parseMediaWorkerSettings,
+  type SocketGrant,
+  type ToMediaWorker,
+} from '../live/media-protocol.js';
+import { createLogger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { installProcessGuard } from '../observability/process-guard.js';
+import { closeSockets } from './close-sockets.js';
+import { acceptGenericIngest } from './generic-ingest-endpoint.js';
+import { Keepalive } from './keepalive.js';
+import { acceptListener } from './listen-endpoint.js';
+import type { MediaDeps } from './media-deps.js';
+import { acceptTwilio } from './twilio-endpoint.js';
+
+/** To the main process; nothing once the channel is gone (a send then would raise an `error` event). */
+const send = (message: FromMediaWorker) => {
+  if (process.connected) process.send?.(message);
+};
+
+const settings = parseMediaWorkerSettings(process.argv[2]);
+const logger = createLogger(settings.logLevel).child({ mediaWorker: process.pid });
+const metrics = new Metrics();
+
+/** Requests to the control plane, answered in order of arrival by id. */
+const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: unknown) => void }>();
+let nextRequest = 1;
+function request<T>(req: ControlRequest): Promise<T> {
+  const id = nextRequest++;
+  return new Promise<T>((resolve, reject) => {
+    if (!process.connected) return reject(new AppError('SERVICE_UNAVAILABLE', 'Server shutting down'));
+    waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    send({ t: 'request', id, request: req });
+  });
+}
+const control: ControlPlane = {
+  touchCall: (callPk) => send({ t: 'touch', callPk }),
+  completeCall: (call) => request<void>({ op: 'completeCall', call }),
+  authorizeTwilio: (address, start, socketId = 0) =>
+    request<Call>({ op: 'authorizeTwilio', address, start, socketId }),
+  listenerStatus: (callPk, tokenHash) => request<ListenerStatus>({ op: 'listenerStatus', callPk, tokenHash }),
+};
+
+const ipcBus = settings.nats
+  ? null
+  : new IpcBus(
+      (m) => send({ t: 'bus', m }),
+      (err) => logger.error({ err }, 'bus handler failed'),
+    );
+const bus: Bus =
+  ipcBus ??
+  (await NatsBus.connect({
+    servers: [...(settings.nats?.servers ?? [])],
+    prefix: settings.nats?.prefix ?? 'earshot',
+    log: logger,
+    onFrameDropped: (reason) => metrics.framesDropped.inc({ reason }),
+  }));
+bus.onReconnect(() => send({ t: 'reconnected' }));
+
+const clock = new Clock({
+  onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
+  onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
+  onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
+});
+const directWrites = DirectWriteBatch.create(settings.directWrites, (err) =>
+  logger.warn({ err: err.message }, 'native addon not built: listener messages go through each socket'),
+);
+metrics.directWrites.set(directWrites ? 1 : 0);
+const registry = new LiveRegistry({
+  bus,
+  clock,
+  metrics,
+  log: logger,
+  writeCoalescing: settings.writeCoalescing,
+  directWrites,
+});
+const deps: MediaDeps = { registry, bus, metrics, logger, control };
+
+const options = { noServer: true, perMessageDeflate: false } as const;
+const servers: Record<SocketGrant['kind'], WebSocketServer> = {
+  listener: new WebSocketServer({ ...options, maxPayload: LISTENER_MAX_PAYLOAD_BYTES }),
+  ingest: new WebSocketServer({ ...options, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES }),
+  twilio: new WebSocketServer({ ...options, maxPayload: TWILIO_MAX_MESSAGE_CHARS * 4 }),
+};
+const keepalive = new Keepalive();
+
+function adopt(message: Extract<ToMediaWorker, { t: 'socket' }>, socket: Socket | undefined): void {
+  const { id, grant } = message;
+  if (!socket) return void send({ t: 'closed', id });
+  socket.on('error', () => socket.destroy());
+  socket.once('close', () => send({ t: 'closed', id }));
+  const request = { method: 'GET', url: message.url, headers: message.headers };
+  servers[grant.kind].handleUpgrade(
+    request as unknown as IncomingMessage,
+    socket,
+    Buffer.from(message.head),
+    (ws) => {
+      keepalive.watch(ws);
+      if (grant.kind === 'listener') acceptListener(deps, ws, grant);
+      else if (grant.kind === 'ingest') acceptGenericIngest(deps, ws, grant);
+      else acceptTwilio(deps, ws, grant.address, id);
+    },
+  );
+}
+
+async function shutdown(): Promise<void> {
+  keepalive.stop();
+  registry.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
+  const clients = Object.values(servers).flatMap((wss) => [...wss.clients]);
+  await closeSockets(clients, CloseCode.GOING_AWAY, 'server shutting down');
+  clock.stop();
+  await bus.close().catch(() => {});
+  process.exit(0);
+}
+
+process.on('message', (message: ToMediaWorker, handle?: Socket) => {
+  switch (message.t) {
+    case 'socket':
+      return adopt(message, handle);
+    case 'bus':
+      return ipcBus?.receive(message.m);
+    case 'reply': {
+      const pending = waiting.get(message.id);
+      if (!pending) return;
+      waiting.delete(message.id);
+      if (message.error) pending.reject(fromWireError(message.error));
+      else pending.resolve(message.value);
+      return;
+    }
+    case 'metrics?':
+      return void metrics.registry
+        .getMetricsAsJSON()
+        .then((json) => send({ t: 'metrics', id: message.id, metrics: json }));
+    case 'shutdown':
+      return void shutdown();
+  }
+});
+installProcessGuard((err, origin, logIt) => {
+  send({ t: 'uncaught' });
+  if (logIt) logger.error({ err, origin }, 'unexpected error; still serving');
+});
+// Without the main process there is nothing to do: its sockets' owner is gone.
+process.on('disconnect', () => process.exit(0));
+send({ t: 'ready' });
