@@ -18,12 +18,27 @@
  *   returns 0 or -errno. Node has no API for it on TCP sockets. A listener's backlog must show in
  *   user space within seconds of its client stalling (SPEC §3), not after megabytes of autotuned
  *   kernel buffer.
+ *
+ * tcpUnread(fd: number, out: Int32Array): number
+ *   What the kernel knows of bytes written but not yet read by the peer's application, beyond
+ *   what is merely in flight: out[0] = bytes not yet sent (tcpi_notsent_bytes), out[1] = the
+ *   peer's advertised receive window (tcpi_snd_wnd, Linux 5.4+), which shrinks as the peer's
+ *   receive buffer fills with data its application does not read. Returns 0 or -errno (-ENOTSUP
+ *   where the kernel does not report the window). A client that stops reading fills its own
+ *   receive buffer first (hundreds of KB); only the window shows that, seconds before anything
+ *   backs up on this side.
  */
 #include <errno.h>
 #include <node_api.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <string.h>
+#ifdef __linux__
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#endif
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* macOS: Node ignores SIGPIPE process-wide anyway */
@@ -97,6 +112,35 @@ static napi_value set_send_buffer(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value tcp_unread(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
+    return fail(env, "tcpUnread(fd, out): 2 arguments expected");
+  int32_t fd;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) return fail(env, "fd must be a number");
+  int32_t* out;
+  size_t length;
+  if (!int32_array(env, argv[1], &out, &length) || length < 2)
+    return fail(env, "out must be an Int32Array of 2");
+  int rc = -ENOTSUP;
+#ifdef __linux__
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  memset(&ti, 0, sizeof ti);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) rc = -errno;
+  else if (len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd) rc = -ENOTSUP;
+  else {
+    out[0] = (int32_t)(ti.tcpi_notsent_bytes > INT32_MAX ? INT32_MAX : ti.tcpi_notsent_bytes);
+    out[1] = (int32_t)(ti.tcpi_snd_wnd > INT32_MAX ? INT32_MAX : ti.tcpi_snd_wnd);
+    rc = 0;
+  }
+#endif
+  napi_value result;
+  napi_create_int32(env, rc, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "writeAll", NAPI_AUTO_LENGTH, write_all, NULL, &fn) != napi_ok) return NULL;
@@ -104,5 +148,7 @@ NAPI_MODULE_INIT() {
   if (napi_create_function(env, "setSendBuffer", NAPI_AUTO_LENGTH, set_send_buffer, NULL, &fn) != napi_ok)
     return NULL;
   if (napi_set_named_property(env, exports, "setSendBuffer", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "tcpUnread", NAPI_AUTO_LENGTH, tcp_unread, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "tcpUnread", fn) != napi_ok) return NULL;
   return exports;
 }

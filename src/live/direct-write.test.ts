@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import os from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DirectFd, DirectWriteBatch, type DirectWriteTarget } from './direct-write.js';
+import { DirectFd, DirectWriteBatch, type DirectWriteTarget, UnreadProbe } from './direct-write.js';
 
 /**
  * What went through the native addon. Every byte that the addon does not send is resent through
@@ -230,5 +230,40 @@ describe('DirectWriteBatch', () => {
     await expect
       .poll(() => received.map((r) => Buffer.concat(r).toString()))
       .toEqual(['xy', 'xy', 'z', 'xy']);
+  });
+});
+
+describe.runIf(os.platform() === 'linux')('UnreadProbe', () => {
+  /** Writes `bytes` in 644-byte messages (one 20 ms listener message each) every 2 ms. */
+  async function stream(socket: Socket, bytes: number): Promise<void> {
+    for (let sent = 0; sent < bytes; sent += 644) {
+      socket.write(Buffer.alloc(644));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  it('sees nothing unread for a client that reads, and what a client that stopped reading left in its receive buffer', async () => {
+    const { writers, clients, close } = await socketPairs(2);
+    try {
+      const probes = writers.map(() => new UnreadProbe());
+      const fds = writers.map((w) => new DirectFd(w).get(0));
+      expect(probes.map((p, i) => p.measure(fds[i]))).toEqual([0, 0]);
+      clients[1].pause(); // stops reading: what arrives stays in its kernel receive buffer
+      const seen: number[][] = [];
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(writers.map((w) => stream(w, 32 * 1024)));
+        seen.push(probes.map((p, i) => p.measure(fds[i])));
+      }
+      // The reader never looks behind by more than the slack allows; the stalled one, by about
+      // what it was sent once its window stopped growing (320 KB in all, its buffer ~100–200 KB).
+      expect(Math.max(...seen.map(([reading]) => reading))).toBe(0);
+      expect(seen.at(-1)?.[1]).toBeGreaterThan(32 * 1024);
+    } finally {
+      close();
+    }
+  });
+
+  it('is 0 without a descriptor', () => {
+    expect(new UnreadProbe().measure(-1)).toBe(0);
   });
 });

@@ -7,6 +7,8 @@ interface DirectWriteAddon {
   writeAll(fds: Int32Array, count: number, message: Uint8Array, results: Int32Array): number;
   /** SO_SNDBUF; 0 or -errno. Missing from addons built before it existed. */
   setSendBuffer?(fd: number, bytes: number): number;
+  /** out[0] = bytes not yet sent, out[1] = the peer's advertised window; 0 or -errno. */
+  tcpUnread?(fd: number, out: Int32Array): number;
 }
 
 /** Where node-gyp puts the addon, from src/live or dist/live alike. */
@@ -41,6 +43,37 @@ export function limitSendBuffer(fd: number, bytes: number, addonPath = ADDON_PAT
   sendBufferAddon ??= loadAddon(addonPath);
   if (sendBufferAddon instanceof Error || typeof sendBufferAddon.setSendBuffer !== 'function') return false;
   return sendBufferAddon.setSendBuffer(fd, bytes) === 0;
+}
+
+/**
+ * Window shrinkage not counted as unread: an ACK may leave before the peer's application read what
+ * it acknowledges, and a receiver reopens its window only in steps of a few segments, so a client
+ * that reads everything at once can look a few KB behind at any moment.
+ */
+const WINDOW_SLACK_BYTES = 8 * 1024;
+
+/**
+ * Bytes written to a TCP socket that the peer's application has not read yet, as far as this
+ * kernel can tell — beyond those merely in flight, which depend on the network's round trip, not
+ * on the client. A client that stops reading first fills its own receive buffer (~100 KB on
+ * Linux, seconds of audio) while acknowledging everything, so nothing backs up on this side; but
+ * the receive window it advertises shrinks by every byte left unread. This probe remembers the
+ * largest window the peer advertised and counts the shrinkage (past WINDOW_SLACK_BYTES) plus what
+ * the kernel has not sent yet. 0 when the addon or the kernel cannot tell (Linux 5.4+ can).
+ */
+export class UnreadProbe {
+  readonly #out = new Int32Array(2);
+  #maxWindow = 0;
+
+  measure(fd: number, addonPath = ADDON_PATH): number {
+    if (fd < 0) return 0;
+    sendBufferAddon ??= loadAddon(addonPath);
+    if (sendBufferAddon instanceof Error || typeof sendBufferAddon.tcpUnread !== 'function') return 0;
+    if (sendBufferAddon.tcpUnread(fd, this.#out) !== 0) return 0;
+    const [notSent, window] = this.#out;
+    if (window > this.#maxWindow) this.#maxWindow = window;
+    return notSent + Math.max(0, this.#maxWindow - window - WINDOW_SLACK_BYTES);
+  }
 }
 
 /** Someone whose message went out through a batch, told what the kernel did not take. */

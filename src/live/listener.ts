@@ -7,6 +7,7 @@ import {
   type DirectWriteTarget,
   LISTENER_SEND_BUFFER_BYTES,
   limitSendBuffer,
+  UnreadProbe,
 } from './direct-write.js';
 import { type ListenerFormat, messagePayloadBytes } from './listener-options.js';
 import { frameHeaderBytes } from './ws-frame.js';
@@ -66,6 +67,8 @@ const EVICT_AFTER_MS = 5000;
  * it reads; without this it would never be "continuously" behind, only always.
  */
 const CAUGHT_UP_AFTER_MS = 1000;
+/** How often a listener asks the kernel how much its client left unread (one getsockopt). */
+const PROBE_EVERY_MS = 200;
 
 /** SPEC §3's slow-listener rule for a format: drop past ~200 ms of backlog, close after 5 s of it. */
 export function listenerPolicy(format: ListenerFormat): ListenerPolicy {
@@ -119,6 +122,10 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   /** Between `cork()` and `uncork()`: messages are held in `#held`, on purpose, so not backlog. */
   #corked = false;
   readonly #held: Buffer[] = [];
+  /** What the client left unread in the kernel (its receive buffer, our unsent bytes), as last probed. */
+  readonly #probe = new UnreadProbe();
+  #unreadBytes = 0;
+  #probedAtMs = 0;
 
   constructor(ws: WebSocket, format: ListenerFormat, policy: ListenerPolicy, tokenHash = '') {
     this.ws = ws;
@@ -158,7 +165,12 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   send(frame: Buffer, nowMs: number, batch: DirectWriteBatch | null = null): SendResult {
     if (this.closed) return 'closed';
     let queued = this.#socket.writableLength;
-    if (queued > this.#policy.maxBacklogBytes) {
+    if (nowMs - this.#probedAtMs >= PROBE_EVERY_MS) {
+      this.#probedAtMs = nowMs;
+      this.#unreadBytes = this.#probe.measure(this.#fd.get(0));
+    }
+    // Backlog: what waits in this process plus what the client has not read out of the kernel.
+    if (queued + this.#unreadBytes > this.#policy.maxBacklogBytes) {
       if (this.#backlogSinceMs === 0) this.#backlogSinceMs = nowMs;
       this.#clearSinceMs = 0;
       this.#droppedMs += this.format.frameMs;

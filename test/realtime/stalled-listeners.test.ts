@@ -9,8 +9,9 @@ import { startServerProcess } from '../helpers/server-process.js';
  * at half the stream's rate, loses frames and is then closed with 1008 `listener too slow`, while a
  * healthy listener of the same call hears no gap. Before, the kernel's autotuned send buffer (up to
  * 4 MiB) hid the backlog: no frame was dropped and the keepalive cut the socket after 30–45 s.
- * What no server can see is the client's own receive buffer (~190 KB on loopback here, ~6 s of
- * audio), so drops start only once it is full.
+ * Then the client's own receive buffer (~190 KB on loopback here, ~6 s of audio) hid it: now the
+ * server also counts what the client left unread there, from the shrinking receive window it
+ * advertises (`UnreadProbe`), so drops start within seconds of the stall.
  */
 const STREAM_BYTES_PER_S = 50 * (640 + 4);
 
@@ -74,11 +75,13 @@ describe.each(LISTENER_MODES.slice(0, 2))('stalled listeners (%s)', (_mode, env)
     console.log(
       `stalled listener (stops reading): first drop after ${firstDropS.toFixed(1)} s, closed after ${goneS.toFixed(1)} s`,
     );
-    // Its own receive buffer fills first (~6 s); then the server's, then 5 s of backlog (SPEC §3).
+    // Its receive window first grows (the receiver's autotuning), then shrinks by every byte left
+    // unread: ~200 ms of that is a backlog (drops), and 5 s of backlog closes it (SPEC §3). Issue
+    // 11's bar: closed within 10 s of the stall.
     expect(firstDropS).toBeGreaterThan(0);
-    expect(firstDropS).toBeLessThan(12);
+    expect(firstDropS).toBeLessThan(5);
     expect(goneS - firstDropS).toBeGreaterThan(4);
-    expect(goneS - firstDropS).toBeLessThan(7);
+    expect(goneS).toBeLessThan(10);
     expect([1008, null]).toContain(closed);
   }, 60_000);
 
@@ -89,9 +92,11 @@ describe.each(LISTENER_MODES.slice(0, 2))('stalled listeners (%s)', (_mode, env)
     console.log(
       `stalled listener (reads at half speed): first drop after ${firstDropS.toFixed(1)} s, closed after ${goneS.toFixed(1)} s`,
     );
+    // It reads in bursts (whole receive buffers, then a pause worth them): when its window shows
+    // the backlog depends on where in a burst it stalled (2–7 s measured), then 5 s more.
     expect(firstDropS).toBeGreaterThan(0);
     expect(goneS).toBeGreaterThan(firstDropS + 4);
-    expect(goneS).toBeLessThan(40);
+    expect(goneS).toBeLessThan(15);
     expect([1008, null]).toContain(closed);
   }, 60_000);
 
