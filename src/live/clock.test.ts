@@ -1,36 +1,75 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Clock } from './clock.js';
 
+type Callback = () => void;
+
 /**
  * Time under the test's control, as one event loop sees it: the clock reads `nowNs` (its injected
- * time source), and its timers (the global setTimeout/clearTimeout, stubbed) wait in a queue.
- * `runUntil` lets time pass, firing each timer when it falls due, in order; `block` is a callback
- * that holds the loop for a while, so a timer that falls due meanwhile fires late, when it ends.
- * Like Node's, a timer never fires sooner than 1 ms after it is set.
+ * time source), and its timers and immediates (the global setTimeout/clearTimeout and
+ * setImmediate/clearImmediate, stubbed) wait in queues. `runUntil` lets time pass one loop
+ * iteration after another, like libuv: the timers that are due, then the poll phase (the I/O
+ * callbacks that have arrived by then: `arrive`), then the check phase (the immediates queued
+ * before it began; one queued meanwhile waits for the next iteration). When nothing is ready,
+ * time jumps to the next timer. `block` is a callback that holds the loop for a while, so a timer
+ * that falls due meanwhile fires late, when it ends. Like Node's, a timer never fires sooner than
+ * 1 ms after it is set.
  */
 function fakeTime() {
   let nowMs = 0;
   let nextId = 1;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  vi.stubGlobal('setTimeout', (fn: () => void, ms: number) => {
+  const timers = new Map<number, { at: number; fn: Callback }>();
+  const immediates = new Map<number, Callback>();
+  const io: { at: number; fn: Callback }[] = [];
+  vi.stubGlobal('setTimeout', (fn: Callback, ms: number) => {
     const id = nextId++;
     timers.set(id, { at: nowMs + Math.max(1, ms), fn });
     return id;
   });
   vi.stubGlobal('clearTimeout', (id: number) => timers.delete(id));
+  vi.stubGlobal('setImmediate', (fn: Callback) => {
+    const id = nextId++;
+    immediates.set(id, fn);
+    return id;
+  });
+  vi.stubGlobal('clearImmediate', (id: number) => immediates.delete(id));
+  const dueTimer = () => {
+    let first: [number, { at: number; fn: Callback }] | undefined;
+    for (const entry of timers)
+      if (entry[1].at <= nowMs && (!first || entry[1].at < first[1].at)) first = entry;
+    return first;
+  };
   return {
     nowNs: () => BigInt(nowMs) * 1_000_000n,
     nowMs: () => nowMs,
     pendingTimers: () => timers.size,
+    pendingImmediates: () => immediates.size,
+    /** An I/O callback (a socket read) ready from `atMs` on: it runs in the first poll phase after. */
+    arrive(atMs: number, fn: Callback) {
+      io.push({ at: atMs, fn });
+    },
     runUntil(ms: number) {
       for (;;) {
-        let first: [number, { at: number; fn: () => void }] | undefined;
-        for (const entry of timers)
-          if (entry[1].at <= ms && (!first || entry[1].at < first[1].at)) first = entry;
-        if (!first) break;
-        timers.delete(first[0]);
-        nowMs = Math.max(nowMs, first[1].at);
-        first[1].fn();
+        // Timers phase.
+        for (let t = dueTimer(); t; t = dueTimer()) {
+          timers.delete(t[0]);
+          t[1].fn();
+        }
+        // Poll phase: what has arrived by now, in arrival order.
+        io.sort((a, b) => a.at - b.at);
+        while (io.length > 0 && io[0].at <= nowMs) io.shift()?.fn();
+        // Check phase: the immediates queued before it.
+        const ready = [...immediates];
+        for (const [id, fn] of ready) {
+          if (!immediates.delete(id)) continue; // cleared meanwhile
+          fn();
+        }
+        if (immediates.size > 0 || dueTimer() || (io.length > 0 && io[0].at <= nowMs)) continue;
+        let nextAt = Number.POSITIVE_INFINITY;
+        for (const [, t] of timers) nextAt = Math.min(nextAt, t.at);
+        for (const e of io) nextAt = Math.min(nextAt, e.at);
+        if (nextAt > ms) break;
+        nowMs = Math.max(nowMs, nextAt);
       }
       nowMs = Math.max(nowMs, ms);
     },
@@ -68,7 +107,7 @@ describe('Clock', () => {
     expect(clock.tick).toBe(50);
   });
 
-  it('runs missed ticks back to back after a stall, up to the catch-up limit, then skips', () => {
+  it('runs missed ticks one after another after a stall, up to the catch-up limit, then skips', () => {
     const time = fakeTime();
     const skipped: number[] = [];
     const clock = new Clock({ nowNs: time.nowNs, maxCatchUpTicks: 5, onSkip: (n) => skipped.push(n) });
@@ -81,8 +120,8 @@ describe('Clock', () => {
     clock.stop();
     expect(ran).toEqual([
       [0, 20],
-      // When the handler returns, deadlines 40..100 ms run back to back in the same timer callback
-      // (5 ticks with the one that stalled: the limit) ...
+      // When the handler returns, deadlines 40..100 ms run one per loop iteration, with no time
+      // passing between them here (5 ticks with the one that stalled: the limit) ...
       [1, 225],
       [2, 225],
       [3, 225],
@@ -152,7 +191,7 @@ describe('Clock', () => {
     time.runUntil(40);
     clock.remove(h);
     expect(clock.running).toBe(false);
-    expect(time.pendingTimers()).toBe(0);
+    expect(time.pendingTimers() + time.pendingImmediates()).toBe(0);
     time.runUntil(140);
     expect(ran).toEqual([0, 1]);
     // Restarted, it counts on from where it stopped, a period after it is added.
@@ -163,6 +202,152 @@ describe('Clock', () => {
     time.runUntil(160);
     expect(ran).toEqual([0, 1, 2]);
     clock.stop();
-    expect(time.pendingTimers()).toBe(0);
+    expect(time.pendingTimers() + time.pendingImmediates()).toBe(0);
+  });
+
+  it('runs each tick after the I/O that arrived before it, even a late one (a poll comes first)', () => {
+    const time = fakeTime();
+    const log: string[] = [];
+    const clock = new Clock({ nowNs: time.nowNs });
+    clock.add((tick) => log.push(`tick ${tick} at ${time.nowMs()}`));
+    // Another callback holds the loop from 30 to 45 ms; a frame lands on its socket at 38 ms, before
+    // the deadline of 40 ms, but can only be read once the loop is free.
+    setTimeout(() => time.block(15), 30);
+    time.arrive(38, () => log.push(`read at ${time.nowMs()}`));
+    time.runUntil(60);
+    clock.stop();
+    expect(log).toEqual(['tick 0 at 20', 'read at 45', 'tick 1 at 45', 'tick 2 at 60']);
+  });
+
+  it('a stall of N ticks runs N ticks with correct behind values, reading I/O between them', () => {
+    const time = fakeTime();
+    const log: string[] = [];
+    const clock = new Clock({ nowNs: time.nowNs });
+    clock.add((tick, behind) => {
+      log.push(`tick ${tick} behind ${behind}`);
+      if (tick === 0) time.block(65); // the loop is held from 20 to 85 ms: deadlines 40, 60, 80 fall due
+      if (tick === 1) {
+        // Something the tick wrote is answered at once; reading the answer holds the loop until
+        // 101 ms, so the deadline of 100 ms falls due during the catch-up as well.
+        time.arrive(time.nowMs(), () => {
+          log.push(`read answer at ${time.nowMs()}`);
+          time.block(16);
+        });
+      }
+    });
+    // A participant's frames land every 20 ms, at 30, 50 and 70 ms, during the stall.
+    for (const at of [30, 50, 70]) time.arrive(at, () => log.push(`read ${at} at ${time.nowMs()}`));
+    time.runUntil(130);
+    clock.stop();
+    expect(log).toEqual([
+      'tick 0 behind 0',
+      // At 85 ms, everything that arrived during the stall is read before the first catch-up tick.
+      'read 30 at 85',
+      'read 50 at 85',
+      'read 70 at 85',
+      'tick 1 behind 2', // the deadline of 40 ms; those of 60 and 80 are due too
+      'read answer at 85', // a poll between catch-up ticks
+      // At 101 ms: 60, 80 and 100 are due. The count is taken afresh at each tick.
+      'tick 2 behind 2',
+      'tick 3 behind 1',
+      'tick 4 behind 0',
+      'tick 5 behind 0', // 120 ms, on time
+    ]);
+    expect(clock.tick).toBe(6);
+  });
+
+  it('stop() during a catch-up cancels the rest: from a handler or from I/O between ticks', () => {
+    for (const stopper of ['handler', 'io'] as const) {
+      const time = fakeTime();
+      const ticks: number[] = [];
+      const clock = new Clock({ nowNs: time.nowNs });
+      clock.add((tick) => {
+        ticks.push(tick);
+        if (tick === 0) time.block(105); // until 125 ms: 5 ticks due
+        // A socket read between catch-up ticks 1 and 2 whose callback stops the clock.
+        if (tick === 1 && stopper === 'io') time.arrive(time.nowMs(), () => clock.stop());
+        if (tick === 2 && stopper === 'handler') clock.stop();
+      });
+      time.runUntil(300);
+      expect(ticks, stopper).toEqual(stopper === 'handler' ? [0, 1, 2] : [0, 1]);
+      expect(clock.running).toBe(false);
+      expect(time.pendingTimers() + time.pendingImmediates()).toBe(0);
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('a handler that stops and restarts the clock mid-burst leaves exactly one schedule', () => {
+    const time = fakeTime();
+    const ran: [tick: number, at: number][] = [];
+    const clock = new Clock({ nowNs: time.nowNs });
+    const h = (tick: number) => {
+      ran.push([tick, time.nowMs()]);
+      if (tick === 0) time.block(65); // until 85 ms: 3 more ticks due
+      if (tick === 1) {
+        clock.stop();
+        clock.add(h); // restarted: next tick a period from now (105 ms)
+      }
+    };
+    clock.add(h);
+    time.runUntil(140);
+    clock.stop();
+    expect(ran).toEqual([
+      [0, 20],
+      [1, 85],
+      [2, 105],
+      [3, 125],
+    ]);
+    expect(time.pendingTimers() + time.pendingImmediates()).toBe(0);
+  });
+});
+
+describe('Clock on the real event loop', () => {
+  it('reads a socket between catch-up ticks, and a stopped clock runs no queued tick', async () => {
+    // The real loop and real sockets; only the clock's time is injected, so that a stall of five
+    // periods is a jump of the time source, not a wait.
+    let offsetNs = 0n;
+    const nowNs = () => process.hrtime.bigint() + offsetNs;
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => client.once('connect', resolve));
+    const peer = await accepted;
+    try {
+      const log: string[] = [];
+      peer.on('data', () => log.push('read'));
+      const clock = new Clock({ nowNs });
+      const done = new Promise<void>((resolve) => {
+        clock.add((tick, behind) => {
+          log.push(`tick ${tick} behind ${behind}`);
+          if (tick === 0) {
+            offsetNs += 100_000_000n; // a 100 ms stall: 5 more deadlines due
+            client.write('frame'); // lands in the peer's socket buffer during the "stall"
+            setImmediate(() => log.push('immediate'));
+          }
+          if (tick === 3) {
+            clock.stop(); // tick 4 is due and would be queued next: it must not run
+            setTimeout(resolve, 30);
+          }
+        });
+      });
+      await done;
+      expect(log.filter((e) => e.startsWith('tick'))).toEqual([
+        'tick 0 behind 0',
+        'tick 1 behind 4',
+        'tick 2 behind 3',
+        'tick 3 behind 2',
+      ]);
+      // Both ran before the burst was over (with back-to-back ticks they would come after it).
+      expect(log.indexOf('immediate')).toBeLessThan(log.indexOf('tick 2 behind 3'));
+      expect(log.indexOf('read')).toBeGreaterThan(0);
+      expect(log.indexOf('read')).toBeLessThan(log.indexOf('tick 3 behind 2'));
+      expect(clock.running).toBe(false);
+    } finally {
+      client.destroy();
+      peer.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -1,8 +1,12 @@
 /**
  * The one real-time clock of a process: ticks every `periodMs` on deadlines computed from
- * `process.hrtime`, so timer lateness never accumulates into drift. After a stall (GC, a blocked
- * event loop) it runs the missed ticks back to back, up to `maxCatchUpTicks`, then skips the rest
- * and reports how many it skipped. It runs only while it has handlers, so an idle node costs nothing.
+ * `process.hrtime`, so timer lateness never accumulates into drift. Every tick runs from
+ * `setImmediate`, i.e. in the event loop's check phase, right after a poll for I/O: the timer only
+ * wakes the loop, and sockets that became readable meanwhile (ingest frames that arrived while the
+ * loop was busy) are read before the tick mixes. After a stall (GC, a blocked event loop) it runs
+ * the missed ticks one per loop iteration, each after a poll, up to `maxCatchUpTicks`, then skips the
+ * rest and reports how many it skipped. It runs only while it has handlers, so an idle node costs
+ * nothing.
  */
 export interface ClockOptions {
   readonly periodMs?: number;
@@ -19,7 +23,9 @@ export interface ClockOptions {
 /**
  * Called once per tick with the tick number and how many more ticks are already due to run right
  * after this one (0 when the clock is on time; > 0 while it catches up after a stall), so that a
- * handler can batch work across a catch-up burst.
+ * handler can batch work across a catch-up burst. Only I/O callbacks (and other immediates) run
+ * between the ticks of a burst; `behind` never promises more ticks than will run, unless the clock
+ * is stopped meanwhile.
  */
 export type TickHandler = (tick: number, behind: number) => void;
 
@@ -31,7 +37,13 @@ export class Clock {
   readonly #handlers = new Set<TickHandler>();
   #next = 0n;
   #tick = 0;
+  #running = false;
+  /** Bumped by stop(): a tick in progress sees it and schedules nothing more. */
+  #epoch = 0;
+  /** Ticks run so far in the current catch-up burst (reset once the clock is on time again). */
+  #ran = 0;
   #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
 
   constructor(options: ClockOptions = {}) {
     this.#periodNs = BigInt(Math.round((options.periodMs ?? 20) * 1e6));
@@ -46,13 +58,15 @@ export class Clock {
   }
 
   get running(): boolean {
-    return this.#timer !== undefined;
+    return this.#running;
   }
 
   /** Adds a handler, called once per tick with the tick number; starts the clock if it was idle. */
   add(handler: TickHandler): void {
     this.#handlers.add(handler);
-    if (!this.#timer) {
+    if (!this.#running) {
+      this.#running = true;
+      this.#ran = 0;
       this.#next = this.#nowNs() + this.#periodNs;
       this.#schedule();
     }
@@ -64,9 +78,14 @@ export class Clock {
     if (this.#handlers.size === 0) this.stop();
   }
 
+  /** Stops at once: a tick already queued (timer or immediate) does not run; nothing stays scheduled. */
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
     this.#timer = undefined;
+    this.#immediate = undefined;
+    this.#running = false;
+    this.#epoch++;
   }
 
   #schedule(): void {
@@ -75,27 +94,46 @@ export class Clock {
     this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(delayMs)));
   }
 
+  /** The timer only wakes the loop: the tick runs after the poll phase that follows. */
   readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#immediate = setImmediate(this.#onImmediate);
+  };
+
+  /**
+   * Runs one due tick, then either queues the next due one (another immediate: the loop polls I/O
+   * first), or skips what the catch-up allowance does not cover, or waits for the next deadline.
+   */
+  readonly #onImmediate = (): void => {
+    this.#immediate = undefined;
+    const epoch = this.#epoch;
     let now = this.#nowNs();
-    let ran = 0;
-    while (now >= this.#next && ran < this.#maxCatchUp && this.#handlers.size > 0) {
+    if (now >= this.#next && this.#ran < this.#maxCatchUp) {
       const lateMs = Number(now - this.#next) / 1e6;
       const due = Number((now - this.#next) / this.#periodNs);
-      this.#runHandlers(Math.min(due, this.#maxCatchUp - ran - 1));
+      this.#runHandlers(Math.min(due, this.#maxCatchUp - this.#ran - 1));
+      // A handler stopped the clock (and maybe started it again, with its own schedule).
+      if (epoch !== this.#epoch) return;
       this.#next += this.#periodNs;
-      ran++;
+      this.#ran++;
       const after = this.#nowNs();
       this.#options.onTick?.(Number(after - now) / 1e6, lateMs);
+      if (epoch !== this.#epoch) return;
       now = after;
+      if (now >= this.#next && this.#ran < this.#maxCatchUp) {
+        this.#immediate = setImmediate(this.#onImmediate);
+        return;
+      }
     }
     if (now >= this.#next) {
       const skipped = Number((now - this.#next) / this.#periodNs) + 1;
       this.#next += BigInt(skipped) * this.#periodNs;
       this.#tick += skipped;
       this.#options.onSkip?.(skipped);
+      if (epoch !== this.#epoch) return;
     }
-    if (this.#handlers.size > 0) this.#schedule();
-    else this.#timer = undefined;
+    this.#ran = 0;
+    this.#schedule();
   };
 
   #runHandlers(behind: number): void {
