@@ -104,21 +104,66 @@ serveRpc({
     pacer.stop();
     return true;
   },
-  /** Opens cheap listeners on every path of `paths` into `group`. */
-  async listen({ host, port, group, paths, readEvery, budgetMs = Number.POSITIVE_INFINITY }) {
+  /**
+   * Opens cheap listeners on every path of `paths` into `group`, `concurrency` handshakes at a time
+   * (a storm: all of them at once). Also reports how long each took to be admitted (ms).
+   */
+  async listen({
+    host,
+    port,
+    group,
+    paths,
+    readEvery,
+    budgetMs = Number.POSITIVE_INFINITY,
+    concurrency = CONNECT_CONCURRENCY,
+    timeoutMs,
+  }) {
     if (readEvery !== undefined) readEveryMs = readEvery;
     let set = groups.get(group);
     if (!set) groups.set(group, (set = new Set()));
     // An overloaded server accepts slowly: stop starting connections once the budget is spent.
     const deadline = performance.now() + budgetMs;
-    const results = await mapLimit(paths, CONNECT_CONCURRENCY, async (path) => {
+    const started = performance.now();
+    const admittedMs = [];
+    const connectedMs = [];
+    const results = await mapLimit(paths, concurrency, async (path) => {
       if (performance.now() > deadline) throw new Error(`connect budget of ${budgetMs} ms spent`);
-      const conn = await connectRaw({ host, port, path, readBuffer, pauseAfterRead: readEveryMs > 0 });
+      const conn = await connectRaw({
+        host,
+        port,
+        path,
+        readBuffer,
+        pauseAfterRead: readEveryMs > 0,
+        ...(timeoutMs ? { timeoutMs } : {}),
+      });
+      admittedMs.push(performance.now() - started);
+      connectedMs.push(conn.connectedAt - started);
       track(conn);
       set.add(conn);
       return conn;
     });
-    return summarize(results);
+    return { ...summarize(results), admittedMs, connectedMs };
+  },
+  /**
+   * Per listener of `group`, the bytes received over the next `windowMs`: how many got at least
+   * `share` of `bytesPerS`, and how many closed meanwhile.
+   */
+  async rates({ group, windowMs, bytesPerS, share = 0.9 }) {
+    const set = [...(groups.get(group) ?? [])];
+    const before = set.map((c) => c.bytes);
+    await new Promise((r) => setTimeout(r, windowMs));
+    const expected = (bytesPerS * windowMs) / 1000;
+    let full = 0;
+    let closed = 0;
+    const shares = [];
+    set.forEach((c, i) => {
+      if (c.closed) closed++;
+      const got = (c.bytes - before[i]) / expected;
+      shares.push(got);
+      if (got >= share) full++;
+    });
+    shares.sort((a, b) => a - b);
+    return { listeners: set.length, full, closed, minShare: shares[0] ?? 0 };
   },
   /** Closes (RST-free destroy) every listener of `group`. */
   unlisten({ group }) {

@@ -159,6 +159,10 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     address = await app.listen({
       host: config.host,
       port: config.port,
+      // Node's default accept queue is 511: a storm of thousands of listeners connecting at once
+      // overflows it, and each dropped SYN is retried only after 1, 3, 7 … s. The kernel caps
+      // this at net.core.somaxconn (4096 on current Linux).
+      backlog: LISTEN_BACKLOG,
       listenTextResolver: (addr) => `earshot listening on ${addr}`,
     });
   } catch (err) {
@@ -201,6 +205,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     },
   };
 }
+
+/** Connections the kernel may hold completed but not yet accepted (see `listen`). */
+const LISTEN_BACKLOG = 65_535;
 
 /** The in-process bus for one node; NATS when EARSHOT_NATS_URL names servers (fails fast when unreachable). */
 async function createBus(config: Config, logger: Logger, metrics: Metrics): Promise<Bus> {

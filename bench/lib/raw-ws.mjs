@@ -47,6 +47,8 @@ export function connectRaw({ host, port, path, readBuffer, pauseAfterRead = fals
       closed: false,
       expectedClose: false,
       paused: false,
+      /** performance.now() when TCP connected (the upgrade answer comes after). */
+      connectedAt: 0,
     };
     let head = '';
     const fail = (err) => {
@@ -94,6 +96,7 @@ export function connectRaw({ host, port, path, readBuffer, pauseAfterRead = fals
     socket.once('close', () => clearTimeout(timer));
     socket.setNoDelay(true);
     socket.once('connect', () => {
+      conn.connectedAt = performance.now();
       socket.write(
         `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
