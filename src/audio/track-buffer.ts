@@ -14,20 +14,32 @@ export const TrackPull = {
 export type TrackPull = (typeof TrackPull)[keyof typeof TrackPull];
 
 export interface TrackBufferOptions {
-  /** Frames held before playback (re)starts; default 1 (20 ms). Between 1 and capacityFrames. */
+  /**
+   * Frames held before playback (re)starts, and the least target depth; default 1 (20 ms). Between
+   * 1 and capacityFrames.
+   */
   readonly prebufferFrames?: number;
-  /** Most frames held; bounds the added latency to capacity × 20 ms. Default 5. */
+  /**
+   * Most frames held, and the largest target depth; bounds the added latency to capacity × 20 ms.
+   * Default 6 (120 ms).
+   */
   readonly capacityFrames?: number;
   /** Missing frames covered by fading out the last frame before falling silent; default 2. */
   readonly maxConcealFrames?: number;
   /** A seq at least this far ahead of or behind the next one to play starts a new stream; default 50 (1 s). */
   readonly resyncFrames?: number;
   /**
-   * Plays after which the buffer may still hold the prebuffer or more before it sheds a frame to win the latency
-   * back (after a burst or a stall); default 25 (500 ms). A quiet frame is shed at once; a loud one
-   * only after four times as long, so speech is rarely cut.
+   * Plays after which the playout may still be above the target depth before the buffer sheds a
+   * frame to win the latency back (after a burst, or once the target came down); default 25
+   * (500 ms). A quiet frame is shed at once; a loud one only after four times as long, so speech
+   * is rarely cut.
    */
   readonly trimAfterTicks?: number;
+  /**
+   * Ticks without a frame as late as the latest one the buffer is sized for, after which it is sized
+   * for one frame less (the target depth comes down by one); default 250 (5 s).
+   */
+  readonly shrinkAfterTicks?: number;
 }
 
 /**
@@ -38,7 +50,11 @@ export interface TrackBufferOptions {
 export interface TrackBufferStats {
   framesIn: number;
   framesPlayed: number;
-  /** Arrived after their slot was played (or the stream moved past them): discarded. */
+  /**
+   * Arrived after their slot was played (or the stream moved past them): discarded. A frame whose
+   * slot was concealed while nothing played since (it was only late, not lost) is played after all
+   * instead, the buffer growing by its lateness: see framesRecovered.
+   */
   framesLate: number;
   /** Slots played (or skipped) while playing for which no frame had arrived. */
   framesLost: number;
@@ -48,6 +64,11 @@ export interface TrackBufferStats {
   framesConcealed: number;
   /** Second copies of a frame already buffered: discarded. */
   framesDuplicate: number;
+  /**
+   * Frames that arrived after their slot had been concealed and were played anyway, the playout
+   * moving back to them (a subset of framesPlayed; the concealed slots stay counted as lost).
+   */
+  framesRecovered: number;
 }
 
 const Phase = { IDLE: 0, PRIMING: 1, PLAYING: 2 } as const;
@@ -66,15 +87,44 @@ function checkCount(name: string, value: number, min: number): number {
 }
 
 /**
- * A per-participant jitter buffer of canonical frames (FRAME_SAMPLES samples of 16 kHz PCM16),
- * read once per mixer tick. Frames are kept in a window of `capacityFrames` slots starting at the
- * next sequence number to play; a frame beyond the window pushes it forward, dropping the oldest,
- * so latency never exceeds the capacity. After `capacityFrames` consecutive missing slots with
- * nothing buffered the track goes idle and re-primes on its next frame — which may carry any seq,
- * so a participant who leaves and rejoins with seq restarting at 0 plays again.
+ * A per-participant adaptive jitter buffer of canonical frames (FRAME_SAMPLES samples of 16 kHz
+ * PCM16), read once per mixer tick. Frames are kept in a window of `capacityFrames` slots starting
+ * at the next sequence number to play; a frame beyond the window pushes it forward, dropping the
+ * oldest, so latency never exceeds the capacity. After `capacityFrames` consecutive missing slots
+ * with nothing buffered the track goes idle and re-primes on its next frame — which may carry any
+ * seq, so a participant who leaves and rejoins with seq restarting at 0 plays again.
  *
- * Frames are copied into preallocated slots: no allocation after construction, and nothing on
- * the per-frame path throws.
+ * **Depth follows the jitter it measures.** The buffer is pulled once per tick, so it counts the
+ * ticks itself. A frame's *arrival offset* is `pulls so far − seq` when it arrives, and the
+ * *playout offset* is `pulls so far − next seq to play`: a frame is in time if its arrival offset is
+ * at most the playout offset, and waits the difference in ticks. The buffer keeps the playout offset
+ * at the *latest* arrival offset of the recent frames (a peak hold: a later frame raises it at once;
+ * it comes down by one after `shrinkAfterTicks` ticks without a frame that late), plus
+ * prebuffer − 1. It is a maximum, not a spread from the earliest arrival, on purpose: when the
+ * mixer stalls and catches up, the frames that piled up meanwhile look early in ticks, which must
+ * not count as jitter. For reporting, the *typical* arrival offset is a moving average (gain 1/16,
+ * as RFC 3550's jitter) of the first frame to arrive after each pull — later ones between the same
+ * two pulls look early only because ticks are behind or a message carried several frames — so that
+ * depth = 1 + playout offset − typical offset (what an ordinary frame waits, + 1) and target =
+ * 1 + latest − typical.
+ *
+ * The playout moves with the target:
+ * - **Growing, at once.** A frame that arrives after its slot was concealed, while nothing has played
+ *   since, is played after all: the playout moves back to it, so the added latency grows by exactly
+ *   its lateness and the next delay as long is absorbed (`framesRecovered`; the concealed slots stay
+ *   counted as lost). That is the usual case: a frame held up in transit, with the ones behind it
+ *   (a WebSocket delivers in order). One that cannot be recovered — a later frame played meanwhile,
+ *   or it would take the depth past the capacity — is discarded as late but still raises the
+ *   target; the next missing slot while the playout is below the target then waits for its frame
+ *   (a concealed slot that does not skip the seq) instead of skipping it: one frame more depth.
+ * - **Shrinking, slowly.** When the playout has stayed above the target (it came down after a quiet
+ *   spell, or a burst filled the buffer) for `trimAfterTicks` plays, one frame is shed — at once if
+ *   it is quiet (peak below −40 dBFS, inaudible), a loud one only after four times as long — and
+ *   counted as dropped. One frame at a time: 20 ms less latency per step.
+ * - **Capped** at `capacityFrames` (120 ms by default): no recovery beyond it, nor a target.
+ *
+ * Frames are copied into preallocated slots and the estimator is a handful of numbers: no
+ * allocation after construction, and nothing on the per-frame path throws.
  */
 export class TrackBuffer {
   readonly #prebuffer: number;
@@ -96,8 +146,26 @@ export class TrackBuffer {
   #lateRun = 0;
   #ending = false;
   readonly #trimAfter: number;
-  /** Consecutive plays after which at least the prebuffer was still buffered. */
+  /** Consecutive plays after which the playout was still above the target. */
   #excessTicks = 0;
+  readonly #shrinkAfter: number;
+  /** Pulls so far: the mixer's ticks, the time base of the arrival offsets. */
+  #pulls = 0;
+  /**
+   * The latest recent arrival offset (pulls − seq; −∞ until a frame arrived while playing), and the
+   * ticks since a frame was that late.
+   */
+  #latest = Number.NEGATIVE_INFINITY;
+  #latestTicks = 0;
+  /** Moving average of the arrival offset of the first frame after each pull (NaN until one). */
+  #typical = Number.NaN;
+  /** No frame has arrived since the last pull. */
+  #firstSincePull = true;
+  /**
+   * Seqs from here up to #next were skipped as missing slots with nothing played since: a late
+   * frame among them can still be played (the playout moves back to it). #recoverFrom ≤ #next.
+   */
+  #recoverFrom = 0;
   readonly #stats: TrackBufferStats = {
     framesIn: 0,
     framesPlayed: 0,
@@ -106,17 +174,19 @@ export class TrackBuffer {
     framesDropped: 0,
     framesConcealed: 0,
     framesDuplicate: 0,
+    framesRecovered: 0,
   };
 
   /** @throws RangeError for invalid options (at setup). */
   constructor(options: TrackBufferOptions = {}) {
-    this.#capacity = checkCount('capacityFrames', options.capacityFrames ?? 5, 1);
+    this.#capacity = checkCount('capacityFrames', options.capacityFrames ?? 6, 1);
     this.#prebuffer = checkCount('prebufferFrames', options.prebufferFrames ?? 1, 1);
     if (this.#prebuffer > this.#capacity)
       throw new RangeError('prebufferFrames must not exceed capacityFrames');
     this.#maxConceal = checkCount('maxConcealFrames', options.maxConcealFrames ?? 2, 0);
     this.#resync = checkCount('resyncFrames', options.resyncFrames ?? 50, this.#capacity + 1);
     this.#trimAfter = checkCount('trimAfterTicks', options.trimAfterTicks ?? 25, 1);
+    this.#shrinkAfter = checkCount('shrinkAfterTicks', options.shrinkAfterTicks ?? 250, 1);
     for (let i = 0; i < this.#capacity; i++) this.#slots.push(new Int16Array(FRAME_SAMPLES));
     this.#slotSeq = new Float64Array(this.#capacity).fill(EMPTY);
   }
@@ -132,6 +202,37 @@ export class TrackBuffer {
   }
 
   /**
+   * The depth the buffer aims at, in frames (prebufferFrames … capacityFrames): enough for the
+   * latest frame of the last seconds to be in time. 1 + how many ticks later than an ordinary
+   * frame that one came (the jitter), at least the prebuffer.
+   */
+  get targetFrames(): number {
+    return Math.max(this.#prebuffer, this.#frames(this.#target()));
+  }
+
+  /**
+   * The depth it plays at now, in frames (1 … capacityFrames; 0 when not playing): 1 + the ticks an
+   * ordinary frame waits in the buffer. It adds about (depthFrames − 1) × 20 ms, plus the wait for
+   * the next tick, to a frame's latency.
+   */
+  get depthFrames(): number {
+    if (this.#phase !== Phase.PLAYING) return 0;
+    return this.#frames(this.#pulls - this.#next);
+  }
+
+  /** A playout offset as a depth in frames (1 … capacity), against the typical arrival offset. */
+  #frames(offset: number): number {
+    const frames = 1 + Math.round(offset - this.#typical);
+    // NaN (no frame yet) and −∞ (no target yet) both come out as 1.
+    return frames > 1 ? Math.min(this.#capacity, frames) : 1;
+  }
+
+  /** The playout offset aimed at; −∞ until a frame has arrived while playing. */
+  #target(): number {
+    return this.#latest + this.#prebuffer - 1;
+  }
+
+  /**
    * Offers frame `seq` (a non-negative safe integer; anything else is counted as dropped).
    * `samples` should hold FRAME_SAMPLES samples: extra ones are ignored, missing ones are zeros.
    */
@@ -142,11 +243,13 @@ export class TrackBuffer {
       return;
     }
     this.#ending = false;
-    if (this.#admit(seq)) this.#store(seq, samples);
+    const offset = this.#pulls - seq;
+    if (this.#admit(seq, offset)) this.#store(seq, samples);
+    this.#measure(offset);
   }
 
   /** Decides whether frame `seq` is kept, first restarting or moving the window if it says so. */
-  #admit(seq: number): boolean {
+  #admit(seq: number, offset: number): boolean {
     if (this.#phase === Phase.IDLE) return this.#restart(seq);
     const ahead = seq - this.#next;
     if (ahead >= this.#resync || ahead <= -this.#resync) return this.#restart(seq);
@@ -154,6 +257,14 @@ export class TrackBuffer {
       if (this.#phase === Phase.PRIMING && this.#newestSeq() < seq + this.#capacity) {
         // Out of order before playback started: the stream starts earlier than we thought.
         this.#next = seq;
+        return true;
+      }
+      if (this.#phase === Phase.PLAYING && this.#recoverable(seq, offset)) {
+        // Late, not lost: play it after all. The latency grows by its lateness.
+        this.#next = seq;
+        this.#missing = 0;
+        this.#lateRun = 0;
+        this.#stats.framesRecovered++;
         return true;
       }
       // Late frames come one at a time; a steady run of them is a stream that restarted nearby.
@@ -167,16 +278,52 @@ export class TrackBuffer {
   }
 
   /**
+   * A late frame can still be played if its slot and every one after it were skipped as missing
+   * with nothing played since, and moving the playout back to it keeps the depth within the capacity.
+   */
+  #recoverable(seq: number, offset: number): boolean {
+    if (seq < this.#recoverFrom) return false;
+    // Played at the next pull: the playout offset becomes its arrival offset.
+    if (1 + Math.round(offset - this.#typical) > this.#capacity) return false;
+    return this.#newestSeq() < seq + this.#capacity;
+  }
+
+  /** Feeds the frame's arrival offset to the typical offset and, while playing, to the latest. */
+  #measure(offset: number): void {
+    if (this.#firstSincePull) {
+      this.#typical = Number.isNaN(this.#typical) ? offset : this.#typical + (offset - this.#typical) / 16;
+      this.#firstSincePull = false;
+    }
+    if (this.#phase !== Phase.PLAYING || offset < this.#latest) return;
+    // Raised at once (a frame this late must be in time), renewed by one as late; never beyond
+    // what the capacity holds.
+    this.#latest = Math.min(offset, Math.round(this.#typical) + this.#capacity - this.#prebuffer);
+    this.#latestTicks = 0;
+  }
+
+  /** Once per tick: after a quiet spell the buffer is sized for one frame less. */
+  #age(): void {
+    if (this.#latest > Number.NEGATIVE_INFINITY && ++this.#latestTicks >= this.#shrinkAfter) {
+      this.#latest--;
+      this.#latestTicks = 0;
+    }
+  }
+
+  /**
    * Fills `out[0 … FRAME_SAMPLES)` with the next frame (or zeros) and advances by one slot. Call
    * once per 20 ms tick. `out` should hold FRAME_SAMPLES samples.
    */
   pull(out: Int16Array): TrackPull {
+    const tick = this.#pulls++;
+    this.#firstSincePull = true;
+    this.#age();
     if (this.#phase === Phase.PRIMING) {
       this.#primingTicks++;
       // Start once prebuffered, at end of stream, or when a short stream has waited long enough.
       if (this.#depth >= this.#prebuffer || this.#ending || this.#primingTicks > this.#capacity) {
         this.#phase = Phase.PLAYING;
         this.#missing = 0;
+        this.#recoverFrom = this.#next;
       }
     }
     if (this.#phase !== Phase.PLAYING) return silence(out, TrackPull.IDLE);
@@ -189,6 +336,7 @@ export class TrackBuffer {
       this.#slotSeq[slot] = EMPTY;
       this.#depth--;
       this.#next++;
+      this.#recoverFrom = this.#next;
       this.#missing = 0;
       this.#stats.framesPlayed++;
       out.set(out.length >= FRAME_SAMPLES ? frame : frame.subarray(0, out.length));
@@ -201,7 +349,9 @@ export class TrackBuffer {
       return silence(out, TrackPull.IDLE);
     }
     this.#missing++;
-    this.#next++;
+    // Below the target (a late frame could not be recovered): wait for this frame, one more frame
+    // of depth, instead of skipping it.
+    if (tick - this.#next >= this.#target()) this.#next++;
     this.#stats.framesLost++;
     if (this.#missing > this.#maxConceal || !this.#hasLast) return silence(out, TrackPull.SILENCE);
     this.#stats.framesConcealed++;
@@ -210,14 +360,17 @@ export class TrackBuffer {
   }
 
   /**
-   * Latency does not stay high after a burst: when more than the prebuffer has stayed buffered for
-   * `trimAfterTicks` plays, the next buffered frame is shed (counted as dropped) if it is quiet, or
-   * in any case after four times as long.
+   * Latency does not stay above the target: when the playout has stayed above it (and at least
+   * the prebuffer was still buffered) after each of `trimAfterTicks` plays, the next buffered
+   * frame is shed (counted as dropped) if it is quiet, or in any case after four times as long.
    */
   #trimExcess(): void {
-    // In steady state a frame arrives just before the tick that plays it: prebuffer − 1 frames
-    // remain after a play. Anything beyond that, tick after tick, is latency to win back.
-    if (this.#depth < this.#prebuffer) {
+    // Before any frame arrived while playing there is no target yet: then, as in steady state a
+    // frame arrives just before the tick that plays it, anything buffered beyond prebuffer − 1
+    // after a play, tick after tick, is latency to win back.
+    const target = this.#target();
+    const above = target === Number.NEGATIVE_INFINITY || this.#pulls - this.#next > target;
+    if (!above || this.#depth < this.#prebuffer) {
       this.#excessTicks = 0;
       return;
     }
@@ -243,17 +396,31 @@ export class TrackBuffer {
     this.#phase = Phase.IDLE;
     this.#hasLast = false;
     this.#ending = false;
+    this.#resetEstimate();
   }
 
-  /** Drops what is buffered and starts prebuffering a new stream at `seq`; returns true (keep it). */
+  /**
+   * Drops what is buffered and starts prebuffering a new stream at `seq`, with a fresh estimate
+   * (its offsets have a new origin); returns true (keep it).
+   */
   #restart(seq: number): true {
     this.#flush();
     this.#phase = Phase.PRIMING;
     this.#next = seq;
+    this.#recoverFrom = seq;
     this.#primingTicks = 0;
     this.#lateRun = 0;
     this.#hasLast = false;
+    this.#resetEstimate();
     return true;
+  }
+
+  #resetEstimate(): void {
+    this.#firstSincePull = true;
+    this.#typical = Number.NaN;
+    this.#latest = Number.NEGATIVE_INFINITY;
+    this.#latestTicks = 0;
+    this.#excessTicks = 0;
   }
 
   #store(seq: number, samples: Int16Array): void {
@@ -287,6 +454,7 @@ export class TrackBuffer {
     // While playing, skipped slots that never arrived are lost just as if they had been played.
     if (this.#phase === Phase.PLAYING) this.#stats.framesLost += newNext - this.#next - dropped;
     this.#next = newNext;
+    this.#recoverFrom = newNext;
   }
 
   #newestSeq(): number {
