@@ -18,6 +18,7 @@ import { createOrg, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
 import { freePort } from './lib/ports.mjs';
 import { createCalls, forkChild, HOST, startLoad } from './lib/run/load.mjs';
 import { log } from './lib/run/log.mjs';
+import { scrape } from './lib/prom.mjs';
 import { percentile } from './lib/stats.mjs';
 import { onTeardown, stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
 
@@ -73,12 +74,15 @@ export async function storm({ listeners, calls: callCount, listenerProcs, mediaW
   const failed = opened.reduce((n, r) => n + r.failed, 0);
   log(`storm: ${admitted.length} admitted in ${(allMs / 1000).toFixed(1)} s, ${failed} failed`);
   await sleep(1000);
+  const droppedBefore = (await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0;
   const rates = await Promise.all(
     generators.map((lg) =>
       lg.call('rates', { group: 'storm', windowMs: windowS * 1000, bytesPerS: STREAM_BYTES_PER_S }),
     ),
   );
   const full = rates.reduce((n, r) => n + r.full, 0);
+  const droppedInWindow =
+    ((await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0) - droppedBefore;
   const closed = rates.reduce((n, r) => n + r.closed, 0);
   return {
     listeners,
@@ -96,6 +100,7 @@ export async function storm({ listeners, calls: callCount, listenerProcs, mediaW
     connectedMaxS: (connected.at(-1) ?? 0) / 1000,
     fullRate: full,
     closed,
+    droppedInWindow,
     evicted: server.logs.evicted,
     skippedTicks: server.logs.skippedTicks,
     other: server.logs.other,

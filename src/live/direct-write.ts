@@ -3,19 +3,24 @@ import type { Socket } from 'node:net';
 import type { DirectWrites } from './modes.js';
 
 /** The native addon (native/direct_write.c, built by `npm ci` through node-gyp). */
-interface DirectWriteAddon {
+export interface DirectWriteAddon {
   writeAll(fds: Int32Array, count: number, message: Uint8Array, results: Int32Array): number;
   /** SO_SNDBUF; 0 or -errno. Missing from addons built before it existed. */
   setSendBuffer?(fd: number, bytes: number): number;
   /** out[0] = bytes not yet sent, out[1] = the peer's advertised window; 0 or -errno. */
   tcpUnread?(fd: number, out: Int32Array): number;
+  /** Descriptor passing between processes (live/socket-passing.ts); each 0/count or -errno. */
+  socketPair?(out: Int32Array): number;
+  sendFds?(fd: number, fds: Int32Array, count: number): number;
+  receiveFds?(fd: number, out: Int32Array): number;
+  closeFd?(fd: number): number;
 }
 
 /** Where node-gyp puts the addon, from src/live or dist/live alike. */
 const ADDON_PATH = '../../build/Release/earshot_direct_write.node';
 
 /** The addon, or the reason it cannot be loaded (`require` caches it). */
-function loadAddon(path: string): DirectWriteAddon | Error {
+export function loadAddon(path = ADDON_PATH): DirectWriteAddon | Error {
   try {
     return createRequire(import.meta.url)(path) as DirectWriteAddon;
   } catch (err) {
@@ -46,11 +51,13 @@ export function limitSendBuffer(fd: number, bytes: number, addonPath = ADDON_PAT
 }
 
 /**
- * Window shrinkage not counted as unread: an ACK may leave before the peer's application read what
- * it acknowledges, and a receiver reopens its window only in steps of a few segments, so a client
- * that reads everything at once can look a few KB behind at any moment.
+ * Window shrinkage not counted as unread: the larger of a few KB and this share of the largest
+ * window seen. A receiver does not announce every read: Linux reopens its window only in large
+ * steps (it may look ~40 % shut for a second while its application reads every 100 ms, measured
+ * on loopback), so only a window shut past that says the client stopped reading.
  */
 const WINDOW_SLACK_BYTES = 8 * 1024;
+const WINDOW_SLACK_SHARE = 0.6;
 
 /**
  * Bytes written to a TCP socket that the peer's application has not read yet, as far as this
@@ -58,7 +65,7 @@ const WINDOW_SLACK_BYTES = 8 * 1024;
  * on the client. A client that stops reading first fills its own receive buffer (~100 KB on
  * Linux, seconds of audio) while acknowledging everything, so nothing backs up on this side; but
  * the receive window it advertises shrinks by every byte left unread. This probe remembers the
- * largest window the peer advertised and counts the shrinkage (past WINDOW_SLACK_BYTES) plus what
+ * largest window the peer advertised and counts the shrinkage past the slack (above) plus what
  * the kernel has not sent yet. 0 when the addon or the kernel cannot tell (Linux 5.4+ can).
  */
 export class UnreadProbe {
@@ -72,7 +79,8 @@ export class UnreadProbe {
     if (sendBufferAddon.tcpUnread(fd, this.#out) !== 0) return 0;
     const [notSent, window] = this.#out;
     if (window > this.#maxWindow) this.#maxWindow = window;
-    return notSent + Math.max(0, this.#maxWindow - window - WINDOW_SLACK_BYTES);
+    const slack = Math.max(WINDOW_SLACK_BYTES, this.#maxWindow * WINDOW_SLACK_SHARE);
+    return notSent + Math.max(0, this.#maxWindow - window - slack);
   }
 }
 

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
+import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
@@ -8,8 +9,11 @@ import type { HubBusMessage } from '../bus/ipc-bus.js';
 import { AppError } from '../domain/app-error.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ControlPlane } from './control-plane.js';
+import { MAX_SOCKETS_PER_RECORD, SocketPassing } from './socket-passing.js';
 import {
   type ControlRequest,
+  SOCKET_PAIR_FD,
+  type SocketItem,
   type FromMediaWorker,
   type MediaWorkerSettings,
   type SocketGrant,
@@ -19,6 +23,9 @@ import {
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
+/** `sendmsg` found the worker's socket pair full; and how long until the next try. */
+const { EAGAIN } = constants.errno;
+const PASS_RETRY_MS = 5;
 /** How long a scrape waits for each worker's metrics. */
 const METRICS_DEADLINE_MS = 500;
 
@@ -43,9 +50,15 @@ class MediaWorker {
   /** The hub's handler of its bus messages (null: it is on NATS itself). */
   fromBus: ((message: import('../bus/ipc-bus.js').WorkerBusMessage) => void) | null = null;
   readonly link = { send: (m: HubBusMessage) => this.send({ t: 'bus', m }) };
+  /** This process's end of the worker's socket pair; -1: sockets go as Node IPC handles. */
+  readonly channel: number;
+  /** Sockets adopted this turn of the event loop, passed together at its end. */
+  readonly outbox: { item: SocketItem; socket: Socket }[] = [];
+  passScheduled = false;
 
-  constructor(child: ChildProcess) {
+  constructor(child: ChildProcess, channel: number) {
     this.child = child;
+    this.channel = channel;
   }
 
   send(message: ToMediaWorker): void {
@@ -74,6 +87,7 @@ export class MediaPool {
   readonly #hub: BusHub | null;
   readonly #placement = new Map<string, { worker: MediaWorker; refs: number }>();
   readonly #reconnectListeners = new Set<() => void>();
+  readonly #passing = SocketPassing.load();
   #control: ControlPlane | null = null;
   #stopping = false;
   #nextId = 1;
@@ -119,14 +133,74 @@ export class MediaPool {
     const entry: WorkerSocket = { kind: grant.kind, callPk, placed: false, ended: [] };
     worker.sockets.set(id, entry);
     if (callPk !== null) this.#place(worker, entry, callPk);
-    const message: ToMediaWorker = {
-      t: 'socket',
-      id,
-      grant,
-      url: request.url ?? '/',
-      headers: request.headers,
-      head,
+    const item: SocketItem = { id, grant, url: request.url ?? '/', headers: request.headers, head };
+    if (worker.channel >= 0) {
+      // Nothing is read here any more: the worker reads the socket from its handshake on.
+      socket.pause();
+      worker.outbox.push({ item, socket });
+      this.#schedulePass(worker, 0);
+    } else this.#sendHandle(worker, item, socket);
+    return (fn) => {
+      if (worker.sockets.get(id) === entry) entry.ended.push(fn);
+      else fn();
     };
+  }
+
+  /**
+   * Passes the worker's outbox: one record of descriptors and one message per 250 sockets. A full
+   * socket pair (the worker has not taken the records before: it is busy) keeps the rest in the
+   * outbox for a moment later, in order.
+   */
+  #pass(worker: MediaWorker): void {
+    const batch = worker.outbox.splice(0);
+    for (let at = 0; at < batch.length; at += MAX_SOCKETS_PER_RECORD) {
+      const part = batch.slice(at, at + MAX_SOCKETS_PER_RECORD);
+      const open = part.filter(({ item, socket }) => {
+        const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+        if (fd >= 0 && !socket.destroyed) return true;
+        socket.destroy();
+        this.#closed(worker, item.id);
+        return false;
+      });
+      if (open.length === 0) continue;
+      const fds = open.map(({ socket }) => (socket as unknown as { _handle: { fd: number } })._handle.fd);
+      const errno = worker.child.connected ? this.#passing!.send(worker.channel, fds) : -1;
+      if (errno === EAGAIN) {
+        worker.outbox.unshift(...batch.slice(at));
+        this.#schedulePass(worker, PASS_RETRY_MS);
+        return;
+      }
+      if (errno === 0) worker.send({ t: 'sockets', items: open.map(({ item }) => item) });
+      else
+        this.#log.warn(
+          { errno, sockets: open.length },
+          `could not pass ${open.length} sockets to their media worker (errno ${errno})`,
+        );
+      for (const { item, socket } of open) {
+        // The worker holds its own descriptor now: closing this one leaves the connection open.
+        (socket as unknown as { server: unknown }).server = null;
+        socket.destroy();
+        if (errno !== 0) this.#closed(worker, item.id);
+      }
+    }
+  }
+
+  /** Passes the outbox at the end of this turn of the event loop (or after `delayMs`), once. */
+  #schedulePass(worker: MediaWorker, delayMs: number): void {
+    if (worker.passScheduled) return;
+    worker.passScheduled = true;
+    const run = () => {
+      worker.passScheduled = false;
+      this.#pass(worker);
+    };
+    if (delayMs > 0) setTimeout(run, delayMs);
+    else setImmediate(run);
+  }
+
+  /** Passes one socket as a Node IPC handle (no addon): the worker acknowledges each before the next. */
+  #sendHandle(worker: MediaWorker, item: SocketItem, socket: Socket): void {
+    const message: ToMediaWorker = { t: 'socket', ...item };
+    const { id } = item;
     // Node tracks sockets of a net.Server sent to a child so that server.close() can ask the child
     // about them; the worker does not answer for an http.Server's sockets, and close() would wait
     // forever. Send it as a plain socket instead, and let this process forget it.
@@ -137,10 +211,6 @@ export class MediaPool {
       this.#log.warn({ err }, 'could not hand a socket to its media worker');
       this.#closed(worker, id);
     });
-    return (fn) => {
-      if (worker.sockets.get(id) === entry) entry.ended.push(fn);
-      else fn();
-    };
   }
 
   /** Calls with any socket on a worker (the reconciler compares them with the store). */
@@ -224,11 +294,16 @@ export class MediaPool {
   }
 
   #spawn(index: number): Promise<void> {
-    const child = fork(this.#entry, [JSON.stringify(this.#settings)], {
+    const pair = this.#passing?.pair() ?? null;
+    if (typeof pair === 'number') this.#log.warn({ errno: pair }, 'no socket pair for a media worker');
+    const ends = Array.isArray(pair) ? pair : null;
+    const child = fork(this.#entry, [JSON.stringify(this.#settings), ends ? String(SOCKET_PAIR_FD) : ''], {
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // The worker's end of the pair becomes its descriptor SOCKET_PAIR_FD.
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...(ends ? [ends[1]] : [])],
     });
-    const worker = new MediaWorker(child);
+    if (ends) this.#passing?.close(ends[1]);
+    const worker = new MediaWorker(child, ends?.[0] ?? -1);
     this.#workers[index] = worker;
     // E.g. a send on a channel that just closed: the exit handler below replaces the worker.
     child.on('error', (err) => this.#log.warn({ err, pid: child.pid }, 'media worker channel error'));
@@ -247,6 +322,8 @@ export class MediaPool {
     });
     child.once('exit', (code, signal) => {
       this.#hub?.detach(worker.link);
+      for (const { socket } of worker.outbox.splice(0)) socket.destroy();
+      if (worker.channel >= 0) this.#passing?.close(worker.channel);
       // Its sockets died with it: they are gone (clients reconnect with the same URL).
       for (const id of [...worker.sockets.keys()]) this.#closed(worker, id);
       for (const answer of worker.metricsWaiting.values()) answer([]);

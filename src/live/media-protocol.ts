@@ -73,12 +73,23 @@ export type ToMediaWorker =
       /** Bytes the HTTP server read past the request head (usually none). */
       readonly head: Uint8Array;
     }
+  /**
+   * Sockets passed as one SCM_RIGHTS record on the worker's socket pair (live/socket-passing.ts),
+   * sent just before this message: the record's descriptors are these sockets, in this order.
+   */
+  | { readonly t: 'sockets'; readonly items: readonly SocketItem[] }
   | { readonly t: 'bus'; readonly m: HubBusMessage }
   | { readonly t: 'reply'; readonly id: number; readonly value?: unknown; readonly error?: WireError }
   /** Send your metrics (prom-client JSON) for a scrape. */
   | { readonly t: 'metrics?'; readonly id: number }
   /** Close every socket with 1001, wait briefly for the close handshakes, exit. */
   | { readonly t: 'shutdown' };
+
+/** One socket of a `sockets` batch: what a `socket` message says of it. */
+export type SocketItem = Omit<Extract<ToMediaWorker, { t: 'socket' }>, 't'>;
+
+/** The descriptor number of a worker's end of its socket pair (its stdio index). */
+export const SOCKET_PAIR_FD = 4;
 
 export type FromMediaWorker =
   | { readonly t: 'ready' }

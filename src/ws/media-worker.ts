@@ -8,7 +8,7 @@
  * point: forked by `MediaPool`, never run by hand.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Bus } from '../bus/bus.js';
 import { IpcBus } from '../bus/ipc-bus.js';
@@ -29,8 +29,10 @@ import {
   fromWireError,
   parseMediaWorkerSettings,
   type SocketGrant,
+  type SocketItem,
   type ToMediaWorker,
 } from '../live/media-protocol.js';
+import { SocketPassing } from '../live/socket-passing.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { installProcessGuard } from '../observability/process-guard.js';
@@ -47,6 +49,9 @@ const send = (message: FromMediaWorker) => {
 };
 
 const settings = parseMediaWorkerSettings(process.argv[2]);
+/** Its end of the socket pair sockets arrive on in batches (MediaPool); -1: one IPC handle each. */
+const channel = process.argv[3] ? Number(process.argv[3]) : -1;
+const passing = channel >= 0 ? SocketPassing.load() : null;
 const logger = createLogger(settings.logLevel).child({ mediaWorker: process.pid });
 const metrics = new Metrics();
 
@@ -112,7 +117,29 @@ const servers: Record<SocketGrant['kind'], WebSocketServer> = {
 };
 const keepalive = new Keepalive();
 
-function adopt(message: Extract<ToMediaWorker, { t: 'socket' }>, socket: Socket | undefined): void {
+/** A batch of sockets: the next record on the socket pair holds their descriptors, in order. */
+function adoptBatch(items: readonly SocketItem[]): void {
+  const fds = passing ? passing.receive(channel) : Number.NaN;
+  if (typeof fds === 'number' || fds.length !== items.length) {
+    logger.error({ expected: items.length, got: fds }, 'socket batch and descriptors disagree: dropping the batch');
+    if (typeof fds !== 'number') for (const fd of fds) passing?.close(fd);
+    for (const item of items) send({ t: 'closed', id: item.id });
+    return;
+  }
+  items.forEach((item, i) => {
+    let socket: Socket;
+    try {
+      socket = new Socket({ fd: fds[i], readable: true, writable: true });
+    } catch (err) {
+      logger.warn({ err }, 'could not open a passed socket');
+      passing?.close(fds[i]);
+      return void send({ t: 'closed', id: item.id });
+    }
+    adopt(item, socket);
+  });
+}
+
+function adopt(message: SocketItem, socket: Socket | undefined): void {
   const { id, grant } = message;
   if (!socket) return void send({ t: 'closed', id });
   socket.on('error', () => socket.destroy());
@@ -145,6 +172,8 @@ process.on('message', (message: ToMediaWorker, handle?: Socket) => {
   switch (message.t) {
     case 'socket':
       return adopt(message, handle);
+    case 'sockets':
+      return adoptBatch(message.items);
     case 'bus':
       return ipcBus?.receive(message.m);
     case 'reply': {
