@@ -68,6 +68,12 @@ static napi_value fail(napi_env env, const char* message) {
   return NULL;
 }
 
+static napi_value int_result(napi_env env, int value) {
+  napi_value out;
+  napi_create_int32(env, value, &out);
+  return out;
+}
+
 static int int32_array(napi_env env, napi_value value, int32_t** data, size_t* length) {
   bool is_typed = false;
   napi_typedarray_type type;
@@ -111,9 +117,7 @@ static napi_value write_all(napi_env env, napi_callback_info info) {
     results[i] = n < 0 ? -errno : (int32_t)n;
     if ((size_t)n == length) whole++;
   }
-  napi_value out;
-  napi_create_int32(env, whole, &out);
-  return out;
+  return int_result(env, whole);
 }
 
 static napi_value set_send_buffer(napi_env env, napi_callback_info info) {
@@ -126,9 +130,7 @@ static napi_value set_send_buffer(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, argv[1], &bytes) != napi_ok || bytes <= 0)
     return fail(env, "bytes must be a positive number");
   int rc = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-  napi_value out;
-  napi_create_int32(env, rc < 0 ? -errno : 0, &out);
-  return out;
+  return int_result(env, rc < 0 ? -errno : 0);
 }
 
 static napi_value tcp_unread(napi_env env, napi_callback_info info) {
@@ -155,18 +157,10 @@ static napi_value tcp_unread(napi_env env, napi_callback_info info) {
     rc = 0;
   }
 #endif
-  napi_value result;
-  napi_create_int32(env, rc, &result);
-  return result;
+  return int_result(env, rc);
 }
 
 #define MAX_FDS_PER_RECORD 250
-
-static napi_value int_result(napi_env env, int value) {
-  napi_value out;
-  napi_create_int32(env, value, &out);
-  return out;
-}
 
 static napi_value socket_pair(napi_env env, napi_callback_info info) {
   size_t argc = 1;

@@ -57,6 +57,8 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   }
   const lifecycle = new CallLifecycle(store, bus, () => metrics.activeCallsChanged());
   const clock = new Clock({
+    // This loop serves HTTP too: a catch-up runs at once, not after a batch of requests (ClockOptions).
+    poll: 'never',
     onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
     onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
     onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),

@@ -219,6 +219,84 @@ describe('Clock', () => {
     expect(log).toEqual(['tick 0 at 20', 'read at 45', 'tick 1 at 45', 'tick 2 at 60']);
   });
 
+  it("poll 'once': a tick less than a period late runs in the timer phase, ahead of that iteration's I/O", () => {
+    const time = fakeTime();
+    const log: string[] = [];
+    const clock = new Clock({ nowNs: time.nowNs, poll: 'once' });
+    clock.add((tick) => log.push(`tick ${tick} at ${time.nowMs()}`));
+    // The same stall as above: the late tick 1 now runs before the frame is read (a request flood
+    // would otherwise be drained first), and the next ones are on time.
+    setTimeout(() => time.block(15), 30);
+    time.arrive(38, () => log.push(`read at ${time.nowMs()}`));
+    time.runUntil(60);
+    clock.stop();
+    expect(log).toEqual(['tick 0 at 20', 'tick 1 at 45', 'read at 45', 'tick 2 at 60']);
+  });
+
+  it("poll 'once': after a stall, what arrived is read, then one tick, one poll, the rest back to back", () => {
+    const time = fakeTime();
+    const log: string[] = [];
+    const clock = new Clock({ nowNs: time.nowNs, poll: 'once' });
+    clock.add((tick, behind) => {
+      log.push(`tick ${tick} behind ${behind} at ${time.nowMs()}`);
+      if (tick === 0) time.block(65); // held from 20 to 85 ms: deadlines 40, 60, 80 fall due
+      // Work that arrives during the burst waits for it to end: no poll between its ticks.
+      if (tick === 2) time.arrive(time.nowMs(), () => log.push(`read late at ${time.nowMs()}`));
+    });
+    for (const at of [30, 50, 70]) time.arrive(at, () => log.push(`read ${at} at ${time.nowMs()}`));
+    time.runUntil(105);
+    clock.stop();
+    expect(log).toEqual([
+      'tick 0 behind 0 at 20',
+      // Tick 0's own iteration polls after it: what arrived during the stall is read first.
+      'read 30 at 85',
+      'read 50 at 85',
+      'read 70 at 85',
+      'tick 1 behind 2 at 85', // the next timer phase: 40 ms's tick, 60 and 80 due as well
+      'tick 2 behind 1 at 85', // after one poll, the rest back to back
+      'tick 3 behind 0 at 85',
+      'read late at 85',
+      'tick 4 behind 0 at 100',
+    ]);
+    expect(time.pendingTimers() + time.pendingImmediates()).toBe(0);
+  });
+
+  it("poll 'never': a catch-up burst runs back to back in the timer phase, before the I/O that waited", () => {
+    const time = fakeTime();
+    const log: string[] = [];
+    const clock = new Clock({ nowNs: time.nowNs, poll: 'never' });
+    clock.add((tick, behind) => {
+      log.push(`tick ${tick} behind ${behind} at ${time.nowMs()}`);
+      if (tick === 1) time.block(45); // held from 40 to 85 ms: deadlines 60 and 80 fall due
+    });
+    time.arrive(50, () => log.push(`read at ${time.nowMs()}`));
+    time.runUntil(100);
+    clock.stop();
+    expect(log).toEqual([
+      'tick 0 behind 0 at 20',
+      'tick 1 behind 0 at 40',
+      // The ticks that fell due while tick 1 held the loop run in the same callback, at once.
+      'tick 2 behind 1 at 85',
+      'tick 3 behind 0 at 85',
+      'read at 85',
+      'tick 4 behind 0 at 100',
+    ]);
+  });
+
+  it("poll 'once': stop() from a handler mid-burst runs nothing more", () => {
+    const time = fakeTime();
+    const ticks: number[] = [];
+    const clock = new Clock({ nowNs: time.nowNs, poll: 'once' });
+    clock.add((tick) => {
+      ticks.push(tick);
+      if (tick === 0) time.block(105); // until 125 ms: 5 ticks due
+      if (tick === 2) clock.stop();
+    });
+    time.runUntil(300);
+    expect(ticks).toEqual([0, 1, 2]);
+    expect(time.pendingTimers() + time.pendingImmediates()).toBe(0);
+  });
+
   it('a stall of N ticks runs N ticks with correct behind values, reading I/O between them', () => {
     const time = fakeTime();
     const log: string[] = [];

@@ -1,11 +1,11 @@
 /**
  * The one real-time clock of a process: ticks every `periodMs` on deadlines computed from
- * `process.hrtime`, so timer lateness never accumulates into drift. Every tick runs from
- * `setImmediate`, i.e. in the event loop's check phase, right after a poll for I/O: the timer only
- * wakes the loop, and sockets that became readable meanwhile (ingest frames that arrived while the
- * loop was busy) are read before the tick mixes. After a stall (GC, a blocked event loop) it runs
- * the missed ticks one per loop iteration, each after a poll, up to `maxCatchUpTicks`, then skips the
- * rest and reports how many it skipped. It runs only while it has handlers, so an idle node costs
+ * `process.hrtime`, so timer lateness never accumulates into drift. Before it catches up after a
+ * stall (GC, a blocked event loop) it lets the loop poll for I/O, so that ingest frames that arrived
+ * meanwhile are read before the ticks mix: with `poll: 'each'` before every tick (each from
+ * `setImmediate`, catch-up ticks one per loop iteration), with `poll: 'once'` once before the
+ * burst (on-time ticks run in the timer phase); with `poll: 'never'` not at all. Up to `maxCatchUpTicks` run, then it skips the rest
+ * and reports how many it skipped. It runs only while it has handlers, so an idle node costs
  * nothing.
  */
 export interface ClockOptions {
@@ -18,6 +18,17 @@ export interface ClockOptions {
   /** Called with the number of ticks skipped after a stall longer than the catch-up allowance. */
   readonly onSkip?: (ticks: number) => void;
   readonly onHandlerError?: (err: unknown) => void;
+  /**
+   * How often a tick waits for a poll of I/O. `each` (the default): every tick runs from
+   * `setImmediate`, after the poll that follows its timer, and catch-up ticks one per loop
+   * iteration. `once`: an on-time tick runs in the timer phase; when more are due, the loop polls
+   * once — reading what arrived during the stall — and then runs them back to back. A loop that
+   * also takes floods of other work (handshakes, in a media worker) wants `once`: every poll may
+   * drain a whole batch of it. `never`: the burst runs at once, in the timer phase (a process whose
+   * loop also serves the HTTP API: in test/realtime/control-plane-flood.test.ts a listener heard
+   * gaps of up to 456 ms with `each`, up to 109 ms with `once`, ≤ 54 ms with `never`).
+   */
+  readonly poll?: 'each' | 'once' | 'never';
 }
 
 /**
@@ -94,21 +105,28 @@ export class Clock {
     this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(delayMs)));
   }
 
-  /** The timer only wakes the loop: the tick runs after the poll phase that follows. */
+  /** The timer only wakes the loop: the tick runs after the poll phase that follows (`poll: 'each'`). */
   readonly #onTimer = (): void => {
     this.#timer = undefined;
-    this.#immediate = setImmediate(this.#onImmediate);
+    if (this.#options.poll === 'never') this.#step(Number.POSITIVE_INFINITY);
+    else if (this.#options.poll === 'once') this.#step(1);
+    else this.#immediate = setImmediate(this.#onImmediate);
+  };
+
+  readonly #onImmediate = (): void => {
+    this.#immediate = undefined;
+    this.#step(this.#options.poll === 'once' ? Number.POSITIVE_INFINITY : 1);
   };
 
   /**
-   * Runs one due tick, then either queues the next due one (another immediate: the loop polls I/O
-   * first), or skips what the catch-up allowance does not cover, or waits for the next deadline.
+   * Runs up to `count` due ticks back to back, then either queues the next due ones (an immediate:
+   * the loop polls I/O first), or skips what the catch-up allowance does not cover, or waits for
+   * the next deadline.
    */
-  readonly #onImmediate = (): void => {
-    this.#immediate = undefined;
+  #step(count: number): void {
     const epoch = this.#epoch;
     let now = this.#nowNs();
-    if (now >= this.#next && this.#ran < this.#maxCatchUp) {
+    for (let run = 0; run < count && now >= this.#next && this.#ran < this.#maxCatchUp; run++) {
       const lateMs = Number(now - this.#next) / 1e6;
       const due = Number((now - this.#next) / this.#periodNs);
       this.#runHandlers(Math.min(due, this.#maxCatchUp - this.#ran - 1));
@@ -120,10 +138,10 @@ export class Clock {
       this.#options.onTick?.(Number(after - now) / 1e6, lateMs);
       if (epoch !== this.#epoch) return;
       now = after;
-      if (now >= this.#next && this.#ran < this.#maxCatchUp) {
-        this.#immediate = setImmediate(this.#onImmediate);
-        return;
-      }
+    }
+    if (now >= this.#next && this.#ran < this.#maxCatchUp) {
+      this.#immediate = setImmediate(this.#onImmediate);
+      return;
     }
     if (now >= this.#next) {
       const skipped = Number((now - this.#next) / this.#periodNs) + 1;
@@ -134,7 +152,7 @@ export class Clock {
     }
     this.#ran = 0;
     this.#schedule();
-  };
+  }
 
   #runHandlers(behind: number): void {
     const tick = this.#tick++;

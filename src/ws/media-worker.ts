@@ -91,6 +91,8 @@ const bus: Bus =
 bus.onReconnect(() => send({ t: 'reconnected' }));
 
 const clock = new Clock({
+  // Handshake storms land here: one poll before a catch-up, not one per tick (see ClockOptions).
+  poll: 'once',
   onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
   onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
   onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
@@ -121,22 +123,26 @@ const keepalive = new Keepalive();
 function adoptBatch(items: readonly SocketItem[]): void {
   const fds = passing ? passing.receive(channel) : Number.NaN;
   if (typeof fds === 'number' || fds.length !== items.length) {
-    logger.error({ expected: items.length, got: fds }, 'socket batch and descriptors disagree: dropping the batch');
+    logger.error(
+      { expected: items.length, got: fds },
+      'socket batch and descriptors disagree: dropping the batch',
+    );
     if (typeof fds !== 'number') for (const fd of fds) passing?.close(fd);
     for (const item of items) send({ t: 'closed', id: item.id });
     return;
   }
-  items.forEach((item, i) => {
+  for (const [i, item] of items.entries()) {
     let socket: Socket;
     try {
       socket = new Socket({ fd: fds[i], readable: true, writable: true });
     } catch (err) {
       logger.warn({ err }, 'could not open a passed socket');
       passing?.close(fds[i]);
-      return void send({ t: 'closed', id: item.id });
+      send({ t: 'closed', id: item.id });
+      continue;
     }
     adopt(item, socket);
-  });
+  }
 }
 
 function adopt(message: SocketItem, socket: Socket | undefined): void {
