@@ -16,9 +16,9 @@ import { apiClient } from './lib/api.mjs';
 import { commandLine } from './lib/cli.mjs';
 import { createOrg, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
 import { freePort } from './lib/ports.mjs';
+import { scrape } from './lib/prom.mjs';
 import { createCalls, forkChild, HOST, startLoad } from './lib/run/load.mjs';
 import { log } from './lib/run/log.mjs';
-import { scrape } from './lib/prom.mjs';
 import { percentile } from './lib/stats.mjs';
 import { onTeardown, stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
 
@@ -74,7 +74,8 @@ export async function storm({ listeners, calls: callCount, listenerProcs, mediaW
   const failed = opened.reduce((n, r) => n + r.failed, 0);
   log(`storm: ${admitted.length} admitted in ${(allMs / 1000).toFixed(1)} s, ${failed} failed`);
   await sleep(1000);
-  const droppedBefore = (await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0;
+  const droppedBefore =
+    (await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0;
   const rates = await Promise.all(
     generators.map((lg) =>
       lg.call('rates', { group: 'storm', windowMs: windowS * 1000, bytesPerS: STREAM_BYTES_PER_S }),
@@ -82,7 +83,8 @@ export async function storm({ listeners, calls: callCount, listenerProcs, mediaW
   );
   const full = rates.reduce((n, r) => n + r.full, 0);
   const droppedInWindow =
-    ((await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0) - droppedBefore;
+    ((await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0) -
+    droppedBefore;
   const closed = rates.reduce((n, r) => n + r.closed, 0);
   return {
     listeners,

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
-import { constants } from 'node:os';
 import type { Socket } from 'node:net';
+import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { BusHub } from '../bus/bus-hub.js';
@@ -9,17 +9,17 @@ import type { HubBusMessage } from '../bus/ipc-bus.js';
 import { AppError } from '../domain/app-error.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ControlPlane } from './control-plane.js';
-import { MAX_SOCKETS_PER_RECORD, SocketPassing } from './socket-passing.js';
 import {
   type ControlRequest,
-  SOCKET_PAIR_FD,
-  type SocketItem,
   type FromMediaWorker,
   type MediaWorkerSettings,
+  SOCKET_PAIR_FD,
   type SocketGrant,
+  type SocketItem,
   type ToMediaWorker,
   toWireError,
 } from './media-protocol.js';
+import { MAX_SOCKETS_PER_RECORD, SocketPassing } from './socket-passing.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;

@@ -189,6 +189,24 @@ export function renderMarkdown(results, T) {
       'audio; which to prefer is a product decision, so the clock is unchanged.',
     '',
   );
+  md.push('## Connection storm', '');
+  const st = results.storm ?? { skipped: 'not run' };
+  md.push(
+    'Run by `npm run bench` after the parts above (alone: `node bench/storm.mjs`): a fresh server with its default media ' +
+      'workers (`EARSHOT_MEDIA_WORKERS=auto`), 200 two-party μ-law calls ingesting in real time, then 5,000 listeners ' +
+      'spread over them connect at once — every TCP connection and upgrade request started together, from ' +
+      "`--listener-procs` load-generator processes. Admitted = its `101` arrived. Then each listener's bytes are " +
+      'counted over a window.',
+    '',
+    st.result
+      ? `Measured: ${st.result.admitted} of ${st.result.listeners} admitted (TCP connected by ${st.result.connectedMaxS.toFixed(1)} s, ` +
+          `${st.result.allAdmittedS === null ? `${st.result.failed} never` : `all by ${st.result.allAdmittedS.toFixed(1)} s`}, ` +
+          `p50 ${st.result.admittedP50S.toFixed(2)} s), ${st.result.fullRate} at ≥ 90 % of the stream rate over ${st.result.windowS} s ` +
+          `(slowest ${(100 * st.result.minShare).toFixed(0)} %), ${st.result.closed} closed by the server, ` +
+          `${st.result.droppedInWindow} messages dropped for backlog in the window, ${st.result.skippedTicks} mixer ticks skipped.`
+      : `_${st.error ?? st.skipped}_`,
+    '',
+  );
   md.push('## Cluster: what a NATS hop adds', '');
   const cl = results.cluster ?? { skipped: 'not run' };
   md.push(

@@ -98,6 +98,7 @@ export function summarize(results, T) {
     ceilingWorkers: c1,
     ceilingWorkersCount: results.ceilingWorkers?.workers,
     ceilingWorkersError: results.ceilingWorkers?.error,
+    storm: results.storm ?? { skipped: 'not run' },
     errors: [],
   };
   if (!(s.probeMedian > 0)) s.errors.push('probe listeners received nothing');

@@ -100,12 +100,32 @@ export function rows(s, T) {
       : s.ceilingWorkersError
         ? [['Ceiling with media workers', s.ceilingWorkersError, '', '']]
         : []),
+    ...stormRows(s.storm, T),
     ['Load generators CPU, Scenario A (% of one core)', f1(s.generatorCpu), '', ''],
     [
       'Other processes on the machine (% of one core, median / worst window)',
       `${f0(s.othersCpu)} / ${f0(s.othersCpuMax)}`,
       '',
       '',
+    ],
+  ];
+}
+
+function stormRows(storm, T) {
+  const r = storm.result;
+  if (!r) return [['Connection storm', storm.error ?? storm.skipped, '', '']];
+  return [
+    [
+      `Storm: ${r.listeners} listeners at once over ${r.calls} live calls (${r.mediaWorkers} media worker(s), ${r.listenerProcs} client process(es)): all admitted within (s)`,
+      r.allAdmittedS === null ? `${r.failed} never admitted (${r.firstError})` : f1(r.allAdmittedS),
+      `≤ ${T.stormAdmitS}`,
+      verdict(r.allAdmittedS !== null && r.allAdmittedS <= T.stormAdmitS),
+    ],
+    [
+      `  … then at ≥ 90 % of the stream rate over ${r.windowS} s / closed by the server`,
+      `${r.fullRate} / ${r.closed}`,
+      `${r.listeners} / 0`,
+      verdict(r.fullRate === r.listeners && r.closed === 0),
     ],
   ];
 }

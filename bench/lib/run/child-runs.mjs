@@ -1,7 +1,8 @@
 /**
  * The parts of a bench/run.mjs run that run as their own processes once the single-node part has
  * torn down, so that they never share the CPU with it: the ceiling with media workers (a second
- * `run.mjs --ceiling-only`) and the cluster benchmark (bench/cluster-bench.mjs).
+ * `run.mjs --ceiling-only`), the connection storm (bench/storm.mjs) and the cluster benchmark
+ * (bench/cluster-bench.mjs).
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
@@ -35,6 +36,27 @@ export async function workersCeiling(opts) {
     return { workers, steps: JSON.parse(stdout.trim().split('\n').at(-1)) };
   } catch (err) {
     return { workers, error: `ceiling with media workers failed: ${whyFailed(err)}` };
+  }
+}
+
+/**
+ * A connection storm (bench/storm.mjs) against a fresh server with its default media workers:
+ * { result } or { error }; { skipped } with --no-storm.
+ */
+export async function stormPart(opts) {
+  if (!opts.storm) return { skipped: 'skipped (--no-storm)' };
+  log(`storm: bench/storm.mjs --listener-procs=${opts.listenerProcs} …`);
+  const args = [benchFile('storm.mjs'), `--listener-procs=${opts.listenerProcs}`];
+  if (opts.quick) args.push('--quick');
+  try {
+    const { stdout } = await execFileP(process.execPath, args, {
+      cwd: ROOT,
+      timeout: (opts.quick ? 60 : 240) * 1000,
+      maxBuffer: 1 << 20,
+    });
+    return { result: JSON.parse(stdout.trim().split('\n').at(-1)) };
+  } catch (err) {
+    return { error: `storm failed: ${whyFailed(err)}` };
   }
 }
 

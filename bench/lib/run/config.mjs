@@ -38,6 +38,8 @@ export const TARGETS = {
   vsFloor: 1.1,
   ceiling: 4000,
   lagP99Ms: 20,
+  /** Issue 11: 5,000 listeners connecting at once are all admitted within this (s). */
+  stormAdmitS: 10,
 };
 
 /** earshot's eventLoopMonitoringPrecision: the floor of its event-loop lag histogram. */

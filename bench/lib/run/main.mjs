@@ -15,7 +15,7 @@ import { renderMarkdown } from '../report/markdown.mjs';
 import { renderTable } from '../report/table.mjs';
 import { onTeardown, stopOnSignals, teardown, timeLimit } from '../teardown.mjs';
 import { ceilingSteps } from './ceiling-phase.mjs';
-import { clusterPart, workersCeiling } from './child-runs.mjs';
+import { clusterPart, stormPart, workersCeiling } from './child-runs.mjs';
 import { TARGETS } from './config.mjs';
 import { calibrate, machineFacts } from './facts.mjs';
 import { fanoutRepeats } from './fanout-phase.mjs';
@@ -107,6 +107,7 @@ export async function run(opts) {
     return 0;
   }
   results.ceilingWorkers = await workersCeiling(opts);
+  results.storm = await stormPart(opts);
   results.cluster = await clusterPart(opts);
   return report(results, opts);
 }
@@ -123,6 +124,7 @@ function report(results, opts) {
   if (results.cluster.markdown) process.stdout.write(`\n${results.cluster.markdown}\n`);
   if (results.cluster.error) summary.errors.push(results.cluster.error);
   if (results.ceilingWorkers?.error) summary.errors.push(results.ceilingWorkers.error);
+  if (results.storm?.error) summary.errors.push(results.storm.error);
   for (const e of summary.errors) console.error(`bench: ${e}`);
   return summary.errors.length > 0 ? 1 : 0;
 }

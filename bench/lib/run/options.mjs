@@ -21,6 +21,9 @@ const USAGE = `usage: node bench/run.mjs [options]        (npm run bench -- [opt
   --ceiling-only           just the ceiling steps, as JSON on stdout (the media-worker pass)
   --no-workers-ceiling     skip the second ceiling pass (EARSHOT_MEDIA_WORKERS = cores − 1)
   --no-cluster             skip the cluster part (bench/cluster-bench.mjs)
+  --no-storm               skip the connection storm (bench/storm.mjs)
+  --listener-procs=N       load-generator processes the storm's listeners come from (default 1;
+                           more on machines with more cores)
   --help                   this text`;
 
 const OPTIONS = {
@@ -38,6 +41,8 @@ const OPTIONS = {
   'ceiling-only': { type: 'boolean' },
   'no-workers-ceiling': { type: 'boolean' },
   'no-cluster': { type: 'boolean' },
+  'no-storm': { type: 'boolean' },
+  'listener-procs': { type: 'string' },
 };
 
 /**
@@ -69,6 +74,8 @@ export function parseRunOptions(argv) {
     ceilingArg: v.ceiling,
     workersCeiling: !v['no-workers-ceiling'],
     cluster: !v['no-cluster'],
+    storm: !v['no-storm'] && !ceilingOnly,
+    listenerProcs: cl.number('listener-procs', 1),
   };
 }
 
