@@ -167,7 +167,7 @@ export function renderMarkdown(results, T) {
       '(second ceiling table).',
     '',
   );
-  md.push('## Experiment, not applied: a clock that polls I/O between catch-up ticks', '');
+  md.push('## Experiment (2026-11-24): a clock that polls I/O between catch-up ticks', '');
   md.push(
     'On this machine Scenario A keeps the server at 90–100 % of a core, and the jitter buffers count many frames *late* ' +
       '(see the row above): after a stall `Clock` runs the missed ticks back to back, so the ingest frames that arrived ' +
@@ -186,7 +186,9 @@ export function renderMarkdown(results, T) {
       'more ticks (up to 25 % of messages) and latency grows to the jitter-buffer cap: reading sockets promptly removes the ' +
       'read batching that makes the back-to-back mode cheaper under overload. A variant yielding only for the first three ' +
       'catch-up ticks kept the skips low but also most of the late frames (3.8–6.7 %). Overload costs either cadence or ' +
-      'audio; which to prefer is a product decision, so the clock is unchanged.',
+      'audio. What runs now (issue 11, docs/architecture.md): a media worker polls *once* before a catch-up burst and then ' +
+      'runs it back to back, the main process not at all, and the jitter buffers grow to the lateness they see (a late ' +
+      'frame is played after all), so a stall costs latency rather than audio.',
     '',
   );
   md.push('## Connection storm', '');
@@ -207,6 +209,29 @@ export function renderMarkdown(results, T) {
       : `_${st.error ?? st.skipped}_`,
     '',
   );
+  md.push('## Capacity in calls', '');
+  const cap = results.capacity ?? { skipped: 'not run' };
+  md.push(
+    'Run by `npm run bench` (alone: `node bench/capacity.mjs`): for each number of media workers W from 0 (one process) ' +
+      'to cores − 1, a fresh server; two-party μ-law 8 kHz calls are added in steps, each with both participants ingesting ' +
+      'in real time (one load-generator process) and one listener; after 5 s to settle, a window counts the frames the jitter ' +
+      'buffers concealed (`frames_lost` over every call) and the ticks skipped. The capacity is the last step with 0 of both. ' +
+      'The target of issue 11 — W workers ≥ 0.8 × W × one worker — needs at least 3 cores to be tested.',
+    '',
+  );
+  if (cap.result) {
+    md.push('| W | calls (concealed / late / frames in, skipped ticks) | capacity |', '|---|---|---|');
+    for (const run of cap.result.runs) {
+      const steps = run.steps
+        .map(
+          (s) =>
+            `${s.calls}: ${s.concealed} / ${s.late} / ${s.framesIn}${s.skippedTicks ? `, ${s.skippedTicks} skipped` : ''}`,
+        )
+        .join('; ');
+      md.push(`| ${run.workers} | ${steps} | ${run.capacity} |`);
+    }
+  } else md.push(`_${cap.error ?? cap.skipped}_`);
+  md.push('');
   md.push('## Cluster: what a NATS hop adds', '');
   const cl = results.cluster ?? { skipped: 'not run' };
   md.push(

@@ -99,6 +99,7 @@ export function summarize(results, T) {
     ceilingWorkersCount: results.ceilingWorkers?.workers,
     ceilingWorkersError: results.ceilingWorkers?.error,
     storm: results.storm ?? { skipped: 'not run' },
+    capacity: results.capacity ?? { skipped: 'not run' },
     errors: [],
   };
   if (!(s.probeMedian > 0)) s.errors.push('probe listeners received nothing');

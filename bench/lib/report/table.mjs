@@ -101,6 +101,7 @@ export function rows(s, T) {
         ? [['Ceiling with media workers', s.ceilingWorkersError, '', '']]
         : []),
     ...stormRows(s.storm, T),
+    ...capacityRows(s.capacity, T),
     ['Load generators CPU, Scenario A (% of one core)', f1(s.generatorCpu), '', ''],
     [
       'Other processes on the machine (% of one core, median / worst window)',
@@ -109,6 +110,21 @@ export function rows(s, T) {
       '',
     ],
   ];
+}
+
+function capacityRows(capacity, T) {
+  const r = capacity.result;
+  if (!r) return [['Capacity', capacity.error ?? capacity.skipped, '', '']];
+  const one = r.runs.find((x) => x.workers === 1)?.capacity ?? 0;
+  return r.runs.map((run) => {
+    const label =
+      run.workers === 0
+        ? 'Capacity, one process (EARSHOT_MEDIA_WORKERS=0): two-party μ-law calls with 0 frames concealed'
+        : `Capacity, ${run.workers} media worker(s): two-party μ-law calls with 0 frames concealed`;
+    if (run.workers <= 1) return [label, String(run.capacity), '', ''];
+    const target = Math.ceil(T.capacityScaling * run.workers * one);
+    return [label, String(run.capacity), `≥ ${target}`, verdict(run.capacity >= target)];
+  });
 }
 
 function stormRows(storm, T) {

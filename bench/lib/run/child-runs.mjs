@@ -61,6 +61,25 @@ export async function stormPart(opts) {
 }
 
 /**
+ * Capacity in calls with W media workers, W = 0 … cores − 1 (bench/capacity.mjs): { result } or
+ * { error }; { skipped } with --no-capacity.
+ */
+export async function capacityPart(opts) {
+  if (!opts.capacity) return { skipped: 'skipped (--no-capacity)' };
+  log('capacity: bench/capacity.mjs …');
+  try {
+    const { stdout } = await execFileP(
+      process.execPath,
+      [benchFile('capacity.mjs'), ...(opts.quick ? ['--quick'] : [])],
+      { cwd: ROOT, timeout: (opts.quick ? 90 : 480) * 1000, maxBuffer: 1 << 20 },
+    );
+    return { result: JSON.parse(stdout.trim().split('\n').at(-1)) };
+  } catch (err) {
+    return { error: `capacity failed: ${whyFailed(err)}` };
+  }
+}
+
+/**
  * What a NATS hop adds (one node's ingest → another node's listeners): { markdown } (goes into the
  * report as it is), { error }, or { skipped } with --no-cluster.
  */

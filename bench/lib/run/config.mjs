@@ -40,6 +40,8 @@ export const TARGETS = {
   lagP99Ms: 20,
   /** Issue 11: 5,000 listeners connecting at once are all admitted within this (s). */
   stormAdmitS: 10,
+  /** Issue 11: capacity with W media workers ≥ this × W × the capacity of one. */
+  capacityScaling: 0.8,
 };
 
 /** earshot's eventLoopMonitoringPrecision: the floor of its event-loop lag histogram. */

@@ -15,7 +15,7 @@ import { renderMarkdown } from '../report/markdown.mjs';
 import { renderTable } from '../report/table.mjs';
 import { onTeardown, stopOnSignals, teardown, timeLimit } from '../teardown.mjs';
 import { ceilingSteps } from './ceiling-phase.mjs';
-import { clusterPart, stormPart, workersCeiling } from './child-runs.mjs';
+import { capacityPart, clusterPart, stormPart, workersCeiling } from './child-runs.mjs';
 import { TARGETS } from './config.mjs';
 import { calibrate, machineFacts } from './facts.mjs';
 import { fanoutRepeats } from './fanout-phase.mjs';
@@ -108,6 +108,7 @@ export async function run(opts) {
   }
   results.ceilingWorkers = await workersCeiling(opts);
   results.storm = await stormPart(opts);
+  results.capacity = await capacityPart(opts);
   results.cluster = await clusterPart(opts);
   return report(results, opts);
 }
@@ -125,6 +126,7 @@ function report(results, opts) {
   if (results.cluster.error) summary.errors.push(results.cluster.error);
   if (results.ceilingWorkers?.error) summary.errors.push(results.ceilingWorkers.error);
   if (results.storm?.error) summary.errors.push(results.storm.error);
+  if (results.capacity?.error) summary.errors.push(results.capacity.error);
   for (const e of summary.errors) console.error(`bench: ${e}`);
   return summary.errors.length > 0 ? 1 : 0;
 }

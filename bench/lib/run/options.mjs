@@ -22,6 +22,7 @@ const USAGE = `usage: node bench/run.mjs [options]        (npm run bench -- [opt
   --no-workers-ceiling     skip the second ceiling pass (EARSHOT_MEDIA_WORKERS = cores − 1)
   --no-cluster             skip the cluster part (bench/cluster-bench.mjs)
   --no-storm               skip the connection storm (bench/storm.mjs)
+  --no-capacity            skip the capacity steps (bench/capacity.mjs)
   --listener-procs=N       load-generator processes the storm's listeners come from (default 1;
                            more on machines with more cores)
   --help                   this text`;
@@ -42,6 +43,7 @@ const OPTIONS = {
   'no-workers-ceiling': { type: 'boolean' },
   'no-cluster': { type: 'boolean' },
   'no-storm': { type: 'boolean' },
+  'no-capacity': { type: 'boolean' },
   'listener-procs': { type: 'string' },
 };
 
@@ -75,6 +77,7 @@ export function parseRunOptions(argv) {
     workersCeiling: !v['no-workers-ceiling'],
     cluster: !v['no-cluster'],
     storm: !v['no-storm'] && !ceilingOnly,
+    capacity: !v['no-capacity'] && !ceilingOnly,
     listenerProcs: cl.number('listener-procs', 1),
   };
 }

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * Capacity (issue 11): how many two-party μ-law 8 kHz calls one node ingests and mixes with no
+ * frame concealed, for each number of media workers W (0 = everything in one process). Calls are
+ * added in steps, each with both participants ingesting in real time and one listener (a call is
+ * mixed only where it has listeners); after a settle, a window counts the frames the jitter
+ * buffers concealed (`frames_lost` of GET /v1/calls/{id}, over every call) and the mixer ticks the
+ * server skipped. A step passes with 0 of both; the capacity is the last step that passed.
+ * Prints one JSON line last (bench/run.mjs reads it).
+ *
+ *   node bench/capacity.mjs [--workers=0,1,…] [--steps=100,200,…] [--window=S] [--quick]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { apiClient, participantPath } from './lib/api.mjs';
+import { commandLine } from './lib/cli.mjs';
+import { createOrg, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
+import { freePort } from './lib/ports.mjs';
+import { createCalls, forkChild, HOST, jitterStats } from './lib/run/load.mjs';
+import { log } from './lib/run/log.mjs';
+import { stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
+
+const USAGE = 'usage: node bench/capacity.mjs [--workers=0,1,…] [--steps=100,200,…] [--window=S] [--quick]';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Steps calls up on a fresh server with `workers` media workers; one record per step run. */
+async function capacityOf(workers, steps, { windowS, settleS }) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'earshot-capacity-'));
+  const port = await freePort();
+  const env = earshotEnv({
+    dbUrl: `sqlite:${path.join(tmp, 'capacity.db')}`,
+    port,
+    extra: { EARSHOT_MEDIA_WORKERS: String(workers) },
+  });
+  const apiKey = await createOrg(env);
+  const server = await startEarshot({ env });
+  const lg = forkChild('load-generator.mjs');
+  try {
+    const api = apiClient(server.base, apiKey);
+    const calls = [];
+    const results = [];
+    await lg.call('ingestStart');
+    for (const target of steps) {
+      const added = await createCalls(api, target - calls.length);
+      const ingest = (c, who) => participantPath(c, who, 'mulaw', 8000);
+      const ing = await lg.call('ingest', {
+        host: HOST,
+        port,
+        sockets: added.flatMap((c) => [
+          { path: ingest(c, 'caller'), kind: 'caller' },
+          { path: ingest(c, 'agent'), kind: 'agent' },
+        ]),
+      });
+      const lis = await lg.call('listen', {
+        host: HOST,
+        port,
+        group: 'capacity',
+        paths: added.map((c) => c.listenPath),
+      });
+      calls.push(...added);
+      const connectError = ing.failed || lis.failed ? (ing.firstError ?? lis.firstError) : null;
+      await sleep(settleS * 1000);
+      const skippedBefore = server.logs.skippedTicks;
+      const before = await jitterStats(api, calls);
+      await sleep(windowS * 1000);
+      const after = await jitterStats(api, calls);
+      const concealed = after.framesLost - before.framesLost;
+      const late = after.framesLate - before.framesLate;
+      const framesIn = after.framesIn - before.framesIn;
+      const skippedTicks = server.logs.skippedTicks - skippedBefore;
+      const pass = !connectError && concealed === 0 && skippedTicks === 0 && framesIn > 0;
+      results.push({ calls: calls.length, concealed, late, framesIn, skippedTicks, connectError, pass });
+      log(
+        `capacity W=${workers}: ${calls.length} calls — concealed ${concealed}, late ${late} of ${framesIn} frames in, ` +
+          `skipped ticks ${skippedTicks}${pass ? '' : '  STOP'}`,
+      );
+      if (!pass) break;
+    }
+    const passed = results.filter((r) => r.pass);
+    return { workers, capacity: passed.at(-1)?.calls ?? 0, steps: results };
+  } finally {
+    await lg.stop();
+    await server.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const cl = commandLine(process.argv.slice(2), {
+  script: 'bench/capacity.mjs',
+  usage: USAGE,
+  options: {
+    workers: { type: 'string' },
+    steps: { type: 'string' },
+    window: { type: 'string' },
+    quick: { type: 'boolean' },
+  },
+});
+const quick = cl.values.quick ?? false;
+const list = (arg, fallback) => (arg === undefined ? fallback : arg.split(',').map(Number));
+const cores = os.availableParallelism();
+const workersList = list(
+  cl.values.workers,
+  Array.from({ length: Math.max(1, cores) }, (_, w) => w),
+);
+const steps = list(cl.values.steps, quick ? [2, 4] : [100, 200, 300, 400, 500, 600, 800, 1000, 1200]);
+const windowS = cl.number('window', quick ? 1 : 5, { min: 0.5, integer: false });
+stopOnSignals('capacity');
+const cancel = timeLimit(quick ? 90 : 420, 'capacity');
+let code = 0;
+try {
+  const runs = [];
+  for (const w of workersList) {
+    runs.push(await capacityOf(w, steps, { windowS, settleS: quick ? 0.5 : 5 }));
+  }
+  process.stdout.write(`${JSON.stringify({ cores, windowS, runs })}\n`);
+} catch (err) {
+  console.error('capacity failed:', err?.stack ?? err);
+  code = 1;
+} finally {
+  await teardown();
+  cancel();
+}
+process.exit(code);
