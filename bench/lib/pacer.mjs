@@ -28,7 +28,8 @@ export class Pacer {
   }
 
   start() {
-    if (this.#timer) return;
+    // No slot (a generator with nothing to pace): nothing to run, and no timer of Infinity ms.
+    if (this.#timer || this.slots === 0) return;
     const t0 = performance.now() + 2;
     this.#next = Array.from({ length: this.slots }, (_, i) => t0 + (i * this.#periodMs) / this.slots);
     this.#schedule();

@@ -52,7 +52,7 @@ export async function stormPart(opts) {
     const { stdout } = await execFileP(process.execPath, args, {
       cwd: ROOT,
       timeout: (opts.quick ? 60 : 240) * 1000,
-      maxBuffer: 1 << 20,
+      maxBuffer: 16 << 20,
     });
     return { result: JSON.parse(stdout.trim().split('\n').at(-1)) };
   } catch (err) {
@@ -71,7 +71,7 @@ export async function capacityPart(opts) {
     const { stdout } = await execFileP(
       process.execPath,
       [benchFile('capacity.mjs'), ...(opts.quick ? ['--quick'] : [])],
-      { cwd: ROOT, timeout: (opts.quick ? 90 : 480) * 1000, maxBuffer: 1 << 20 },
+      { cwd: ROOT, timeout: (opts.quick ? 90 : 480) * 1000, maxBuffer: 16 << 20 },
     );
     return { result: JSON.parse(stdout.trim().split('\n').at(-1)) };
   } catch (err) {
