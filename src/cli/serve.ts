@@ -11,7 +11,12 @@ export function registerServeCommand(program: Command): void {
   serve.option('--demo', 'also create a demo organization with live listen and print its API key', false);
   addConfigFlags(serve);
   serve.action(async (options) => {
-    const config = loadConfig(process.env, overridesFrom(options));
+    const overrides = overridesFrom(options);
+    // The demo's two calls need no second core: one process unless workers were asked for
+    // (docs/operations.md has the figures).
+    if (options.demo && overrides.EARSHOT_MEDIA_WORKERS === undefined && !process.env.EARSHOT_MEDIA_WORKERS)
+      overrides.EARSHOT_MEDIA_WORKERS = '0';
+    const config = loadConfig(process.env, overrides);
     // The server's modules load only when it runs: `earshot --help` and the client commands stay quick.
     const [{ createProcessLogger }, { startServer }, { installProcessGuard }] = await Promise.all([
       import('../observability/logger.js'),
