@@ -422,4 +422,32 @@ describe('a media worker that stalls (EARSHOT_MEDIA_WORKERS=2)', () => {
     for (const s of senders) await s.close();
     for (const l of listeners) l.ws.close();
   });
+  it('a worker that dies takes only its sockets: they close, the other worker plays on, it is replaced', async () => {
+    const before = mediaWorkerPids();
+    expect(before).toHaveLength(2);
+    // Two calls, one listener each: placed on the two workers (the least loaded takes the next).
+    const calls = [await createLiveCall(live.ts, live.apiKey), await createLiveCall(live.ts, live.apiKey)];
+    const urls = await Promise.all(calls.map((c) => c.listenUrl()));
+    const listeners = [];
+    for (const url of urls) listeners.push(await openListener(url));
+    await sleep(300);
+    process.kill(before[0], 'SIGKILL');
+    const ended = await Promise.all(
+      listeners.map((l) => Promise.race([l.closed.then(() => true), sleep(2000).then(() => false)])),
+    );
+    // Exactly one call was on the dead worker; the other listener still streams.
+    expect(ended.filter(Boolean)).toHaveLength(1);
+    const survivor = listeners[ended.indexOf(false)];
+    const count = survivor.binary.length;
+    await sleep(400);
+    expect(survivor.binary.length - count).toBeGreaterThan(12);
+    // Replaced: two workers again, and the lost listener's URL streams again.
+    await expect.poll(() => mediaWorkerPids().length, { timeout: 10_000 }).toBe(2);
+    expect(mediaWorkerPids()).not.toContain(before[0]);
+    const again = await openListener(urls[ended.indexOf(true)]);
+    await sleep(500);
+    expect(again.binary.length).toBeGreaterThan(15);
+    again.ws.close();
+    survivor.ws.close();
+  });
 });
