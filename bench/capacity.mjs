@@ -10,13 +10,10 @@
  *
  *   node bench/capacity.mjs [--workers=0,1,…] [--steps=100,200,…] [--window=S] [--quick]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { apiClient, participantPath } from './lib/api.mjs';
 import { commandLine } from './lib/cli.mjs';
-import { createOrg, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
-import { freePort } from './lib/ports.mjs';
+import { freshServer } from './lib/earshot-server.mjs';
 import { createCalls, forkChild, HOST, jitterStats } from './lib/run/load.mjs';
 import { log } from './lib/run/log.mjs';
 import { stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
@@ -26,15 +23,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Steps calls up on a fresh server with `workers` media workers; one record per step run. */
 async function capacityOf(workers, steps, { windowS, settleS }) {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'earshot-capacity-'));
-  const port = await freePort();
-  const env = earshotEnv({
-    dbUrl: `sqlite:${path.join(tmp, 'capacity.db')}`,
-    port,
-    extra: { EARSHOT_MEDIA_WORKERS: String(workers) },
-  });
-  const apiKey = await createOrg(env);
-  const server = await startEarshot({ env });
+  const { server, port, apiKey } = await freshServer({ name: 'capacity', mediaWorkers: workers });
   const lg = forkChild('load-generator.mjs');
   try {
     const api = apiClient(server.base, apiKey);
@@ -82,7 +71,6 @@ async function capacityOf(workers, steps, { windowS, settleS }) {
   } finally {
     await lg.stop();
     await server.stop();
-    rmSync(tmp, { recursive: true, force: true });
   }
 }
 

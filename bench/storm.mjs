@@ -9,18 +9,15 @@
  *   node bench/storm.mjs [--listeners=5000] [--calls=200] [--listener-procs=N] [--media-workers=N|auto]
  *                        [--window=5] [--quick]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { apiClient } from './lib/api.mjs';
 import { commandLine } from './lib/cli.mjs';
-import { createOrg, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
-import { freePort } from './lib/ports.mjs';
+import { freshServer } from './lib/earshot-server.mjs';
 import { scrape } from './lib/prom.mjs';
 import { createCalls, forkChild, HOST, startLoad } from './lib/run/load.mjs';
 import { log } from './lib/run/log.mjs';
 import { percentile } from './lib/stats.mjs';
-import { onTeardown, stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
+import { stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
 
 const USAGE = `usage: node bench/storm.mjs [--listeners=N] [--calls=N] [--listener-procs=N] [--media-workers=N|auto] [--window=S] [--quick]`;
 /** The default listener stream: 50 messages/s of 640 bytes of PCM16 plus a 4-byte frame header. */
@@ -32,16 +29,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one storm; resolves with its figures. */
 export async function storm({ listeners, calls: callCount, listenerProcs, mediaWorkers, windowS }) {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'earshot-storm-'));
-  onTeardown(() => rmSync(tmp, { recursive: true, force: true }));
-  const port = await freePort();
-  const env = earshotEnv({
-    dbUrl: `sqlite:${path.join(tmp, 'storm.db')}`,
-    port,
-    extra: { EARSHOT_MEDIA_WORKERS: String(mediaWorkers) },
-  });
-  const apiKey = await createOrg(env);
-  const server = await startEarshot({ env });
+  const { server, port, apiKey } = await freshServer({ name: 'storm', mediaWorkers });
   const api = apiClient(server.base, apiKey);
   const calls = await createCalls(api, callCount);
   // Ingest for every call from the bulk generator (probes: none), running before the storm.

@@ -4,11 +4,14 @@
  * mixer ticks and evicted listeners, stopped at teardown.
  */
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BIN, ROOT } from './paths.mjs';
+import { freePort } from './ports.mjs';
 import { scrape } from './prom.mjs';
-import { adopt, processHandle } from './teardown.mjs';
+import { adopt, onTeardown, processHandle } from './teardown.mjs';
 
 const execFileP = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -107,4 +110,22 @@ function lineReader(fn) {
       if (line.trim()) fn(line);
     }
   };
+}
+
+/**
+ * A fresh server on a throwaway SQLite database with `mediaWorkers` media workers and a live-listen
+ * organization: { server, port, apiKey }. The database goes at teardown.
+ */
+export async function freshServer({ name, mediaWorkers }) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `earshot-${name}-`));
+  onTeardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const port = await freePort();
+  const env = earshotEnv({
+    dbUrl: `sqlite:${path.join(tmp, `${name}.db`)}`,
+    port,
+    extra: { EARSHOT_MEDIA_WORKERS: String(mediaWorkers) },
+  });
+  const apiKey = await createOrg(env);
+  const server = await startEarshot({ env });
+  return { server, port, apiKey };
 }

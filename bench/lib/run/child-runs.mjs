@@ -39,44 +39,38 @@ export async function workersCeiling(opts) {
   }
 }
 
-/**
- * A connection storm (bench/storm.mjs) against a fresh server with its default media workers:
- * { result } or { error }; { skipped } with --no-storm.
- */
-export async function stormPart(opts) {
-  if (!opts.storm) return { skipped: 'skipped (--no-storm)' };
-  log(`storm: bench/storm.mjs --listener-procs=${opts.listenerProcs} …`);
-  const args = [benchFile('storm.mjs'), `--listener-procs=${opts.listenerProcs}`];
-  if (opts.quick) args.push('--quick');
+/** Runs a bench/ script and reads the JSON line it prints last: { result } or { error }. */
+async function jsonChild(label, script, args, timeoutS) {
+  log(`${label}: bench/${script} ${args.join(' ')} …`);
   try {
-    const { stdout } = await execFileP(process.execPath, args, {
+    const { stdout } = await execFileP(process.execPath, [benchFile(script), ...args], {
       cwd: ROOT,
-      timeout: (opts.quick ? 60 : 240) * 1000,
+      timeout: timeoutS * 1000,
       maxBuffer: 16 << 20,
     });
     return { result: JSON.parse(stdout.trim().split('\n').at(-1)) };
   } catch (err) {
-    return { error: `storm failed: ${whyFailed(err)}` };
+    return { error: `${label} failed: ${whyFailed(err)}` };
   }
+}
+
+/**
+ * A connection storm (bench/storm.mjs) against a fresh server with its default media workers:
+ * { result } or { error }; { skipped } with --no-storm.
+ */
+export function stormPart(opts) {
+  if (!opts.storm) return { skipped: 'skipped (--no-storm)' };
+  const args = [`--listener-procs=${opts.listenerProcs}`, ...(opts.quick ? ['--quick'] : [])];
+  return jsonChild('storm', 'storm.mjs', args, opts.quick ? 60 : 240);
 }
 
 /**
  * Capacity in calls with W media workers, W = 0 … cores − 1 (bench/capacity.mjs): { result } or
  * { error }; { skipped } with --no-capacity.
  */
-export async function capacityPart(opts) {
+export function capacityPart(opts) {
   if (!opts.capacity) return { skipped: 'skipped (--no-capacity)' };
-  log('capacity: bench/capacity.mjs …');
-  try {
-    const { stdout } = await execFileP(
-      process.execPath,
-      [benchFile('capacity.mjs'), ...(opts.quick ? ['--quick'] : [])],
-      { cwd: ROOT, timeout: (opts.quick ? 90 : 480) * 1000, maxBuffer: 16 << 20 },
-    );
-    return { result: JSON.parse(stdout.trim().split('\n').at(-1)) };
-  } catch (err) {
-    return { error: `capacity failed: ${whyFailed(err)}` };
-  }
+  return jsonChild('capacity', 'capacity.mjs', opts.quick ? ['--quick'] : [], opts.quick ? 90 : 480);
 }
 
 /**
