@@ -131,18 +131,32 @@ function adoptBatch(items: readonly SocketItem[]): void {
     for (const item of items) send({ t: 'closed', id: item.id });
     return;
   }
-  for (const [i, item] of items.entries()) {
+  for (const [i, item] of items.entries()) backlog.push({ item, fd: fds[i] });
+  if (backlog.length === items.length) setImmediate(drainBacklog);
+}
+
+/**
+ * Passed sockets waiting for their handshake. A storm arrives in records of up to 250: they are
+ * opened HANDSHAKES_PER_TURN at a time, one batch per turn of the event loop, so that the mixer's
+ * tick (a timer) runs between batches instead of after all of them.
+ */
+const backlog: { item: SocketItem; fd: number }[] = [];
+const HANDSHAKES_PER_TURN = 64;
+
+function drainBacklog(): void {
+  for (const { item, fd } of backlog.splice(0, HANDSHAKES_PER_TURN)) {
     let socket: Socket;
     try {
-      socket = new Socket({ fd: fds[i], readable: true, writable: true });
+      socket = new Socket({ fd, readable: true, writable: true });
     } catch (err) {
       logger.warn({ err }, 'could not open a passed socket');
-      passing?.close(fds[i]);
+      passing?.close(fd);
       send({ t: 'closed', id: item.id });
       continue;
     }
     adopt(item, socket);
   }
+  if (backlog.length > 0) setImmediate(drainBacklog);
 }
 
 function adopt(message: SocketItem, socket: Socket | undefined): void {
