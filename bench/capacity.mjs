@@ -11,12 +11,12 @@
  *   node bench/capacity.mjs [--workers=0,1,…] [--steps=100,200,…] [--window=S] [--quick]
  */
 import os from 'node:os';
-import { apiClient, participantPath } from './lib/api.mjs';
+import { apiClient } from './lib/api.mjs';
 import { commandLine } from './lib/cli.mjs';
 import { freshServer } from './lib/earshot-server.mjs';
-import { createCalls, forkChild, HOST, jitterStats } from './lib/run/load.mjs';
+import { createCalls, forkChild, HOST, ingestCalls, jitterStats } from './lib/run/load.mjs';
 import { log } from './lib/run/log.mjs';
-import { stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
+import { runPrintingJson } from './lib/teardown.mjs';
 
 const USAGE = 'usage: node bench/capacity.mjs [--workers=0,1,…] [--steps=100,200,…] [--window=S] [--quick]';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -32,15 +32,7 @@ async function capacityOf(workers, steps, { windowS, settleS }) {
     await lg.call('ingestStart');
     for (const target of steps) {
       const added = await createCalls(api, target - calls.length);
-      const ingest = (c, who) => participantPath(c, who, 'mulaw', 8000);
-      const ing = await lg.call('ingest', {
-        host: HOST,
-        port,
-        sockets: added.flatMap((c) => [
-          { path: ingest(c, 'caller'), kind: 'caller' },
-          { path: ingest(c, 'agent'), kind: 'agent' },
-        ]),
-      });
+      const ing = await ingestCalls(lg, port, added);
       const lis = await lg.call('listen', {
         host: HOST,
         port,
@@ -93,20 +85,8 @@ const workersList = list(
 );
 const steps = list(cl.values.steps, quick ? [2, 4] : [100, 200, 300, 400, 500, 600, 800, 1000, 1200]);
 const windowS = cl.number('window', quick ? 1 : 5, { min: 0.5, integer: false });
-stopOnSignals('capacity');
-const cancel = timeLimit(quick ? 90 : 420, 'capacity');
-let code = 0;
-try {
+await runPrintingJson('capacity', quick ? 90 : 420, async () => {
   const runs = [];
-  for (const w of workersList) {
-    runs.push(await capacityOf(w, steps, { windowS, settleS: quick ? 0.5 : 5 }));
-  }
-  process.stdout.write(`${JSON.stringify({ cores, windowS, runs })}\n`);
-} catch (err) {
-  console.error('capacity failed:', err?.stack ?? err);
-  code = 1;
-} finally {
-  await teardown();
-  cancel();
-}
-process.exit(code);
+  for (const w of workersList) runs.push(await capacityOf(w, steps, { windowS, settleS: quick ? 0.5 : 5 }));
+  return { cores, windowS, runs };
+});

@@ -14,10 +14,10 @@ import { apiClient } from './lib/api.mjs';
 import { commandLine } from './lib/cli.mjs';
 import { freshServer } from './lib/earshot-server.mjs';
 import { scrape } from './lib/prom.mjs';
-import { createCalls, forkChild, HOST, startLoad } from './lib/run/load.mjs';
+import { createCalls, forkChild, HOST, ingestCalls } from './lib/run/load.mjs';
 import { log } from './lib/run/log.mjs';
 import { percentile } from './lib/stats.mjs';
-import { stopOnSignals, teardown, timeLimit } from './lib/teardown.mjs';
+import { runPrintingJson } from './lib/teardown.mjs';
 
 const USAGE = `usage: node bench/storm.mjs [--listeners=N] [--calls=N] [--listener-procs=N] [--media-workers=N|auto] [--window=S] [--quick]`;
 /** The default listener stream: 50 messages/s of 640 bytes of PCM16 plus a 4-byte frame header. */
@@ -32,9 +32,11 @@ export async function storm({ listeners, calls: callCount, listenerProcs, mediaW
   const { server, port, apiKey } = await freshServer({ name: 'storm', mediaWorkers });
   const api = apiClient(server.base, apiKey);
   const calls = await createCalls(api, callCount);
-  // Ingest for every call from the bulk generator (probes: none), running before the storm.
-  const load = await startLoad({ port, calls, probes: 0 });
-  await load.startIngest();
+  // Both participants of every call ingest from a generator of their own, before the storm.
+  const ingest = forkChild('load-generator.mjs');
+  const ing = await ingestCalls(ingest, port, calls);
+  if (ing.failed) throw new Error(`ingest connect failed: ${ing.firstError}`);
+  await ingest.call('ingestStart');
   const generators = Array.from({ length: listenerProcs }, () => forkChild('load-generator.mjs'));
   await sleep(1000);
   log(`storm: ${listeners} listeners over ${calls.length} live calls from ${listenerProcs} process(es) …`);
@@ -121,18 +123,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     mediaWorkers: workersArg === 'auto' ? Math.max(0, os.availableParallelism() - 1) : Number(workersArg),
     windowS: cl.number('window', quick ? 1 : 5, { min: 0.5, integer: false }),
   };
-  stopOnSignals('storm');
-  const cancel = timeLimit(quick ? 60 : 240, 'storm');
-  let code = 0;
-  try {
-    const result = await storm(options);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  } catch (err) {
-    console.error('storm failed:', err?.stack ?? err);
-    code = 1;
-  } finally {
-    await teardown();
-    cancel();
-  }
-  process.exit(code);
+  await runPrintingJson('storm', quick ? 60 : 240, () => storm(options));
 }

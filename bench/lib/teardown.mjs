@@ -87,3 +87,24 @@ export function processHandle(proc, graceMs = 15_000) {
     },
   };
 }
+
+/**
+ * A bench/ script's main: runs `fn` within `limitS` seconds, stopped by signals, prints what it
+ * resolves with as one JSON line (the parent reads the last line), tears everything down and
+ * exits 0 — or 1 with the error on stderr.
+ */
+export async function runPrintingJson(label, limitS, fn) {
+  stopOnSignals(label);
+  const cancel = timeLimit(limitS, label);
+  let code = 0;
+  try {
+    process.stdout.write(`${JSON.stringify(await fn())}\n`);
+  } catch (err) {
+    console.error(`${label} failed:`, err?.stack ?? err);
+    code = 1;
+  } finally {
+    await teardown();
+    cancel();
+  }
+  process.exit(code);
+}

@@ -12,13 +12,14 @@ function worker(hub: BusHub) {
     up.push(m);
     toHub(m);
   });
-  toHub = hub.attach({
-    send: (m) => {
+  const link = {
+    send: (m: HubBusMessage) => {
       down.push(m);
       bus.receive(m);
     },
-  });
-  return { bus, up, down };
+  };
+  toHub = hub.attach(link);
+  return { bus, up, down, link };
 }
 
 const frame = (callPk: string, seq: number): TrackFrame => ({
@@ -64,7 +65,12 @@ describe('BusHub relaying between media workers', () => {
     expect(late.down).toContainEqual({ t: 'wanted', callPk: 'call-1', on: true });
     late.bus.publishFrame(frame('call-1', 1));
     expect(late.up.filter((m) => m.t === 'frame')).toHaveLength(1);
-    hub.detach({ send: () => {} }); // unknown link: harmless
+    // The mixing worker exits: nobody else mixes the call, so the late one stops forwarding.
+    hub.detach(mixing.link);
+    expect(late.down.at(-1)).toEqual({ t: 'wanted', callPk: 'call-1', on: false });
+    late.bus.publishFrame(frame('call-1', 2));
+    expect(late.up.filter((m) => m.t === 'frame')).toHaveLength(1);
+    hub.detach({ send: () => {} }); // an unknown link: harmless
   });
 
   it('never sends an event back to the worker that published it', () => {

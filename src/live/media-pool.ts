@@ -9,6 +9,7 @@ import type { HubBusMessage } from '../bus/ipc-bus.js';
 import { AppError } from '../domain/app-error.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ControlPlane } from './control-plane.js';
+import { DirectFd } from './direct-write.js';
 import {
   type ControlRequest,
   type FromMediaWorker,
@@ -154,19 +155,23 @@ export class MediaPool {
   #pass(worker: MediaWorker): void {
     const batch = worker.outbox.splice(0);
     for (let at = 0; at < batch.length; at += MAX_SOCKETS_PER_RECORD) {
-      const part = batch.slice(at, at + MAX_SOCKETS_PER_RECORD);
-      const open = part.filter(({ item, socket }) => {
-        const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-        if (fd >= 0 && !socket.destroyed) return true;
-        socket.destroy();
-        this.#closed(worker, item.id);
-        return false;
-      });
+      const open: typeof batch = [];
+      const fds: number[] = [];
+      for (const entry of batch.slice(at, at + MAX_SOCKETS_PER_RECORD)) {
+        // Gone meanwhile (the client hung up): nothing to pass.
+        const fd = new DirectFd(entry.socket).get(0);
+        if (fd < 0) {
+          entry.socket.destroy();
+          this.#closed(worker, entry.item.id);
+        } else {
+          open.push(entry);
+          fds.push(fd);
+        }
+      }
       if (open.length === 0) continue;
-      const fds = open.map(({ socket }) => (socket as unknown as { _handle: { fd: number } })._handle.fd);
       const errno = worker.child.connected ? this.#passing!.send(worker.channel, fds) : -1;
       if (errno === EAGAIN) {
-        worker.outbox.unshift(...batch.slice(at));
+        worker.outbox.unshift(...open, ...batch.slice(at + MAX_SOCKETS_PER_RECORD));
         this.#schedulePass(worker, PASS_RETRY_MS);
         return;
       }
@@ -178,7 +183,6 @@ export class MediaPool {
         );
       for (const { item, socket } of open) {
         // The worker holds its own descriptor now: closing this one leaves the connection open.
-        (socket as unknown as { server: unknown }).server = null;
         socket.destroy();
         if (errno !== 0) this.#closed(worker, item.id);
       }

@@ -37,6 +37,19 @@ export async function jitterStats(api, calls) {
   return total;
 }
 
+/** Connects both participants of every call (μ-law 8 kHz) through the bulk load generator `lg`. */
+export function ingestCalls(lg, port, calls) {
+  const ingest = (c, who) => participantPath(c, who, 'mulaw', 8000);
+  return lg.call('ingest', {
+    host: HOST,
+    port,
+    sockets: calls.flatMap((c) => [
+      { path: ingest(c, 'caller'), kind: 'caller' },
+      { path: ingest(c, 'agent'), kind: 'agent' },
+    ]),
+  });
+}
+
 /**
  * Forks both generators and connects both participants of every call (μ-law 8 kHz): the first
  * `probes` calls through the probe generator, the rest through the bulk one. Ingest starts paused.
@@ -47,14 +60,7 @@ export async function startLoad({ port, calls, probes }) {
   const probeCalls = calls.slice(0, probes);
   const bulkCalls = calls.slice(probes);
   const ingest = (c, who) => participantPath(c, who, 'mulaw', 8000);
-  const ing = await lg1.call('ingest', {
-    host: HOST,
-    port,
-    sockets: bulkCalls.flatMap((c) => [
-      { path: ingest(c, 'caller'), kind: 'caller' },
-      { path: ingest(c, 'agent'), kind: 'agent' },
-    ]),
-  });
+  const ing = await ingestCalls(lg1, port, bulkCalls);
   if (ing.failed) throw new Error(`ingest connect failed: ${ing.firstError}`);
   const wsBase = `ws://${HOST}:${port}`;
   await lg2.call('ingest', {
