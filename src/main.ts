@@ -83,6 +83,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
           nats,
         },
         entry: mediaWorkerEntry(),
+        bus,
         hub: bus instanceof BusHub ? bus : null,
       });
       logger.info({ workers: pool.size }, 'media workers started');
@@ -114,15 +115,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   pool?.serve(localControlPlane(wsDeps));
   const sockets = attachWebSockets(app.server, wsDeps);
   // What this node has live: in its media workers, or in this process.
-  const mediaPool = pool;
-  const liveHere = mediaPool
-    ? {
-        liveCalls: () => mediaPool.liveCalls(),
-        callsWithListeners: () => mediaPool.callsWithListeners(),
-        callsWithIngest: () => mediaPool.callsWithIngest(),
-        closeRevoked: (pk: string, hashes: readonly string[]) => mediaPool.closeRevoked(pk, hashes, bus),
-      }
-    : registry;
+  const liveHere = pool ?? registry;
   // Before the HTTP server stops accepting: close every socket with 1001 so that close can finish.
   app.addHook('preClose', () => sockets.shutdown());
   const stopSweeper = startIdleSweeper({

@@ -86,6 +86,7 @@ export class MediaPool {
   readonly #settings: MediaWorkerSettings;
   readonly #entry: string;
   readonly #hub: BusHub | null;
+  readonly #bus: Bus;
   readonly #placement = new Map<string, { worker: MediaWorker; refs: number }>();
   readonly #reconnectListeners = new Set<() => void>();
   readonly #passing = SocketPassing.load();
@@ -99,6 +100,7 @@ export class MediaPool {
     this.#settings = options.settings;
     this.#entry = options.entry;
     this.#hub = options.hub;
+    this.#bus = options.bus;
   }
 
   /** Starts `count` workers running the module at `entry` (`ws/media-worker.ts` compiled); waits until each is ready. */
@@ -235,8 +237,8 @@ export class MediaPool {
    * Closes the call's listeners that connected with one of these token hashes, wherever they are:
    * a `revoked` event naming them goes to the workers. Returns 0 (the workers do not report back).
    */
-  closeRevoked(callPk: string, tokenHashes: readonly string[], bus: Bus): number {
-    bus.publishCallEvent(callPk, { type: 'revoked', tokenHashes });
+  closeRevoked(callPk: string, tokenHashes: readonly string[]): number {
+    this.#bus.publishCallEvent(callPk, { type: 'revoked', tokenHashes });
     return 0;
   }
 
@@ -407,6 +409,8 @@ export interface MediaPoolOptions {
   readonly settings: MediaWorkerSettings;
   /** The worker module (compiled). */
   readonly entry: string;
+  /** The node's bus (events to the workers go there). */
+  readonly bus: Bus;
   /** The bus between workers when the node has no NATS; null: workers are on NATS themselves. */
   readonly hub: BusHub | null;
 }
