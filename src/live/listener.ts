@@ -10,6 +10,7 @@ import {
   UnreadProbe,
 } from './direct-write.js';
 import { type ListenerFormat, messagePayloadBytes } from './listener-options.js';
+import { ReadProgress } from './read-progress.js';
 import { frameHeaderBytes } from './ws-frame.js';
 
 /**
@@ -64,11 +65,18 @@ const EVICT_AFTER_MS = 5000;
 /**
  * How long a listener must stay under the backlog threshold to count as caught up (its eviction
  * clock starts over). A client reading at half the stream's rate dips under the threshold each time
- * it reads; without this it would never be "continuously" behind, only always.
+ * it reads, and for a second or two once its frames are dropped (it catches up on what it had);
+ * without this it would never be "continuously" behind, only always.
  */
-const CAUGHT_UP_AFTER_MS = 1000;
+const CAUGHT_UP_AFTER_MS = 3000;
 /** How often a listener asks the kernel how much its client left unread (one getsockopt). */
 const PROBE_EVERY_MS = 200;
+/**
+ * Backlog a client that answers pings is judged to have when a ping has waited this long (beyond
+ * the round trip) for its pong: `ReadProgress`. Above SPEC §3's ~200 ms, so that a server whose
+ * event loop is late to read a pong (by up to this much) does not drop frames of a healthy client.
+ */
+const MAX_READ_LAG_MS = 500;
 
 /** SPEC §3's slow-listener rule for a format: drop past ~200 ms of backlog, close after 5 s of it. */
 export function listenerPolicy(format: ListenerFormat): ListenerPolicy {
@@ -126,6 +134,9 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   readonly #probe = new UnreadProbe();
   #unreadBytes = 0;
   #probedAtMs = 0;
+  /** What the client has read, from its pongs to pings written in the stream. */
+  readonly #progress = new ReadProgress();
+  #readLagMs = 0;
 
   constructor(ws: WebSocket, format: ListenerFormat, policy: ListenerPolicy, tokenHash = '') {
     this.ws = ws;
@@ -139,6 +150,7 @@ export class Listener implements ListenerSink, DirectWriteTarget {
     // What a stalled client leaves unread must reach user space (the backlog checked in `send`)
     // within seconds, not hide in an autotuned kernel buffer.
     limitSendBuffer(this.#fd.get(0), LISTENER_SEND_BUFFER_BYTES);
+    this.ws.on('pong', (data: Buffer) => this.#progress.pong(data));
     this.ws.once('close', () => this.#fireClose());
   }
 
@@ -164,25 +176,35 @@ export class Listener implements ListenerSink, DirectWriteTarget {
   /** Writes one pre-framed message unless the socket is backlogged (or holds it, when corked). */
   send(frame: Buffer, nowMs: number, batch: DirectWriteBatch | null = null): SendResult {
     if (this.closed) return 'closed';
-    let queued = this.#socket.writableLength;
     if (nowMs - this.#probedAtMs >= PROBE_EVERY_MS) {
       this.#probedAtMs = nowMs;
       this.#unreadBytes = this.#probe.measure(this.#fd.get(0));
+      // In stream order: held messages (corked) would go out after it, so not while corked.
+      const ping = this.#corked ? null : this.#progress.ping(nowMs);
+      if (ping !== null) this.ws.ping(ping);
+      this.#readLagMs = this.#progress.lagMs(nowMs);
     }
-    // Backlog: what waits in this process plus what the client has not read out of the kernel.
-    if (queued + this.#unreadBytes > this.#policy.maxBacklogBytes) {
+    let queued = this.#socket.writableLength;
+    // Backlog: what waits in this process plus what the client has not read out of the kernel, or
+    // a ping it has not answered for too long.
+    const behind =
+      queued + this.#unreadBytes > this.#policy.maxBacklogBytes || this.#readLagMs > MAX_READ_LAG_MS;
+    if (behind) {
       if (this.#backlogSinceMs === 0) this.#backlogSinceMs = nowMs;
       this.#clearSinceMs = 0;
-      this.#droppedMs += this.format.frameMs;
-      if (nowMs - this.#backlogSinceMs >= this.#policy.evictAfterMs) {
-        this.close(CloseCode.POLICY_VIOLATION, 'listener too slow');
-        return 'evicted';
-      }
-      return 'dropped';
-    }
-    if (this.#backlogSinceMs !== 0) {
+    } else if (this.#backlogSinceMs !== 0) {
       if (this.#clearSinceMs === 0) this.#clearSinceMs = nowMs;
       if (nowMs - this.#clearSinceMs >= CAUGHT_UP_AFTER_MS) this.#backlogSinceMs = this.#clearSinceMs = 0;
+    }
+    // Continuously behind (dips shorter than CAUGHT_UP_AFTER_MS included) for evictAfterMs: closed,
+    // even in a dip.
+    if (this.#backlogSinceMs !== 0 && nowMs - this.#backlogSinceMs >= this.#policy.evictAfterMs) {
+      this.close(CloseCode.POLICY_VIOLATION, 'listener too slow');
+      return 'evicted';
+    }
+    if (behind) {
+      this.#droppedMs += this.format.frameMs;
+      return 'dropped';
     }
     if (this.#droppedMs > 0) {
       const ms = this.#droppedMs;
