@@ -66,8 +66,10 @@ export function applyRevocation(
 /**
  * A participant joined or left somewhere in the cluster. A `joined` takes the participant over
  * from every other connection of this node that carries it (`onReplaced` is told of each track it
- * stops); a `left` of a connection that was taken over meanwhile is stale (from a node that had
- * not yet heard the `joined`) and is not announced. Returns whether listeners hear of it.
+ * stops) and restarts its track in the room; a `left` ends its track in the room (the buffered
+ * frames play out), unless it is of a connection that was taken over meanwhile: that one is stale
+ * (from a node that had not yet heard the `joined`), is not announced and ends nothing. Returns
+ * whether listeners hear of it.
  */
 export function applyParticipantEvent(
   presence: CallPresence,
@@ -87,6 +89,8 @@ export function applyParticipantEvent(
   const carrier = presence.carriers.get(name);
   if (connectionId !== undefined && carrier !== undefined && carrier !== connectionId) return false;
   presence.carriers.delete(name);
+  // Its stream has ended: what the room still holds of it plays out, and no loss is counted after.
+  presence.room?.endTrack(name);
   return true;
 }
 

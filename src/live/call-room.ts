@@ -94,6 +94,15 @@ export class CallRoom {
     this.#tracks.get(name)?.buffer.reset();
   }
 
+  /**
+   * A participant left: its jitter buffer plays out what it holds, then the track falls idle
+   * without the empty slots after its last frame counting as lost or being concealed. A rejoin
+   * (a new stream, seq from 0) plays as a new stream.
+   */
+  endTrack(name: string): void {
+    this.#tracks.get(name)?.buffer.end();
+  }
+
   /** Jitter-buffer counters of a participant, if this room has heard it. */
   trackStats(name: string): { framesLate: number; framesLost: number } | undefined {
     return this.#tracks.get(name)?.buffer.stats;

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { Metrics } from '../observability/metrics.js';
 import type { IngestConnection } from './call-presence.js';
-import { Clock } from './clock.js';
+import { Clock, type TickHandler } from './clock.js';
 import { IngestTrack } from './ingest-track.js';
 import type { ListenerSink } from './listener.js';
 import { DEFAULT_LISTENER_FORMAT } from './listener-options.js';
@@ -11,9 +11,8 @@ import { LiveRegistry } from './live-registry.js';
 
 /** Takeover of a participant (SPEC §4.1) as the registry sees it, one node, events as a cluster sends them. */
 
-function setup() {
+function setup(clock = new Clock()) {
   const bus = new MemoryBus();
-  const clock = new Clock();
   const metrics = new Metrics({ countActiveCalls: async () => 0 });
   const registry = new LiveRegistry({ bus, clock, metrics, log: pino({ level: 'silent' }) });
   const events: Record<string, unknown>[] = [];
@@ -133,5 +132,69 @@ describe('LiveRegistry: participant takeover', () => {
       { type: 'participant', name: 'caller', state: 'left' },
       { type: 'participant', name: 'caller', state: 'left' },
     ]);
+  });
+});
+
+/** A clock that ticks when the test says so. */
+function manualClock() {
+  const handlers = new Set<TickHandler>();
+  let tick = 0;
+  const clock = {
+    add: (h: TickHandler) => handlers.add(h),
+    remove: (h: TickHandler) => handlers.delete(h),
+  } as unknown as Clock;
+  const run = (n = 1) => {
+    for (let i = 0; i < n; i++) for (const h of handlers) h(tick++, 0);
+  };
+  return { clock, run };
+}
+
+describe('LiveRegistry: a participant that leaves', () => {
+  it('plays out what the room holds of it when its `left` is heard, counting no loss after its last frame', () => {
+    const ticks = manualClock();
+    const s = setup(ticks.clock);
+    const connection = new FakeConnection('c-1', []);
+    const track = new IngestTrack(
+      'call-1',
+      'caller',
+      { encoding: 'pcm16', sampleRateHz: 16000 },
+      (f) => s.bus.publishFrame(f),
+      'c-1',
+    );
+    connection.tracks.push(track);
+    s.registry.addIngest('call-1', connection);
+    s.registry.addTrack(track);
+    const tone = new Int16Array(320).fill(1000);
+    for (let i = 0; i < 10; i++) {
+      track.write(tone);
+      ticks.run();
+    }
+    // Its last message carries three frames; then the socket closes.
+    track.write(new Int16Array(3 * 320).fill(1000));
+    s.registry.removeIngest('call-1', connection);
+    ticks.run(20);
+    expect(s.events.map((e) => e.state)).toEqual(['joined', 'left']);
+    expect(s.registry.nodeStats('call-1').heard).toEqual([{ name: 'caller', framesLate: 0, framesLost: 0 }]);
+  });
+
+  it('does not end the stream on a stale `left` of a connection that was taken over', () => {
+    const ticks = manualClock();
+    const s = setup(ticks.clock);
+    const pub = (state: 'joined' | 'left', connectionId: string) =>
+      s.bus.publishCallEvent('call-1', { type: 'participant', name: 'caller', state, connectionId });
+    pub('joined', 'a');
+    pub('joined', 'b');
+    for (let seq = 0; seq < 3; seq++)
+      s.bus.publishFrame({
+        callPk: 'call-1',
+        participant: 'caller',
+        seq,
+        captureTimeMs: 0,
+        samples: new Int16Array(320).fill(1000),
+      });
+    pub('left', 'a'); // from a node that had not heard b's joined: b's stream goes on
+    ticks.run(12);
+    // Its next frames are still expected: the buffer waits for them until it gives up (6 slots).
+    expect(s.registry.nodeStats('call-1').heard).toEqual([{ name: 'caller', framesLate: 0, framesLost: 6 }]);
   });
 });
