@@ -1,12 +1,10 @@
 /**
  * The one real-time clock of a process: ticks every `periodMs` on deadlines computed from
- * `process.hrtime`, so timer lateness never accumulates into drift. Before it catches up after a
- * stall (GC, a blocked event loop) it lets the loop poll for I/O, so that ingest frames that arrived
- * meanwhile are read before the ticks mix: with `poll: 'each'` before every tick (each from
- * `setImmediate`, catch-up ticks one per loop iteration), with `poll: 'once'` once before the
- * burst (on-time ticks run in the timer phase); with `poll: 'never'` not at all. Up to `maxCatchUpTicks` run, then it skips the rest
- * and reports how many it skipped. It runs only while it has handlers, so an idle node costs
- * nothing.
+ * `process.hrtime`, so timer lateness never accumulates into drift. After a stall (GC, a blocked
+ * event loop) it runs the missed ticks back to back, up to `maxCatchUpTicks`, then skips the rest
+ * and reports how many it skipped; with `poll: 'once'` it first lets the loop poll for I/O once, so
+ * that ingest frames that arrived meanwhile are read before the burst mixes. It runs only while it
+ * has handlers, so an idle node costs nothing.
  */
 export interface ClockOptions {
   readonly periodMs?: number;
@@ -19,24 +17,24 @@ export interface ClockOptions {
   readonly onSkip?: (ticks: number) => void;
   readonly onHandlerError?: (err: unknown) => void;
   /**
-   * How often a tick waits for a poll of I/O. `each` (the default): every tick runs from
-   * `setImmediate`, after the poll that follows its timer, and catch-up ticks one per loop
-   * iteration. `once`: an on-time tick runs in the timer phase; when more are due, the loop polls
-   * once — reading what arrived during the stall — and then runs them back to back. A loop that
-   * also takes floods of other work (handshakes, in a media worker) wants `once`: every poll may
-   * drain a whole batch of it. `never`: the burst runs at once, in the timer phase (a process whose
-   * loop also serves the HTTP API: in test/realtime/control-plane-flood.test.ts a listener heard
-   * gaps of up to 456 ms with `each`, up to 109 ms with `once`, ≤ 54 ms with `never`).
+   * Whether a catch-up burst waits for a poll of I/O. `never` (the default): a tick runs in the
+   * timer phase, and so do the ticks that are due with it, back to back — for a process whose loop
+   * also serves the HTTP API, where every poll may drain a batch of requests first (in
+   * test/realtime/control-plane-flood.test.ts a listener heard gaps ≤ 54 ms this way, up to 109 ms
+   * with `once`). `once`: an on-time tick runs in the timer phase; when more are due, the loop
+   * polls once — reading what arrived during the stall — and then runs them back to back: for a
+   * media worker, whose ingest frames are then in time, and whose floods of handshakes cost one
+   * batch per burst.
    */
-  readonly poll?: 'each' | 'once' | 'never';
+  readonly poll?: 'once' | 'never';
 }
 
 /**
  * Called once per tick with the tick number and how many more ticks are already due to run right
  * after this one (0 when the clock is on time; > 0 while it catches up after a stall), so that a
- * handler can batch work across a catch-up burst. Only I/O callbacks (and other immediates) run
- * between the ticks of a burst; `behind` never promises more ticks than will run, unless the clock
- * is stopped meanwhile.
+ * handler can batch work across a catch-up burst. The ticks of a burst run back to back, except
+ * that with `poll: 'once'` I/O callbacks (and other immediates) run between its first tick and the
+ * rest; `behind` never promises more ticks than will run, unless the clock is stopped meanwhile.
  */
 export type TickHandler = (tick: number, behind: number) => void;
 
@@ -105,23 +103,21 @@ export class Clock {
     this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(delayMs)));
   }
 
-  /** The timer only wakes the loop: the tick runs after the poll phase that follows (`poll: 'each'`). */
+  /** A due tick runs in the timer phase; with `poll: 'once'` the ticks due with it wait for one poll. */
   readonly #onTimer = (): void => {
     this.#timer = undefined;
-    if (this.#options.poll === 'never') this.#step(Number.POSITIVE_INFINITY);
-    else if (this.#options.poll === 'once') this.#step(1);
-    else this.#immediate = setImmediate(this.#onImmediate);
+    this.#step(this.#options.poll === 'once' ? 1 : Number.POSITIVE_INFINITY);
   };
 
   readonly #onImmediate = (): void => {
     this.#immediate = undefined;
-    this.#step(this.#options.poll === 'once' ? Number.POSITIVE_INFINITY : 1);
+    this.#step(Number.POSITIVE_INFINITY);
   };
 
   /**
    * Runs up to `count` due ticks back to back, then either queues the next due ones (an immediate:
-   * the loop polls I/O first), or skips what the catch-up allowance does not cover, or waits for
-   * the next deadline.
+   * the loop polls I/O first; only after the single tick of `poll: 'once'`), or skips what the
+   * catch-up allowance does not cover, or waits for the next deadline.
    */
   #step(count: number): void {
     const epoch = this.#epoch;

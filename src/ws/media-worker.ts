@@ -91,7 +91,8 @@ const bus: Bus =
 bus.onReconnect(() => send({ t: 'reconnected' }));
 
 const clock = new Clock({
-  // Handshake storms land here: one poll before a catch-up, not one per tick (see ClockOptions).
+  // One poll before a catch-up burst: ingest frames that waited are read first, and a handshake storm
+  // is drained once per burst (see ClockOptions).
   poll: 'once',
   onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
   onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
