@@ -45,6 +45,7 @@ async function singleNode(opts) {
     extra: {
       EARSHOT_MEDIA_WORKERS: String(opts.mediaWorkers),
       EARSHOT_DIRECT_WRITES: opts.directWrites,
+      ...opts.serverEnv,
     },
   });
   const apiKey = await createOrg(env);
