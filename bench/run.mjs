@@ -10,16 +10,8 @@
  *
  *   npm run bench                 full run (several minutes), rewrites docs/benchmarks.md
  *   npm run bench -- --quick      smoke run (a few seconds, tiny counts), prints only
- *   options: --no-write --out=<file> --repeats=N --window=S --ceiling=1000,2000|none
- *            --profile (the server runs with --cpu-prof; summarize with bench/profile-summary.mjs)
- *            --server-dist=<dir> (the server from another build, e.g. `tsc --outDir`, to compare versions)
- *            --json=<file> (every measurement, raw)
- *            --media-workers=N (the server's EARSHOT_MEDIA_WORKERS; default 0)
- *            --direct-writes=auto|on|off (the server's EARSHOT_DIRECT_WRITES; default auto)
- *            --ceiling-only (just the ceiling steps, as JSON on stdout: used for the media-worker pass)
- *            --no-workers-ceiling (skip that second ceiling pass, with EARSHOT_MEDIA_WORKERS = cores − 1)
- *            --no-cluster (skip the last part: bench/cluster-bench.mjs, the NATS hop between two nodes)
- *            --help (this list); an unknown option is refused (exit 2)
+ *   npm run bench -- --help       every option (bench/lib/run/options.mjs), among them --calls=N,
+ *                                 --media-workers=N, --server-env=EARSHOT_…=…, --profile, --json=<file>
  *
  * The code is in bench/lib/run/: options.mjs (this command line), main.mjs (the orchestration),
  * load.mjs (calls and generators), measure.mjs (a window), fanout-phase.mjs and ceiling-phase.mjs
