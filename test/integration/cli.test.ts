@@ -94,10 +94,13 @@ describe('earshot --help', () => {
   });
 
   it('works as `npx earshot --help` from the project root (the package bin)', async () => {
-    const r = await run('npx', ['--no-install', 'earshot', '--help']);
+    // npx's first run on a machine reads the whole installed tree into its cache: ~14 s on a quiet
+    // 2-vCPU machine, over 20 s beside the rest of the suite (and a run killed midway leaves a
+    // cache entry that breaks the next ones), so it gets a minute and a half.
+    const r = await run('npx', ['--no-install', 'earshot', '--help'], {}, 90_000);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Usage: earshot /m);
-  });
+  }, 100_000);
 });
 
 describe('earshot org and key', () => {
