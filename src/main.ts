@@ -104,7 +104,18 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   });
   const live = new ClusterCallStats(bus);
   const authFailures = new AuthFailureLimiter(config.authFailuresPerMin, metrics);
-  const deps: AppDeps = { config, store, bus, lifecycle, live, metrics, logger, authFailures };
+  const deps: AppDeps = {
+    config,
+    store,
+    bus,
+    lifecycle,
+    live,
+    metrics,
+    logger,
+    authFailures,
+    // With media workers this clock mixes nothing and never runs: requests never wait.
+    audioClock: clock,
+  };
 
   const app = await buildApp(deps);
   const touchCall = (pk: string) => {

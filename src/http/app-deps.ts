@@ -18,4 +18,16 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Failed authentications per client address, shared by the HTTP API and the socket upgrades. */
   readonly authFailures: AuthFailureLimiter;
+  /**
+   * The clock of the audio mixed in this process (none with media workers, or in tests): while a
+   * tick is due, a request waits until it has run, so that a flood of requests never delays the
+   * audio by more than one request's work.
+   */
+  readonly audioClock?: AudioClock;
+}
+
+/** What the HTTP app sees of a process's real-time clock (src/live/clock.ts). */
+export interface AudioClock {
+  due(): boolean;
+  afterTick(): Promise<void>;
 }

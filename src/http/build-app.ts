@@ -72,6 +72,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (route.schema?.body !== undefined) route.validatorCompiler ??= TypeBoxValidatorCompiler;
   });
 
+  // Audio first: on a loop that also mixes, a request that finds a tick due waits for it (AppDeps).
+  const audioClock = deps.audioClock;
+  if (audioClock)
+    app.addHook('onRequest', async () => {
+      while (audioClock.due()) await audioClock.afterTick();
+    });
+
   acceptEmptyJsonBodies(app);
   app.addSchema(ErrorEnvelope);
 

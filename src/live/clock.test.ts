@@ -467,4 +467,50 @@ describe('Clock on the real event loop', () => {
       }
     },
   );
+
+  it('due() and afterTick(): work that waits while a tick is due runs between ticks, never before one', async () => {
+    // The clock's time is the test's alone: it moves only when a piece of work "takes" time.
+    let nowMs = 0;
+    const clock = new Clock({ nowNs: () => BigInt(nowMs) * 1_000_000n });
+    const log: string[] = [];
+    const work = async (name: string, costMs: number) => {
+      while (clock.due()) await clock.afterTick();
+      log.push(`${name} at ${nowMs}`);
+      nowMs += costMs;
+    };
+    const all: Promise<void>[] = [];
+    const done = new Promise<void>((resolve) =>
+      clock.add((tick) => {
+        log.push(`tick ${tick} at ${nowMs}`);
+        if (tick === 0) {
+          nowMs = 20;
+          // Four requests read in one poll: A and B fit before the deadline at 40, C and D wait.
+          for (const [name, cost] of [['A', 15], ['B', 15], ['C', 25], ['D', 5]] as const)
+            all.push(work(name, cost));
+        }
+        if (tick === 2) {
+          clock.stop();
+          resolve();
+        }
+      }),
+    );
+    expect(clock.due()).toBe(false);
+    nowMs = 20; // the first deadline, when the real timer fires
+    await done;
+    await Promise.all(all);
+    expect(log).toEqual([
+      'tick 0 at 20',
+      'A at 20',
+      'B at 35',
+      // Due at 40 since B ran: C waits for tick 1, which runs as soon as the loop is free (late, at 50).
+      'tick 1 at 50',
+      'C at 50',
+      // C took until 75, past the deadline at 60: D waits again, for tick 2.
+      'tick 2 at 75',
+      'D at 75',
+    ]);
+    // A stopped clock is never due, and lets anyone waiting go at once.
+    expect(clock.due()).toBe(false);
+    await clock.afterTick();
+  });
 });

@@ -53,6 +53,8 @@ export class Clock {
   #ran = 0;
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
+  /** Those waiting in afterTick(), released when the clock is on time again (or stops). */
+  #waiters: (() => void)[] = [];
 
   constructor(options: ClockOptions = {}) {
     this.#periodNs = BigInt(Math.round((options.periodMs ?? 20) * 1e6));
@@ -68,6 +70,24 @@ export class Clock {
 
   get running(): boolean {
     return this.#running;
+  }
+
+  /**
+   * Whether a tick is due and has not run yet: the loop is late for the audio. Work that can wait
+   * (an HTTP request on a loop that also mixes) waits for afterTick() instead of delaying it more.
+   */
+  due(): boolean {
+    return this.#running && this.#nowNs() >= this.#next;
+  }
+
+  /**
+   * Resolves once the ticks now due have run and the clock waits for its next deadline (at once if
+   * it is stopped). Waiters resume in the order they came, right after the tick; the next may find
+   * the clock due again if those before it took a period, and wait again.
+   */
+  afterTick(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   /** Adds a handler, called once per tick with the tick number; starts the clock if it was idle. */
@@ -95,6 +115,14 @@ export class Clock {
     this.#immediate = undefined;
     this.#running = false;
     this.#epoch++;
+    this.#release();
+  }
+
+  #release(): void {
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   #schedule(): void {
@@ -148,6 +176,7 @@ export class Clock {
     }
     this.#ran = 0;
     this.#schedule();
+    this.#release();
   }
 
   #runHandlers(behind: number): void {
