@@ -485,7 +485,12 @@ describe('Clock on the real event loop', () => {
         if (tick === 0) {
           nowMs = 20;
           // Four requests read in one poll: A and B fit before the deadline at 40, C and D wait.
-          for (const [name, cost] of [['A', 15], ['B', 15], ['C', 25], ['D', 5]] as const)
+          for (const [name, cost] of [
+            ['A', 15],
+            ['B', 15],
+            ['C', 25],
+            ['D', 5],
+          ] as const)
             all.push(work(name, cost));
         }
         if (tick === 2) {

@@ -33,6 +33,8 @@ describe.each(MODES)('a flood of any endpoint does not reach the audio (%s)', (_
     floodKey = await server.createOrg();
     const call = await createLiveCall(server, floodKey);
     listenUrl = await call.listenUrl();
+    if (process.env.WARM) for (let i = 0; i < Number(process.env.WARM); i++) await fetch(`${server.url}/metrics`).then((r) => r.text());
+    server.node.logs.length = 0;
   });
   afterAll(async () => {
     expect(server.node.child.exitCode, 'the server process exited').toBeNull();
@@ -106,6 +108,8 @@ describe.each(MODES)('a flood of any endpoint does not reach the audio (%s)', (_
       const report = await bystander.stop();
       const total = Object.values(answered).reduce((a, b) => a + b, 0);
       console.log(`${_name}: ${JSON.stringify(answered)}; bystander max gap ${report.maxGapMs} ms`);
+      console.log(server.node.logs.filter((l) => /LOOP/.test(l)).join(''));
+      server.node.logs.length = 0;
       expect(total).toBeGreaterThan(50);
       expect(report.closed).toBeNull();
       expect(report.gaps, `gaps over 100 ms (max ${report.maxGapMs} ms)`).toEqual([]);
