@@ -31,3 +31,19 @@ export interface ListenGrant {
   readonly expiresAt: string;
   readonly revoked: boolean;
 }
+
+/** An ingest key as listed (SPEC §4.4): never the key itself, which is shown once. */
+export interface IngestKeyInfo {
+  readonly prefix: string;
+  readonly name: string | null;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
+/** What a live ingest key authorizes: its org, and the AudioHook client secret if it has one. */
+export interface IngestKeyGrant {
+  readonly org: Org;
+  readonly prefix: string;
+  /** Base64, as given at creation; null when none. */
+  readonly clientSecret: string | null;
+}

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { v7 as timeOrderedUuid } from 'uuid';
-import type { Call, CallStatus, ListenGrant, Org } from '../domain/entities.js';
-import type { CallsTable, Database, OrgsTable } from './schema.js';
-import { hashSecret, newApiKey, newToken } from './secrets.js';
+import type {
+  Call,
+  CallStatus,
+  IngestKeyGrant,
+  IngestKeyInfo,
+  ListenGrant,
+  Org,
+} from '../domain/entities.js';
+import type { CallsTable, Database, IngestKeysTable, OrgsTable } from './schema.js';
+import { hashSecret, newApiKey, newIngestKey, newToken } from './secrets.js';
 import { type CallQuery, InvalidCursorError, type NewCall, type Store } from './store.js';
 
 const now = (): string => new Date().toISOString();
@@ -109,6 +116,82 @@ export class KyselyStore implements Store {
       .where('revoked_at', 'is', null)
       .execute();
     return { orgId: row.org_id };
+  }
+
+  async createIngestKey(
+    orgId: string,
+    input: { name: string | null; clientSecret: string | null },
+  ): Promise<IngestKeyInfo & { ingestKey: string }> {
+    for (let attempt = 0; ; attempt++) {
+      const key = newIngestKey();
+      const row = {
+        prefix: key.prefix,
+        org_id: orgId,
+        key_hash: key.hash,
+        name: input.name,
+        client_secret: input.clientSecret,
+        created_at: now(),
+        last_used_at: null,
+        revoked_at: null,
+      };
+      const inserted = await this.#db
+        .insertInto('ingest_keys')
+        .values(row)
+        .onConflict((oc) => oc.column('prefix').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1)
+        return { ingestKey: key.ingestKey, ...toIngestKeyInfo(row) };
+      if (attempt >= 3) throw new Error('could not allocate a unique ingest key prefix');
+    }
+  }
+
+  async listIngestKeys(orgId: string): Promise<IngestKeyInfo[]> {
+    const rows = await this.#db
+      .selectFrom('ingest_keys')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .orderBy('prefix')
+      .execute();
+    return rows.map(toIngestKeyInfo);
+  }
+
+  async findIngestKey(ingestKey: string): Promise<IngestKeyGrant | undefined> {
+    const row = await this.#db
+      .selectFrom('ingest_keys')
+      .innerJoin('orgs', 'orgs.id', 'ingest_keys.org_id')
+      .select([
+        'orgs.id',
+        'orgs.name',
+        'orgs.live_listen_enabled',
+        'orgs.created_at',
+        'ingest_keys.prefix',
+        'ingest_keys.client_secret',
+      ])
+      .where('ingest_keys.key_hash', '=', hashSecret(ingestKey))
+      .where('ingest_keys.revoked_at', 'is', null)
+      .executeTakeFirst();
+    return row && { org: toOrg(row), prefix: row.prefix, clientSecret: row.client_secret };
+  }
+
+  async touchIngestKey(prefix: string): Promise<void> {
+    await this.#db
+      .updateTable('ingest_keys')
+      .set({ last_used_at: now() })
+      .where('prefix', '=', prefix)
+      .execute();
+  }
+
+  async revokeIngestKey(prefix: string, orgId?: string): Promise<{ orgId: string } | undefined> {
+    let query = this.#db
+      .updateTable('ingest_keys')
+      .set({ revoked_at: now() })
+      .where('prefix', '=', prefix)
+      .where('revoked_at', 'is', null);
+    if (orgId !== undefined) query = query.where('org_id', '=', orgId);
+    const row = await query.returning('org_id').executeTakeFirst();
+    return row && { orgId: row.org_id };
   }
 
   async createCall(orgId: string, input: NewCall): Promise<{ call: Call; created: boolean }> {
@@ -353,4 +436,8 @@ function decodeCursor(cursor: string): { createdAt: string; pk: string } {
     // fall through
   }
   throw new InvalidCursorError();
+}
+
+function toIngestKeyInfo(row: Selectable<IngestKeysTable>): IngestKeyInfo {
+  return { prefix: row.prefix, name: row.name, createdAt: row.created_at, lastUsedAt: row.last_used_at };
 }

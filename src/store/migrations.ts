@@ -89,6 +89,30 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('listen_tokens').dropColumn('api_key_prefix').execute();
     },
   },
+  '0003_ingest_keys': {
+    async up(db: Kysely<unknown>) {
+      // Keys that bring audio in on any ingest endpoint, creating calls by themselves (SPEC §4.4).
+      await db.schema
+        .createTable('ingest_keys')
+        .addColumn('prefix', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text')
+        .addColumn('client_secret', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('ingest_keys_org_idx')
+        .on('ingest_keys')
+        .columns(['org_id', 'created_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('ingest_keys').ifExists().execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,7 @@ export interface Database {
   calls: CallsTable;
   listen_tokens: ListenTokensTable;
   ingest_tokens: IngestTokensTable;
+  ingest_keys: IngestKeysTable;
 }
 
 export interface OrgsTable {
@@ -56,4 +57,21 @@ export interface IngestTokensTable {
   token_hash: string;
   call_pk: string;
   created_at: string;
+}
+
+export interface IngestKeysTable {
+  /** The visible start of the key (e.g. `eik_Ab3dE9fG`), used to name it for revocation. */
+  prefix: string;
+  org_id: string;
+  /** SHA-256 of the whole key, hex. The key itself is never stored. */
+  key_hash: string;
+  name: string | null;
+  /**
+   * The AudioHook client secret (base64, as Genesys shows it), kept as given: verifying an HMAC
+   * signature needs the secret itself, not a digest of it. Null when the key has none.
+   */
+  client_secret: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
 }

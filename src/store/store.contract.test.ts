@@ -172,6 +172,36 @@ describe.each(backends)('Store contract on $name', (backend) => {
     expect((await store.resolveListenToken(fresh))?.revoked).toBe(false);
   });
 
+  it('ingest keys: stored as hashes, found while live, listed without secrets, revoked per org, last use recorded', async () => {
+    const org = await store.createOrg('Ingest', false);
+    const other = await store.createOrg('Other', false);
+    const plain = await store.createIngestKey(org.id, { name: 'twilio prod', clientSecret: null });
+    const signed = await store.createIngestKey(org.id, { name: null, clientSecret: 'c2VjcmV0' });
+    expect(plain.ingestKey).toMatch(/^eik_[A-Za-z0-9_-]{43}$/);
+    expect(plain.prefix).toBe(plain.ingestKey.slice(0, 12));
+    expect(plain).toMatchObject({ name: 'twilio prod', lastUsedAt: null });
+    // Only a digest is stored.
+    const raw = JSON.stringify(await store.listIngestKeys(org.id));
+    expect(raw).not.toContain(plain.ingestKey);
+    expect(await store.findIngestKey(plain.ingestKey)).toEqual({ org, prefix: plain.prefix, clientSecret: null });
+    expect((await store.findIngestKey(signed.ingestKey))?.clientSecret).toBe('c2VjcmV0');
+    // Not an API key, and an API key is not an ingest key.
+    expect(await store.findApiKey(plain.ingestKey)).toBeUndefined();
+    const { apiKey } = await store.createApiKey(org.id);
+    expect(await store.findIngestKey(apiKey)).toBeUndefined();
+    await store.touchIngestKey(plain.prefix);
+    const listed = await store.listIngestKeys(org.id);
+    expect(listed.map((k) => k.prefix).sort()).toEqual([plain.prefix, signed.prefix].sort());
+    expect(listed.find((k) => k.prefix === plain.prefix)?.lastUsedAt).toMatch(/^\d{4}-/);
+    expect(await store.listIngestKeys(other.id)).toEqual([]);
+    // Another org cannot revoke it; its own can, once.
+    expect(await store.revokeIngestKey(plain.prefix, other.id)).toBeUndefined();
+    expect(await store.revokeIngestKey(plain.prefix, org.id)).toEqual({ orgId: org.id });
+    expect(await store.revokeIngestKey(plain.prefix)).toBeUndefined();
+    expect(await store.findIngestKey(plain.ingestKey)).toBeUndefined();
+    expect((await store.listIngestKeys(org.id)).map((k) => k.prefix)).toEqual([signed.prefix]);
+  });
+
   it('creates calls idempotently per organization, and the same id in two orgs separately', async () => {
     const a = await store.createOrg('A', false);
     const b = await store.createOrg('B', false);

@@ -1,4 +1,11 @@
-import type { Call, CallStatus, ListenGrant, Org } from '../domain/entities.js';
+import type {
+  Call,
+  CallStatus,
+  IngestKeyGrant,
+  IngestKeyInfo,
+  ListenGrant,
+  Org,
+} from '../domain/entities.js';
 
 /**
  * The control-plane store: one interface, implemented once over Kysely for both SQLite and Postgres
@@ -28,6 +35,23 @@ export interface Store {
    * is no such live key.
    */
   revokeApiKey(prefix: string): Promise<{ orgId: string } | undefined>;
+
+  /** Creates an ingest key for the org; the returned `ingestKey` is the only copy of the secret. */
+  createIngestKey(
+    orgId: string,
+    input: { name: string | null; clientSecret: string | null },
+  ): Promise<IngestKeyInfo & { ingestKey: string }>;
+  /** The org's live ingest keys, newest first. */
+  listIngestKeys(orgId: string): Promise<IngestKeyInfo[]>;
+  /** What a live (not revoked) ingest key authorizes; undefined for an unknown or revoked one. */
+  findIngestKey(ingestKey: string): Promise<IngestKeyGrant | undefined>;
+  /** Records a use of the key (`last_used_at`), at most about once a minute per key in practice. */
+  touchIngestKey(prefix: string): Promise<void>;
+  /**
+   * Revokes the live ingest key with this prefix — of `orgId` only, when given. Returns its org;
+   * undefined when there is no such live key.
+   */
+  revokeIngestKey(prefix: string, orgId?: string): Promise<{ orgId: string } | undefined>;
 
   /** Idempotent on (org, callId): returns the existing call with `created: false`. */
   createCall(orgId: string, input: NewCall): Promise<{ call: Call; created: boolean }>;
