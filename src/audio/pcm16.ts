@@ -39,6 +39,16 @@ export function readPcm16leBytewise(src: Uint8Array, dst: Int16Array, dstOffset 
 }
 
 /**
+ * Reads PCM16 *big-endian* samples (network order: RTP's L16, Telnyx's L16) from `src` into
+ * `dst[dstOffset…]`; same contract as {@link readPcm16le}.
+ */
+export function readPcm16be(src: Uint8Array, dst: Int16Array, dstOffset = 0): number {
+  const n = Math.max(0, Math.min(src.byteLength >> 1, dst.length - dstOffset));
+  for (let i = 0; i < n; i++) dst[dstOffset + i] = (src[2 * i] << 8) | src[2 * i + 1];
+  return n;
+}
+
+/**
  * Writes samples as PCM16 LE bytes into `dst[dstByteOffset…]` (any alignment).
  * @returns bytes written (always even): `2 * min(src.length, floor((dst.length - dstByteOffset) / 2))`.
  */

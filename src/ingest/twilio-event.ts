@@ -4,13 +4,22 @@
  * `test/fixtures/twilio/README.md` for one example of every message.
  */
 
-/** Twilio's only media format: μ-law, 8000 Hz, mono. */
+/**
+ * Twilio's media format (μ-law, 8000 Hz, mono), and the linear PCM formats SignalWire's compatible
+ * `<Stream codec="L16@16000h">` declares in the same field (16-bit little-endian, mono: see
+ * docs/platforms/twilio.md for why that byte order).
+ */
 export const TWILIO_MEDIA_FORMAT = Object.freeze({
   encoding: 'audio/x-mulaw',
   sampleRateHz: 8000,
   channels: 1,
 } as const);
-export type TwilioMediaFormat = typeof TWILIO_MEDIA_FORMAT;
+export interface TwilioMediaFormat {
+  readonly encoding: 'audio/x-mulaw' | 'audio/x-l16';
+  /** 8000 for μ-law; 8000, 16000 or 24000 for L16. */
+  readonly sampleRateHz: number;
+  readonly channels: 1;
+}
 
 /** Which earshot participant each Twilio track feeds (SPEC 4.2). */
 export const TWILIO_TRACK_PARTICIPANT = Object.freeze({ inbound: 'caller', outbound: 'agent' } as const);
@@ -29,10 +38,13 @@ export interface TwilioConnectedEvent {
 /** `start`: once per stream; names the earshot call and carries its ingest token. */
 export interface TwilioStartEvent {
   readonly type: 'start';
-  /** `customParameters.call_id`, already checked against the call id pattern. */
-  readonly callId: string;
-  /** `customParameters.token`: the ingest token, still to be verified by the caller. Never log it. */
-  readonly token: string;
+  /** `customParameters.call_id`, already checked against the call id pattern; null when absent (the CallSid names the call). */
+  readonly callId: string | null;
+  /**
+   * `customParameters.token`: the call's ingest token or an ingest key, still to be verified by the
+   * caller; null when absent (it may be on the URL). Never log it.
+   */
+  readonly token: string | null;
   readonly streamSid: string;
   readonly callSid: string;
   /** Empty when absent. */
@@ -46,7 +58,7 @@ export interface TwilioStartEvent {
   readonly customParameters: Readonly<Record<string, string>>;
 }
 
-/** `media`: about 20 ms (160 bytes) of one track's μ-law audio. */
+/** `media`: about 20 ms (160 bytes) of one track's μ-law audio (or L16, as `start.mediaFormat` says). */
 export interface TwilioMediaEvent {
   readonly type: 'media';
   readonly track: TwilioTrack;
@@ -56,7 +68,7 @@ export interface TwilioMediaEvent {
   /** Presentation time of the payload, ms since the stream started. */
   readonly timestampMs: number;
   /**
-   * The decoded μ-law bytes (non-empty, at most 1 s). Freshly decoded for this message, but it may
+   * The decoded audio bytes (non-empty, at most 1 s). Freshly decoded for this message, but it may
    * be a view into Node's shared allocation pool: use `byteOffset`/`byteLength`, not `.buffer`.
    */
   readonly payload: Buffer;

@@ -114,6 +114,35 @@ describe('TwilioMediaStreamParser: the documented session', () => {
     expect(parser.startEvent).toBe(event);
   });
 
+  it('names the call by its CallSid and takes the credential from the URL when the parameters leave them out', () => {
+    for (const customParameters of [undefined, {}, { locale: 'en' }]) {
+      const event = new TwilioMediaStreamParser().parse(JSON.stringify(startMessage({ customParameters })));
+      expect(event).toMatchObject({ type: 'start', callId: null, token: null, callSid: CALL_SID });
+    }
+  });
+
+  it("reads SignalWire's L16 formats from start.mediaFormat and refuses odd byte counts in them", () => {
+    for (const sampleRate of [8000, 16000, 24000]) {
+      const parser = new TwilioMediaStreamParser();
+      const start = startMessage({ mediaFormat: { encoding: 'audio/x-l16', sampleRate, channels: 1 } });
+      expect(parser.parse(JSON.stringify(start))).toMatchObject({
+        mediaFormat: { encoding: 'audio/x-l16', sampleRateHz: sampleRate, channels: 1 },
+      });
+      const pcm = Buffer.alloc(sampleRate / 25); // 20 ms of 16-bit samples
+      expect(parser.parse(JSON.stringify(mediaMessage({ payload: pcm.toString('base64') })))).toMatchObject({
+        type: 'media',
+        payload: pcm,
+      });
+      expect(() =>
+        parser.parse(JSON.stringify(mediaMessage({ payload: Buffer.alloc(3).toString('base64') }))),
+      ).toThrow('media.payload must hold whole 16-bit samples');
+    }
+    for (const sampleRate of [11025, 48000]) {
+      const start = startMessage({ mediaFormat: { encoding: 'audio/x-l16', sampleRate, channels: 1 } });
+      expect(() => new TwilioMediaStreamParser().parse(JSON.stringify(start))).toThrow(/16000 or 24000 Hz/);
+    }
+  });
+
   it('keeps a "__proto__" custom parameter as a plain entry', () => {
     const message = JSON.stringify(startMessage()).replace('"locale"', '"__proto__"');
     const event = new TwilioMediaStreamParser().parse(message);
@@ -196,7 +225,9 @@ describe('TwilioMediaStreamParser: the documented session', () => {
 
   it('leaves its state unchanged when it rejects a message', () => {
     const parser = new TwilioMediaStreamParser();
-    expect(() => parser.parse(JSON.stringify(startMessage({ customParameters: {} })))).toThrow(AppError);
+    expect(() => parser.parse(JSON.stringify(startMessage({ customParameters: { token: '' } })))).toThrow(
+      AppError,
+    );
     expect(parser.state).toBe(TwilioStreamState.AWAITING_START);
     expect(parser.parse(JSON.stringify(startMessage())).type).toBe('start');
   });
@@ -219,14 +250,14 @@ describe('TwilioMediaStreamParser: bad input', () => {
     ],
     ['a second start', () => started().parse(JSON.stringify(startMessage())), 'start received twice'],
     [
-      'start without customParameters',
-      startWith({ customParameters: undefined }),
-      /must include call_id and token/,
+      'start with customParameters not an object',
+      startWith({ customParameters: 'call_id=c' }),
+      'start.customParameters must be an object',
     ],
     [
-      'start without call_id',
-      startWith({ customParameters: { token: 't' } }),
-      'start.customParameters.call_id is required',
+      'start with a call_id not a string',
+      startWith({ customParameters: { call_id: 42 } }),
+      'start.customParameters.call_id must be a string',
     ],
     [
       'start with a bad call_id',
@@ -244,14 +275,9 @@ describe('TwilioMediaStreamParser: bad input', () => {
       /call_id must be 1-128/,
     ],
     [
-      'start without token',
-      startWith({ customParameters: { call_id: 'c' } }),
-      'start.customParameters.token is required',
-    ],
-    [
       'start with an empty token',
       startWith({ customParameters: { call_id: 'c', token: '' } }),
-      /token is required/,
+      'start.customParameters.token must be a non-empty string',
     ],
     ['start without streamSid', startWith({ streamSid: undefined }), 'start.streamSid is required'],
     ['start with an empty callSid', startWith({ callSid: '' }), 'start.callSid must not be empty'],

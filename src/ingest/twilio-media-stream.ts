@@ -19,17 +19,18 @@ import {
   type TwilioEvent,
   type TwilioMarkEvent,
   type TwilioMediaEvent,
+  type TwilioMediaFormat,
   type TwilioParticipant,
   type TwilioStartEvent,
   type TwilioStopEvent,
   type TwilioTrack,
 } from './twilio-event.js';
 
-/** Most μ-law bytes one `media` message may carry: 1 s at 8 kHz (Twilio sends 160, i.e. 20 ms). */
+/**
+ * Most μ-law bytes one `media` message may carry: 1 s at 8 kHz (Twilio sends 160, i.e. 20 ms). In
+ * SignalWire's L16 formats the bound is 1 s too: 2 bytes per sample at the declared rate.
+ */
 export const TWILIO_MAX_PAYLOAD_BYTES = 8000;
-
-/** Longest `media.payload` text: the base64 length of {@link TWILIO_MAX_PAYLOAD_BYTES}. */
-const TWILIO_MAX_PAYLOAD_CHARS = base64LengthOf(TWILIO_MAX_PAYLOAD_BYTES);
 
 /**
  * Longest accepted text message, in characters (a 20 ms media message is ~400; a start message
@@ -65,6 +66,9 @@ const MAX_REPORTED_EVENT_CHARS = 32;
 export class TwilioMediaStreamParser {
   #state: TwilioStreamState = TwilioStreamState.AWAITING_START;
   #start: TwilioStartEvent | undefined;
+  /** 1 s of audio in the start's format, in bytes and in base64 characters. */
+  #maxPayloadBytes = TWILIO_MAX_PAYLOAD_BYTES;
+  #maxPayloadChars = base64LengthOf(TWILIO_MAX_PAYLOAD_BYTES);
 
   /** Where the stream is: awaiting `start`, streaming, or stopped. */
   get state(): TwilioStreamState {
@@ -123,11 +127,13 @@ export class TwilioMediaStreamParser {
     const text = stringField(media, 'payload', 'media.payload');
     // Checked before decoding so that a grossly oversized payload costs nothing more; the exact
     // check follows decoding (8001 bytes still encode to TWILIO_MAX_PAYLOAD_CHARS characters).
-    if (text.length > TWILIO_MAX_PAYLOAD_CHARS) throw payloadTooBig();
+    if (text.length > this.#maxPayloadChars) throw payloadTooBig(this.#maxPayloadBytes);
     const payload = decodeStrictBase64(text);
     if (payload === undefined) throw invalidPayload('media.payload is not valid base64');
     if (payload.length === 0) throw invalidPayload('media.payload is empty');
-    if (payload.length > TWILIO_MAX_PAYLOAD_BYTES) throw payloadTooBig();
+    if (payload.length > this.#maxPayloadBytes) throw payloadTooBig(this.#maxPayloadBytes);
+    if (this.#start?.mediaFormat.encoding === 'audio/x-l16' && (payload.length & 1) !== 0)
+      throw invalidPayload('media.payload must hold whole 16-bit samples');
     const chunk = counterField(media, 'chunk', 'media.chunk');
     const timestampMs = counterField(media, 'timestamp', 'media.timestamp');
     // Not frozen, unlike the rare events: freezing costs time on the path taken 100 times/s per call.
@@ -142,6 +148,9 @@ export class TwilioMediaStreamParser {
     }
     const start = parseStart(message);
     this.#start = start;
+    const { encoding, sampleRateHz } = start.mediaFormat;
+    this.#maxPayloadBytes = encoding === 'audio/x-l16' ? sampleRateHz * 2 : TWILIO_MAX_PAYLOAD_BYTES;
+    this.#maxPayloadChars = base64LengthOf(this.#maxPayloadBytes);
     this.#state = TwilioStreamState.STREAMING;
     return start;
   }
@@ -174,11 +183,8 @@ export class TwilioMediaStreamParser {
 
 const EMPTY: JsonObject = Object.freeze({});
 
-function payloadTooBig(): AppError {
-  return new AppError(
-    'MESSAGE_TOO_BIG',
-    `media.payload exceeds ${TWILIO_MAX_PAYLOAD_BYTES} bytes (1 s of audio)`,
-  );
+function payloadTooBig(maxBytes: number): AppError {
+  return new AppError('MESSAGE_TOO_BIG', `media.payload exceeds ${maxBytes} bytes (1 s of audio)`);
 }
 
 function parseStart(message: JsonObject): TwilioStartEvent {
@@ -191,23 +197,26 @@ function parseStart(message: JsonObject): TwilioStartEvent {
   const callSid = nonEmptyString(start, 'callSid', 'start.callSid');
   const accountSid = optionalStringField(start, 'accountSid', 'start.accountSid');
   const tracks = parseTracks(start['tracks']);
-  checkMediaFormat(objectField(start, 'mediaFormat', 'start.mediaFormat'));
+  const mediaFormat = parseMediaFormat(objectField(start, 'mediaFormat', 'start.mediaFormat'));
 
+  // Both optional since ingest keys (SPEC §4.4): without call_id the CallSid names the call, and
+  // the credential may be on the URL (`?token=`) instead.
   const params = start['customParameters'];
-  if (!isJsonObject(params)) {
-    throw invalidPayload('start.customParameters must include call_id and token (TwiML <Parameter>)');
-  }
-  const callId = params['call_id'];
-  if (typeof callId !== 'string') throw invalidPayload('start.customParameters.call_id is required');
-  if (!isValidCallId(callId)) {
+  if (params !== undefined && !isJsonObject(params))
+    throw invalidPayload('start.customParameters must be an object');
+  const fields = params ?? EMPTY;
+  const callId = fields['call_id'];
+  if (callId !== undefined && typeof callId !== 'string')
+    throw invalidPayload('start.customParameters.call_id must be a string');
+  if (callId !== undefined && !isValidCallId(callId)) {
     throw invalidPayload(`start.customParameters.call_id must be ${CALL_ID_RULE}`);
   }
-  const token = params['token'];
-  if (typeof token !== 'string' || token.length === 0) {
-    throw invalidPayload('start.customParameters.token is required');
+  const token = fields['token'];
+  if (token !== undefined && (typeof token !== 'string' || token.length === 0)) {
+    throw invalidPayload('start.customParameters.token must be a non-empty string');
   }
   const customParameters: Record<string, string> = {};
-  for (const [name, value] of Object.entries(params)) {
+  for (const [name, value] of Object.entries(fields)) {
     // defineProperty, not assignment: a parameter named "__proto__" must stay a plain entry.
     if (name !== 'token' && typeof value === 'string') {
       Object.defineProperty(customParameters, name, { value, enumerable: true });
@@ -215,14 +224,14 @@ function parseStart(message: JsonObject): TwilioStartEvent {
   }
   return Object.freeze({
     type: 'start',
-    callId,
-    token,
+    callId: callId ?? null,
+    token: token ?? null,
     streamSid,
     callSid,
     accountSid,
     tracks: Object.freeze(tracks),
     participants: Object.freeze(tracks.map((t) => TWILIO_TRACK_PARTICIPANT[t])),
-    mediaFormat: TWILIO_MEDIA_FORMAT,
+    mediaFormat,
     customParameters: Object.freeze(customParameters),
   });
 }
@@ -241,14 +250,19 @@ function parseTracks(value: unknown): TwilioTrack[] {
   return tracks;
 }
 
-function checkMediaFormat(format: JsonObject): void {
-  if (
-    format['encoding'] !== TWILIO_MEDIA_FORMAT.encoding ||
-    format['sampleRate'] !== TWILIO_MEDIA_FORMAT.sampleRateHz ||
-    format['channels'] !== TWILIO_MEDIA_FORMAT.channels
-  ) {
-    throw invalidPayload('start.mediaFormat must be audio/x-mulaw, 8000 Hz, 1 channel');
+/** SignalWire's L16 rates (`codec="L16@16000h"`); 8000 is accepted too. */
+const L16_RATES_HZ: readonly number[] = [8000, 16000, 24000];
+
+function parseMediaFormat(format: JsonObject): TwilioMediaFormat {
+  const { encoding, sampleRate, channels } = format;
+  if (channels === 1) {
+    if (encoding === TWILIO_MEDIA_FORMAT.encoding && sampleRate === 8000) return TWILIO_MEDIA_FORMAT;
+    if (encoding === 'audio/x-l16' && typeof sampleRate === 'number' && L16_RATES_HZ.includes(sampleRate))
+      return Object.freeze({ encoding, sampleRateHz: sampleRate, channels });
   }
+  throw invalidPayload(
+    'start.mediaFormat must be audio/x-mulaw at 8000 Hz or audio/x-l16 at 8000, 16000 or 24000 Hz, 1 channel',
+  );
 }
 
 function nonEmptyString(obj: JsonObject, key: string, path: string): string {

@@ -1,29 +1,33 @@
 import { decodeAlaw, decodeMulaw } from '../audio/g711.js';
-import { deinterleaveStereo, readPcm16le } from '../audio/pcm16.js';
-import type { IngestEncoding } from '../domain/audio-format.js';
+import { deinterleaveStereo, readPcm16be, readPcm16le } from '../audio/pcm16.js';
+import type { WireEncoding } from '../ingest/platform-stream.js';
 
 /**
  * Turns validated ingest message bytes into per-channel PCM16 samples at the source rate, reusing
  * its buffers (the returned arrays are valid until the next call).
  */
 export class IngestDecoder {
-  readonly #encoding: IngestEncoding;
+  readonly #encoding: WireEncoding;
+  readonly #bytesPerSample: 1 | 2;
   readonly #channels: 1 | 2;
   #interleaved = new Int16Array(0);
   #left = new Int16Array(0);
   #right = new Int16Array(0);
 
-  constructor(encoding: IngestEncoding, channels: 1 | 2) {
+  /** Every generic ingest encoding, and the platforms' big-endian L16 (`pcm16be`). */
+  constructor(encoding: WireEncoding, channels: 1 | 2) {
     this.#encoding = encoding;
+    this.#bytesPerSample = encoding === 'pcm16' || encoding === 'pcm16be' ? 2 : 1;
     this.#channels = channels;
   }
 
   /** Decodes `bytes` (a whole number of sample frames); returns one array per channel. */
   decode(bytes: Uint8Array): Int16Array[] {
-    const total = this.#encoding === 'pcm16' ? bytes.length >> 1 : bytes.length;
+    const total = this.#bytesPerSample === 2 ? bytes.length >> 1 : bytes.length;
     if (this.#interleaved.length < total) this.#interleaved = new Int16Array(total);
     const all = this.#interleaved.subarray(0, total);
     if (this.#encoding === 'pcm16') readPcm16le(bytes, all);
+    else if (this.#encoding === 'pcm16be') readPcm16be(bytes, all);
     else if (this.#encoding === 'mulaw') decodeMulaw(bytes, all);
     else decodeAlaw(bytes, all);
     if (this.#channels === 1) return [all];

@@ -35,7 +35,7 @@ export type Ended = (fn: () => void) => void;
 
 interface WorkerSocket {
   readonly kind: SocketGrant['kind'];
-  /** Its call (a Twilio stream's once its `start` was authorized). */
+  /** Its call (a platform stream's once its start was authorized). */
   callPk: string | null;
   /** Whether it counts towards its call's placement on this worker. */
   placed: boolean;
@@ -74,9 +74,9 @@ class MediaWorker {
  * checks and admits every socket, then hands the raw socket to its call's worker (Node's IPC handle
  * passing), where `ws` completes the handshake. A call is placed on the worker with the fewest
  * sockets when its first socket arrives, and its later sockets follow it there, so a call's audio
- * never leaves its worker. A Twilio stream names its call only in its `start` event: it goes to
- * the least-loaded worker and places its call there if the call had no worker yet; otherwise its
- * frames reach the call's worker through the bus, as between nodes. Between workers the bus is
+ * never leaves its worker. A platform stream (Twilio, Telnyx, …) names its call only in its start
+ * message: it goes to the least-loaded worker and places its call there if the call had no worker
+ * yet; otherwise its frames reach the call's worker through the bus, as between nodes. Between workers the bus is
  * the BusHub in this process, or NATS itself when the node is in a cluster.
  */
 export class MediaPool {
@@ -369,10 +369,10 @@ export class MediaPool {
       else if (request.op === 'listenerStatus')
         value = await control.listenerStatus(request.callPk, request.tokenHash);
       else {
-        const call = await control.authorizeTwilio(request.address, request.start);
+        const grant = await control.authorizeStream(request.address, request.start);
         const entry = worker.sockets.get(request.socketId);
-        if (entry) this.#place(worker, entry, call.pk);
-        value = call;
+        if (entry) this.#place(worker, entry, grant.call.pk);
+        value = grant;
       }
       worker.send({ t: 'reply', id, value });
     } catch (err) {

@@ -5,7 +5,7 @@ import type { Call } from '../domain/entities.js';
 import { ErrorCode } from '../domain/error-code.js';
 import type { GenericIngestParams } from '../ingest/generic-ingest-params.js';
 import type { LogLevel } from '../observability/logger.js';
-import type { TwilioStart } from './control-plane.js';
+import type { StreamStartRequest } from './control-plane.js';
 import type { ListenerFormat } from './listener-options.js';
 import { DIRECT_WRITES, type DirectWrites, WRITE_COALESCING, type WriteCoalescing } from './modes.js';
 
@@ -44,16 +44,25 @@ export type SocketGrant =
       readonly params: GenericIngestParams;
       readonly apiKeyPrefix: string | null;
     }
-  /** A Twilio Media Stream: its call is known at its `start` event (`authorizeTwilio`). */
-  | { readonly kind: 'twilio'; readonly address: string };
+  /**
+   * A platform's stream (Twilio, Telnyx, …): its call is known at its start message
+   * (`authorizeStream`), with the credential and call id its upgrade carried, if any.
+   */
+  | {
+      readonly kind: 'stream';
+      readonly platform: string;
+      readonly address: string;
+      readonly credential: string | null;
+      readonly callId: string | null;
+    };
 
 /** The control-plane requests a worker makes (ControlPlane's methods that answer). */
 export type ControlRequest =
   | { readonly op: 'completeCall'; readonly call: Call }
   | {
-      readonly op: 'authorizeTwilio';
+      readonly op: 'authorizeStream';
       readonly address: string;
-      readonly start: TwilioStart;
+      readonly start: StreamStartRequest;
       readonly socketId: number;
     }
   | { readonly op: 'listenerStatus'; readonly callPk: string; readonly tokenHash: string };

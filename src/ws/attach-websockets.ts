@@ -12,7 +12,8 @@ import {
 } from '../edge/connection-guard.js';
 import { toAppError } from '../edge/to-app-error.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
-import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
+import type { Handshake } from '../ingest/platform-stream.js';
+import { PLATFORMS, platformAtPath } from '../ingest/platforms.js';
 import { LISTENER_MAX_PAYLOAD_BYTES } from '../live/listener.js';
 import type { Ended } from '../live/media-pool.js';
 import type { SocketGrant } from '../live/media-protocol.js';
@@ -20,13 +21,14 @@ import { redactUrl } from '../observability/logger.js';
 import { closeSockets } from './close-sockets.js';
 import { acceptGenericIngest, authorizeIngest } from './generic-ingest-endpoint.js';
 import { handshakeProblem } from './handshake.js';
+import { checkStreamUpgrade } from './ingest-credentials.js';
 import { Keepalive } from './keepalive.js';
 import { acceptListener, authorizeListener } from './listen-endpoint.js';
 import { localControlPlane } from './local-control-plane.js';
 import type { MediaDeps } from './media-deps.js';
+import { acceptPlatformStream } from './platform-endpoint.js';
 import { checkParticipants, type Release } from './quotas.js';
 import { rejectUpgrade } from './reject-upgrade.js';
-import { acceptTwilio } from './twilio-endpoint.js';
 import type { WsDeps } from './ws-deps.js';
 
 export interface WebSockets {
@@ -44,9 +46,12 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   const options = { noServer: true, perMessageDeflate: false, clientTracking: true } as const;
   const listenWss = new WebSocketServer({ ...options, maxPayload: LISTENER_MAX_PAYLOAD_BYTES });
   const ingestWss = new WebSocketServer({ ...options, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES });
-  const twilioWss = new WebSocketServer({ ...options, maxPayload: TWILIO_MAX_MESSAGE_CHARS * 4 });
+  const streamWss = new Map(
+    PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...options, maxPayload: p.maxMessageBytes })]),
+  );
+  const allWss = [listenWss, ingestWss, ...streamWss.values()];
   // Anything `ws` still finds wrong with a handshake is refused with the envelope too.
-  for (const wss of [listenWss, ingestWss, twilioWss])
+  for (const wss of allWss)
     wss.on('wsClientError', (err: Error, socket: Duplex) =>
       rejectUpgrade(
         socket,
@@ -136,7 +141,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
           keepalive.watch(ws);
           if (grant.kind === 'listener') acceptListener(media, ws, grant);
           else if (grant.kind === 'ingest') acceptGenericIngest(media, ws, grant);
-          else acceptTwilio(media, ws, grant.address);
+          else acceptPlatformStream(media, ws, grant, handshakeOf(request));
         });
         return undefined;
       },
@@ -197,18 +202,21 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         (grant) => ({ kind: 'ingest', ...grant }),
       );
     }
-    if (url.pathname === '/ws/twilio' || url.pathname === '/ws/twilio/') {
+    const platform = platformAtPath(url.pathname);
+    if (platform) {
+      const wss = streamWss.get(platform.name) as WebSocketServer;
+      const handshake = { query: url.searchParams, headers: request.headers };
+      // `?token=` or the platform's own header; without either, the start message must carry it.
+      const credential = url.searchParams.get('token') || platform.handshakeCredential?.(handshake) || null;
+      const callId = url.searchParams.get('call_id') || null;
       return open(
-        twilioWss,
+        wss,
         request,
         socket,
         head,
         address,
-        async () => null,
-        () => ({
-          kind: 'twilio',
-          address,
-        }),
+        () => checkStreamUpgrade(deps, { credential, callId }),
+        () => ({ kind: 'stream', platform: platform.name, address, credential, callId }),
       );
     }
     rejectUpgrade(socket, new AppError('NOT_FOUND', 'No WebSocket endpoint at this path'));
@@ -220,11 +228,16 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
       keepalive.stop();
       deps.registry.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
       await closeSockets(
-        [...listenWss.clients, ...ingestWss.clients, ...twilioWss.clients],
+        allWss.flatMap((wss) => [...wss.clients]),
         CloseCode.GOING_AWAY,
         'server shutting down',
       );
       await deps.pool?.stop();
     },
   };
+}
+
+/** What a platform's parser may read of its upgrade request. */
+function handshakeOf(request: IncomingMessage): Handshake {
+  return { query: new URL(request.url ?? '/', 'http://localhost').searchParams, headers: request.headers };
 }

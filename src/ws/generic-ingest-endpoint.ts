@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { AppError } from '../domain/app-error.js';
-import type { Call } from '../domain/entities.js';
 import { CloseCode } from '../domain/error-code.js';
 import { credentialFrom } from '../edge/credentials.js';
 import { validateGenericAudioMessage } from '../ingest/generic-audio-message.js';
@@ -9,6 +8,7 @@ import { parseGenericControlMessage } from '../ingest/generic-control-message.js
 import { parseGenericIngestParams } from '../ingest/generic-ingest-params.js';
 import { IngestDecoder } from '../live/ingest-decoder.js';
 import type { SocketGrant } from '../live/media-protocol.js';
+import { resolveIngestCall } from './ingest-credentials.js';
 import { IngestSession } from './ingest-session.js';
 import type { MediaDeps } from './media-deps.js';
 import type { WsDeps } from './ws-deps.js';
@@ -17,8 +17,9 @@ import type { WsDeps } from './ws-deps.js';
 export type IngestGrant = Omit<Extract<SocketGrant, { kind: 'ingest' }>, 'kind'>;
 
 /**
- * GET /ws/ingest/{call_id}: parameters, credentials (the call's ingest token, or an API key of its
- * organization) and the call's status are checked before the upgrade.
+ * GET /ws/ingest/{call_id}: parameters, credentials (the call's ingest token, an ingest key — which
+ * creates the call if need be — or an API key of its organization) and the call's status are
+ * checked before the upgrade.
  */
 export async function authorizeIngest(
   deps: WsDeps,
@@ -27,39 +28,16 @@ export async function authorizeIngest(
   request: IncomingMessage,
 ): Promise<IngestGrant> {
   const params = parseGenericIngestParams(query);
-  const { call, apiKeyPrefix } = await resolveIngestCredential(
-    deps,
+  const { call, keyPrefix } = await resolveIngestCall(deps, {
+    platform: 'generic',
     callId,
-    query.get('token'),
-    request.headers.authorization,
-  );
-  if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
-  return { call, params, apiKeyPrefix };
-}
-
-/**
- * The call an ingest connection may feed, by ingest token or by API key of the call's org, with the
- * prefix of the API key that authenticated it (null for an ingest token).
- */
-export async function resolveIngestCredential(
-  deps: WsDeps,
-  callId: string,
-  token: string | null,
-  authorization: string | undefined,
-): Promise<{ call: Call; apiKeyPrefix: string | null }> {
-  if (token) {
-    const callPk = await deps.store.resolveIngestToken(token);
-    const call = callPk === undefined ? undefined : await deps.store.getCallByPk(callPk);
-    if (!call || call.callId !== callId)
-      throw new AppError('UNAUTHORIZED', 'Ingest token is not valid for this call');
-    return { call, apiKeyPrefix: null };
-  }
-  const key = credentialFrom(authorization);
-  const found = key === null ? undefined : await deps.store.findApiKey(key);
-  if (!found) throw new AppError('UNAUTHORIZED', 'An ingest token or API key is required');
-  const call = await deps.store.getCall(found.org.id, callId);
-  if (!call) throw new AppError('CALL_NOT_FOUND');
-  return { call, apiKeyPrefix: found.prefix };
+    platformCallId: null,
+    credential: query.get('token') || null,
+    authorization: credentialFrom(request.headers.authorization),
+    from: null,
+    to: null,
+  });
+  return { call, params, apiKeyPrefix: keyPrefix };
 }
 
 export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: IngestGrant): void {

@@ -1,6 +1,5 @@
-import { AppError } from '../domain/app-error.js';
 import type { ControlPlane } from '../live/control-plane.js';
-import { resolveIngestCredential } from './generic-ingest-endpoint.js';
+import { resolveIngestCall } from './ingest-credentials.js';
 import { checkParticipants } from './quotas.js';
 import type { WsDeps } from './ws-deps.js';
 
@@ -11,13 +10,10 @@ export function localControlPlane(deps: WsDeps): ControlPlane {
     async completeCall(call) {
       await deps.lifecycle.complete(call);
     },
-    async authorizeTwilio(address, start) {
-      const { call } = await deps.authFailures.guard(address, () =>
-        resolveIngestCredential(deps, start.callId, start.token, undefined),
-      );
-      if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
-      await checkParticipants(deps, call.pk, start.participants);
-      return call;
+    async authorizeStream(address, start) {
+      const grant = await deps.authFailures.guard(address, () => resolveIngestCall(deps, start));
+      await checkParticipants(deps, grant.call.pk, start.participants);
+      return grant;
     },
     async listenerStatus(callPk, tokenHash) {
       if ((await deps.store.getCallByPk(callPk))?.status !== 'active') return 'ended';

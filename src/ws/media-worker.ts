@@ -3,7 +3,7 @@
  * the control plane places on it — ingest sockets, jitter buffers, mixing, encoding and listener
  * sockets — on its own event loop and clock. The main process checks and admits every socket, then
  * passes the raw socket here with what it was admitted as; `ws` completes the handshake and the
- * same endpoint code as in one process takes over. What needs the database (a Twilio `start`, a
+ * same endpoint code as in one process takes over. What needs the database (a platform's start, a
  * call's end, activity) is asked of the main process (`ControlPlane` over the channel). Entry
  * point: forked by `MediaPool`, never run by hand.
  */
@@ -14,12 +14,11 @@ import type { Bus } from '../bus/bus.js';
 import { IpcBus } from '../bus/ipc-bus.js';
 import { NatsBus } from '../bus/nats-bus.js';
 import { AppError } from '../domain/app-error.js';
-import type { Call } from '../domain/entities.js';
 import { CloseCode } from '../domain/error-code.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
-import { TWILIO_MAX_MESSAGE_CHARS } from '../ingest/twilio-media-stream.js';
+import { PLATFORMS } from '../ingest/platforms.js';
 import { Clock } from '../live/clock.js';
-import type { ControlPlane, ListenerStatus } from '../live/control-plane.js';
+import type { ControlPlane, ListenerStatus, StreamGrant } from '../live/control-plane.js';
 import { DirectWriteBatch } from '../live/direct-write.js';
 import { LISTENER_MAX_PAYLOAD_BYTES } from '../live/listener.js';
 import { LiveRegistry } from '../live/live-registry.js';
@@ -41,7 +40,7 @@ import { acceptGenericIngest } from './generic-ingest-endpoint.js';
 import { Keepalive } from './keepalive.js';
 import { acceptListener } from './listen-endpoint.js';
 import type { MediaDeps } from './media-deps.js';
-import { acceptTwilio } from './twilio-endpoint.js';
+import { acceptPlatformStream } from './platform-endpoint.js';
 
 /** To the main process; nothing once the channel is gone (a send then would raise an `error` event). */
 const send = (message: FromMediaWorker) => {
@@ -69,8 +68,8 @@ function request<T>(req: ControlRequest): Promise<T> {
 const control: ControlPlane = {
   touchCall: (callPk) => send({ t: 'touch', callPk }),
   completeCall: (call) => request<void>({ op: 'completeCall', call }),
-  authorizeTwilio: (address, start, socketId = 0) =>
-    request<Call>({ op: 'authorizeTwilio', address, start, socketId }),
+  authorizeStream: (address, start, socketId = 0) =>
+    request<StreamGrant>({ op: 'authorizeStream', address, start, socketId }),
   listenerStatus: (callPk, tokenHash) => request<ListenerStatus>({ op: 'listenerStatus', callPk, tokenHash }),
 };
 
@@ -113,11 +112,14 @@ const registry = new LiveRegistry({
 const deps: MediaDeps = { registry, bus, metrics, logger, control };
 
 const options = { noServer: true, perMessageDeflate: false } as const;
-const servers: Record<SocketGrant['kind'], WebSocketServer> = {
+const servers: Record<Exclude<SocketGrant['kind'], 'stream'>, WebSocketServer> = {
   listener: new WebSocketServer({ ...options, maxPayload: LISTENER_MAX_PAYLOAD_BYTES }),
   ingest: new WebSocketServer({ ...options, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES }),
-  twilio: new WebSocketServer({ ...options, maxPayload: TWILIO_MAX_MESSAGE_CHARS * 4 }),
 };
+/** One server per platform: each has its own largest message. */
+const streamServers = new Map(
+  PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...options, maxPayload: p.maxMessageBytes })]),
+);
 const keepalive = new Keepalive();
 
 /** A batch of sockets: the next record on the socket pair holds their descriptors, in order. */
@@ -166,23 +168,23 @@ function adopt(message: SocketItem, socket: Socket | undefined): void {
   socket.on('error', () => socket.destroy());
   socket.once('close', () => send({ t: 'closed', id }));
   const request = { method: 'GET', url: message.url, headers: message.headers };
-  servers[grant.kind].handleUpgrade(
-    request as unknown as IncomingMessage,
-    socket,
-    Buffer.from(message.head),
-    (ws) => {
-      keepalive.watch(ws);
-      if (grant.kind === 'listener') acceptListener(deps, ws, grant);
-      else if (grant.kind === 'ingest') acceptGenericIngest(deps, ws, grant);
-      else acceptTwilio(deps, ws, grant.address, id);
-    },
-  );
+  const wss = grant.kind === 'stream' ? streamServers.get(grant.platform) : servers[grant.kind];
+  if (!wss) return void socket.destroy();
+  wss.handleUpgrade(request as unknown as IncomingMessage, socket, Buffer.from(message.head), (ws) => {
+    keepalive.watch(ws);
+    if (grant.kind === 'listener') acceptListener(deps, ws, grant);
+    else if (grant.kind === 'ingest') acceptGenericIngest(deps, ws, grant);
+    else {
+      const query = new URL(message.url, 'http://localhost').searchParams;
+      acceptPlatformStream(deps, ws, grant, { query, headers: message.headers }, id);
+    }
+  });
 }
 
 async function shutdown(): Promise<void> {
   keepalive.stop();
   registry.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
-  const clients = Object.values(servers).flatMap((wss) => [...wss.clients]);
+  const clients = [...Object.values(servers), ...streamServers.values()].flatMap((wss) => [...wss.clients]);
   await closeSockets(clients, CloseCode.GOING_AWAY, 'server shutting down');
   clock.stop();
   await bus.close().catch(() => {});

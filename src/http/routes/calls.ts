@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { LIMIT_NAMES, quotaExceeded } from '../../domain/limits.js';
 import { success } from '../../edge/envelope.js';
+import { createCallWithinLimit } from '../../live/call-admission.js';
 import type { AppDeps } from '../app-deps.js';
 import { findOrgCall, requireCallId } from '../call-lookup.js';
 import { callView } from '../call-view.js';
@@ -37,13 +37,18 @@ export const callRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) 
     },
     async (request) => {
       const body = request.body;
-      await checkActiveCalls(deps, request.org.id, body.call_id);
-      const { call, created } = await store.createCall(request.org.id, {
-        callId: body.call_id,
-        from: body.from,
-        to: body.to,
-        metadata: body.metadata as Record<string, unknown> | null | undefined,
-      });
+      const { call, created } = await createCallWithinLimit(
+        store,
+        request.org.id,
+        {
+          callId: body.call_id,
+          from: body.from,
+          to: body.to,
+          metadata: body.metadata as Record<string, unknown> | null | undefined,
+        },
+        config.limits.activeCallsPerOrg,
+        (limit) => deps.metrics.quotaRefusals.inc({ limit }),
+      );
       if (created) deps.metrics.activeCallsChanged();
       // A new ingest token on every create: the store keeps only hashes, so an idempotent repeat
       // cannot return the first token; both stay valid for the call's lifetime.
@@ -126,15 +131,3 @@ export const callRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) 
     },
   );
 };
-
-/**
- * SPEC §7: refuses to create a call past the organization's active calls (cluster-wide: counted in
- * the database). Creating an id that exists already returns it, whatever the count.
- */
-async function checkActiveCalls(deps: AppDeps, orgId: string, callId: string | undefined): Promise<void> {
-  const limit = deps.config.limits.activeCallsPerOrg;
-  if (callId !== undefined && (await deps.store.getCall(orgId, callId))) return;
-  if ((await deps.store.countActiveCalls(orgId)) < limit) return;
-  deps.metrics.quotaRefusals.inc({ limit: LIMIT_NAMES.activeCallsPerOrg.metric });
-  throw quotaExceeded('activeCallsPerOrg', limit);
-}
