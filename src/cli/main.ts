@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/variables.js';
 import { registerBenchCommand } from './bench.js';
 import { CliError } from './cli-error.js';
+import { registerIngestKeyCommands } from './ingest-key.js';
 import { registerKeyCommands } from './key.js';
 import { registerListenCommand } from './listen.js';
 import { registerOrgCommands } from './org.js';
@@ -22,6 +23,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   registerServeCommand(program);
   registerOrgCommands(program);
   registerKeyCommands(program);
+  registerIngestKeyCommands(program);
   registerListenCommand(program);
   registerSimulateCommand(program);
   registerBenchCommand(program);

@@ -25,6 +25,7 @@ import { jsonNestingExceeds, MAX_JSON_DEPTH } from './json-depth.js';
 import { adminRoutes } from './routes/admin.js';
 import { callRoutes } from './routes/calls.js';
 import { consoleRoutes } from './routes/console.js';
+import { ingestKeyRoutes } from './routes/ingest-keys.js';
 import { listenRoutes } from './routes/listen.js';
 import { operationsRoutes } from './routes/operations.js';
 import { orgRoutes } from './routes/org.js';
@@ -157,6 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await v1.register(listenRoutes, deps);
         await v1.register(callRoutes, deps);
         await v1.register(orgRoutes, deps);
+        await v1.register(ingestKeyRoutes, deps);
       },
       { prefix: '/v1' },
     );

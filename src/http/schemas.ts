@@ -116,3 +116,35 @@ export const CreateOrgBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const CreateIngestKeyBody = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 100, description: 'A label, e.g. "Twilio production"' }),
+    ),
+    client_secret: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9+/]+={0,2}$',
+        minLength: 16,
+        maxLength: 256,
+        description:
+          "Genesys AudioHook only: the integration's client secret (base64); connections must then carry a valid signature",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const IngestKeyView = Type.Object({
+  prefix: Type.String(),
+  name: Nullable(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+  last_used_at: Nullable(Type.String({ format: 'date-time' })),
+});
+
+export const CreatedIngestKey = Type.Object({
+  ingest_key: Type.String({ description: 'Shown once: eik_…' }),
+  prefix: Type.String(),
+  name: Nullable(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+});

@@ -76,6 +76,19 @@ export class CallLifecycle {
     }
     return true;
   }
+
+  /**
+   * Revokes an ingest key — of `orgId` only, when given — and closes on every node the ingest
+   * connections it opened (4001 `revoked`): one event per active call of its org, naming the key.
+   * False when there is no such live key.
+   */
+  async revokeIngestKey(prefix: string, orgId?: string): Promise<boolean> {
+    const revoked = await this.#store.revokeIngestKey(prefix, orgId);
+    if (!revoked) return false;
+    for (const pk of await this.#store.activeCallPks(revoked.orgId))
+      this.#bus.publishCallEvent(pk, { type: 'revoked', apiKeyPrefix: prefix });
+    return true;
+  }
 }
 
 /** 64 hex characters each: ~66 KiB of JSON at most per event. */
