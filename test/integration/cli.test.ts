@@ -84,6 +84,11 @@ describe('earshot --help', () => {
       ],
       [['key', 'create', '--help'], /Usage: earshot key create \[options\][\s\S]*--org <id>/],
       [['key', 'revoke', '--help'], /Usage: earshot key revoke \[options\] <prefix>/],
+      [
+        ['ingest-key', 'create', '--help'],
+        /Usage: earshot ingest-key create \[options\][\s\S]*--client-secret/,
+      ],
+      [['ingest-key', 'revoke', '--help'], /Usage: earshot ingest-key revoke \[options\] <prefix>/],
     ];
     const results = await Promise.all(cases.map(([args]) => earshot(args)));
     results.forEach((r, i) => {
@@ -183,6 +188,57 @@ describe('earshot org and key', () => {
     const again = await earshot(['key', 'revoke', second.key_prefix], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^earshot: no live API key/);
+  });
+
+  it('ingest-key create prints a key that only ingest accepts (with --name and --client-secret); revoke works once', async () => {
+    const url = tempSqliteUrl();
+    const env = { EARSHOT_DATABASE_URL: url };
+    const org = JSON.parse((await earshot(['org', 'create', 'Ingest Inc', '--json'], env)).stdout);
+    const [json, text] = await Promise.all([
+      earshot(
+        [
+          'ingest-key',
+          'create',
+          '--org',
+          org.org_id,
+          '--name',
+          'Genesys',
+          '--client-secret',
+          'c2VjcmV0LWZvci1hdWRpb2hvb2s=',
+          '--json',
+        ],
+        env,
+      ),
+      earshot(['ingest-key', 'create', '--org', org.org_id], env),
+    ]);
+    expect(json.code, json.stderr).toBe(0);
+    const created = JSON.parse(json.stdout);
+    expect(created).toMatchObject({
+      org_id: org.org_id,
+      name: 'Genesys',
+      prefix: created.ingest_key.slice(0, 12),
+    });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/Ingest key: eik_[A-Za-z0-9_-]{43}/);
+    const store = await openStore(loadConfig({}, { EARSHOT_DATABASE_URL: url }).database);
+    try {
+      expect(await store.findIngestKey(created.ingest_key)).toMatchObject({
+        prefix: created.prefix,
+        clientSecret: 'c2VjcmV0LWZvci1hdWRpb2hvb2s=',
+      });
+      expect(await store.findApiKey(created.ingest_key)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+    const bad = await earshot(['ingest-key', 'create', '--org', org.org_id, '--client-secret', 'no!'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^earshot: --client-secret must be base64/);
+    const revoke = await earshot(['ingest-key', 'revoke', created.prefix], env);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    expect(revoke.stdout).toContain(`Revoked ingest key ${created.prefix}`);
+    const again = await earshot(['ingest-key', 'revoke', created.prefix], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^earshot: no live ingest key/);
   });
 
   it('key create for an unknown organization exits 1 with "earshot: no organization…" on stderr', async () => {
