@@ -1,0 +1,552 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../domain/app-error.js';
+import { ErrorCode } from '../domain/error-code.js';
+import type { Handshake, PlatformParser, StreamEvent } from './platform-stream.js';
+import {
+  createVonageParser,
+  VONAGE_MAX_MESSAGE_BYTES,
+  VONAGE_MAX_TEXT_BYTES,
+  VONAGE_SAMPLE_RATES,
+  vonageHandshakeCredential,
+} from './vonage.js';
+
+type Json = Record<string, unknown>;
+
+const FIXTURES = new URL('../../test/fixtures/platforms/vonage/', import.meta.url);
+const UUID = 'aaaaaaaa-bbbb-cccc-dddd-0123456789ab';
+const CONVERSATION_UUID = 'CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab';
+const FRAME_16K = Buffer.alloc(640, 0x11);
+
+function handshake(headers: Handshake['headers'] = {}, query: Record<string, string> = {}): Handshake {
+  return { query: new URLSearchParams(query), headers };
+}
+
+function text(message: unknown): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
+function connected(fields: Json = {}): Json {
+  return {
+    event: 'websocket:connected',
+    'content-type': 'audio/l16;rate=16000',
+    call_id: 'call-1',
+    token: 'secret-token',
+    uuid: UUID,
+    ...fields,
+  };
+}
+
+function started(fields: Json = {}): PlatformParser {
+  const parser = createVonageParser(handshake());
+  expect(parser.parse(text(connected(fields)), false).map((e) => e.type)).toEqual(['start']);
+  return parser;
+}
+
+function only(events: readonly StreamEvent[]): StreamEvent {
+  expect(events).toHaveLength(1);
+  return events[0];
+}
+
+function startOf(events: readonly StreamEvent[]) {
+  const event = only(events);
+  if (event.type !== 'start') throw new Error(`expected start, got ${event.type}`);
+  return event;
+}
+
+function errorOf(events: readonly StreamEvent[]): AppError {
+  const event = only(events);
+  if (event.type !== 'error') throw new Error(`expected an error, got ${event.type}`);
+  return event.error;
+}
+
+/** Every event is one of the shape's kinds with the fields it promises; an error comes alone. */
+function expectWellFormed(events: readonly StreamEvent[]): void {
+  expect(Array.isArray(events)).toBe(true);
+  for (const event of events) {
+    switch (event.type) {
+      case 'start':
+        expect(event.participants).toEqual(['caller']);
+        expect(event.format.encoding).toBe('pcm16');
+        expect(VONAGE_SAMPLE_RATES).toContain(event.format.sampleRateHz);
+        expect(event.interleaved).toBe(false);
+        expect(typeof event.platformCallId).toBe('string');
+        break;
+      case 'audio':
+        expect(event.participant).toBe('caller');
+        expect(Buffer.isBuffer(event.payload)).toBe(true);
+        expect(event.payload.length).toBeGreaterThan(0);
+        expect(event.payload.length % 2).toBe(0);
+        break;
+      case 'ignored':
+        expect(typeof event.what).toBe('string');
+        expect(event.what.length).toBeLessThanOrEqual(32);
+        break;
+      case 'error':
+        expect(event.error).toBeInstanceOf(AppError);
+        expect(Object.keys(ErrorCode)).toContain(event.error.code);
+        expect(Buffer.byteLength(event.error.message)).toBeLessThanOrEqual(120);
+        expect(events).toHaveLength(1);
+        break;
+      default:
+        // Vonage has no stop message and no reply: `end` and `reply` never come.
+        throw new Error(`unexpected event ${event.type}`);
+    }
+  }
+}
+
+interface SessionLine {
+  handshake?: { path: string; query: Record<string, string>; headers: Record<string, string> };
+  at?: number;
+  t?: unknown;
+  b?: string;
+}
+
+function readSession(values: { call_id: string; token: string }): SessionLine[] {
+  return readFileSync(new URL('session.jsonl', FIXTURES), 'utf8')
+    .replaceAll('{{call_id}}', values.call_id)
+    .replaceAll('{{token}}', values.token)
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as SessionLine);
+}
+
+/** A session line as the WebSocket message `ws` would deliver. */
+function messageOf(line: SessionLine): { data: Buffer; isBinary: boolean } {
+  return line.b !== undefined
+    ? { data: Buffer.from(line.b, 'base64'), isBinary: true }
+    : { data: text(line.t), isBinary: false };
+}
+
+describe('Vonage: the fixture session', () => {
+  const [first, ...lines] = readSession({ call_id: 'order-1234', token: 'eik_test' });
+
+  it('opens with the handshake, then messages in real-time order', () => {
+    expect(first.handshake).toEqual({ path: '/ws/vonage', query: {}, headers: {} });
+    let at = 0;
+    for (const line of lines) {
+      expect(line.at).toBeGreaterThanOrEqual(at);
+      at = line.at ?? at;
+    }
+    expect(lines.filter((l) => l.b !== undefined)).toHaveLength(150);
+  });
+
+  it('parses every message in order into exactly the expected events', () => {
+    const parser = createVonageParser(handshake(first.handshake?.headers, first.handshake?.query));
+    expect(vonageHandshakeCredential(handshake(first.handshake?.headers))).toBeNull();
+    const audio: Buffer[] = [];
+    for (const [i, line] of lines.entries()) {
+      const { data, isBinary } = messageOf(line);
+      const events = parser.parse(data, isBinary);
+      if (i === 0) {
+        expect(events).toEqual([
+          {
+            type: 'start',
+            callId: 'order-1234',
+            platformCallId: UUID,
+            credential: 'eik_test',
+            participants: ['caller'],
+            interleaved: false,
+            format: { encoding: 'pcm16', sampleRateHz: 16000 },
+            from: '447700900000',
+            to: '447700900001',
+          },
+        ]);
+      } else if (isBinary) {
+        expect(events).toEqual([{ type: 'audio', participant: 'caller', payload: data }]);
+        expect(data.length).toBe(640);
+        audio.push(data);
+      } else {
+        expect(events).toEqual([{ type: 'ignored', what: 'websocket:dtmf' }]);
+      }
+    }
+    // No stop message: the socket's close ends the participant, and flush holds nothing.
+    expect(parser.flush()).toEqual([]);
+
+    // The mix is the tone the README promises: 3 s of 600 Hz at -12 dBFS.
+    const all = Buffer.concat(audio);
+    const samples = new Int16Array(all.buffer, all.byteOffset, all.length / 2);
+    expect(samples.length).toBe(3 * 16000);
+    const peak = samples.reduce((max, s) => Math.max(max, Math.abs(s)), 0);
+    expect(20 * Math.log10(peak / 32768)).toBeCloseTo(-12, 1);
+    let crossings = 0;
+    for (let i = 1; i < samples.length; i++) if (samples[i - 1] < 0 !== samples[i] < 0) crossings++;
+    expect(crossings / 2 / 3).toBeCloseTo(600, -1);
+  });
+
+  it('parses every JSON example of the README, in order', () => {
+    const readme = readFileSync(new URL('README.md', FIXTURES), 'utf8');
+    const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
+    const parser = createVonageParser(handshake());
+    const events = blocks.map((block) => only(parser.parse(text(JSON.parse(block)), false)));
+    expect(events.map((e) => e.type)).toEqual(['start', 'ignored']);
+    expect(events[0]).toMatchObject({
+      callId: 'order-1234',
+      platformCallId: UUID,
+      credential: 'example-ingest-token',
+    });
+  });
+});
+
+describe('Vonage: formats', () => {
+  it.each<[string, number]>([
+    ['audio/l16;rate=8000', 8000],
+    ['audio/l16;rate=16000', 16000],
+    ['audio/l16;rate=24000', 24000],
+    ['Audio/L16; rate=8000', 8000],
+    ['audio/l16;channels=1;rate=16000', 16000],
+  ])('reads %s as 16-bit little-endian PCM at %i Hz', (contentType, sampleRateHz) => {
+    const event = startOf(
+      createVonageParser(handshake()).parse(text(connected({ 'content-type': contentType })), false),
+    );
+    expect(event.format).toEqual({ encoding: 'pcm16', sampleRateHz });
+  });
+
+  it('reads a first message without event (the first guide) as websocket:connected', () => {
+    const { event: _, ...legacy } = connected({ app: 'demo' });
+    expect(startOf(createVonageParser(handshake()).parse(text(legacy), false))).toMatchObject({
+      callId: 'call-1',
+      format: { sampleRateHz: 16000 },
+    });
+  });
+
+  it.each<[number, number]>([
+    [8000, 320],
+    [16000, 640],
+    [24000, 960],
+  ])('at %i Hz takes 20 ms frames (%i bytes), any whole number of samples, up to 1 s', (rate, frame) => {
+    const parser = () => started({ 'content-type': `audio/l16;rate=${rate}` });
+    for (const size of [frame, 2, 642, rate * 2]) {
+      const data = Buffer.alloc(size, 0x22);
+      expect(parser().parse(data, true)).toEqual([{ type: 'audio', participant: 'caller', payload: data }]);
+    }
+    const error = errorOf(parser().parse(Buffer.alloc(rate * 2 + 2), true));
+    expect(error.code).toBe('MESSAGE_TOO_BIG');
+    expect(error.message).toBe('audio message exceeds 1000 ms');
+  });
+
+  it('passes the bytes on as they came (no copy)', () => {
+    const data = Buffer.from(FRAME_16K);
+    const event = only(started().parse(data, true));
+    expect(event.type === 'audio' && event.payload).toBe(data);
+  });
+
+  it('fits its largest message in VONAGE_MAX_MESSAGE_BYTES', () => {
+    expect(VONAGE_MAX_MESSAGE_BYTES).toBeGreaterThanOrEqual(24000 * 2);
+    expect(VONAGE_MAX_MESSAGE_BYTES).toBeGreaterThanOrEqual(VONAGE_MAX_TEXT_BYTES);
+  });
+});
+
+describe('Vonage: the call and its credential', () => {
+  it.each<[string, Json, string | null, string]>([
+    ['call_id and uuid', { call_id: 'c-1', uuid: UUID }, 'c-1', UUID],
+    ['uuid alone', { call_id: undefined, uuid: UUID }, null, UUID],
+    ['uuid over conversation_uuid', { call_id: undefined, conversation_uuid: CONVERSATION_UUID }, null, UUID],
+    [
+      'conversation_uuid alone',
+      { call_id: undefined, uuid: undefined, conversation_uuid: CONVERSATION_UUID },
+      null,
+      CONVERSATION_UUID,
+    ],
+    ['call_id alone', { call_id: 'c-2', uuid: undefined }, 'c-2', 'c-2'],
+    ['a null call_id', { call_id: null }, null, UUID],
+  ])('names the call from %s', (_what, fields, callId, platformCallId) => {
+    expect(startOf(createVonageParser(handshake()).parse(text(connected(fields)), false))).toMatchObject({
+      callId,
+      platformCallId,
+    });
+  });
+
+  it('asks for a call_id header when nothing names the call', () => {
+    const error = errorOf(
+      createVonageParser(handshake()).parse(text(connected({ call_id: undefined, uuid: undefined })), false),
+    );
+    expect(error.code).toBe('MISSING_CALL_ID');
+    expect(error.closeCode).toBe(1008);
+    expect(error.message).toBe('add a call_id (or the uuid) header to the NCCO websocket endpoint');
+  });
+
+  it('takes the credential from the token header, or none', () => {
+    expect(startOf(createVonageParser(handshake()).parse(text(connected()), false)).credential).toBe(
+      'secret-token',
+    );
+    expect(
+      startOf(createVonageParser(handshake()).parse(text(connected({ token: undefined })), false)).credential,
+    ).toBeNull();
+  });
+
+  it('reports from and to as strings, numbers made strings, or null', () => {
+    const read = (fields: Json) =>
+      startOf(createVonageParser(handshake()).parse(text(connected(fields)), false));
+    expect(read({ from: '447700900000', to: 447700900001 })).toMatchObject({
+      from: '447700900000',
+      to: '447700900001',
+    });
+    expect(read({})).toMatchObject({ from: null, to: null });
+    expect(read({ from: '', to: null })).toMatchObject({ from: null, to: null });
+  });
+
+  it('ignores other headers of any JSON type', () => {
+    const event = startOf(
+      createVonageParser(handshake()).parse(
+        text(connected({ age: 40, address: { city: 'NYC' }, roles: [1, 2], enable_auditing: false })),
+        false,
+      ),
+    );
+    expect(event.callId).toBe('call-1');
+  });
+
+  it('ignores websocket:dtmf and other events, before and after websocket:connected', () => {
+    const parser = createVonageParser(handshake());
+    const dtmf = { event: 'websocket:dtmf', digit: '5', duration: 260 };
+    expect(parser.parse(text(dtmf), false)).toEqual([{ type: 'ignored', what: 'websocket:dtmf' }]);
+    parser.parse(text(connected()), false);
+    for (const event of ['websocket:dtmf', 'websocket:cleared', 'websocket:notify', 'something:new']) {
+      expect(parser.parse(text({ event }), false)).toEqual([{ type: 'ignored', what: event }]);
+    }
+    expect(parser.parse(text({ event: 'y'.repeat(90) }), false)).toEqual([
+      { type: 'ignored', what: 'y'.repeat(32) },
+    ]);
+    expect(only(parser.parse(FRAME_16K, true)).type).toBe('audio');
+  });
+
+  it('returns its error again if called after it', () => {
+    const parser = createVonageParser(handshake());
+    const first = parser.parse(FRAME_16K, true);
+    expect(errorOf(first).message).toBe('audio before websocket:connected');
+    expect(parser.parse(text(connected()), false)).toBe(first);
+    expect(parser.flush()).toEqual([]);
+  });
+});
+
+describe('Vonage: vonageHandshakeCredential', () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJhcHBsaWNhdGlvbl9pZCI6IngifQ.c2lnbmF0dXJl';
+  it.each<[string, Handshake['headers'], string | null]>([
+    ['a custom Bearer value', { authorization: 'Bearer eik_abc' }, 'eik_abc'],
+    ['a bare custom value', { authorization: 'eik_abc' }, 'eik_abc'],
+    ['a lower-case scheme with spaces', { authorization: '  bearer   tok123  ' }, 'tok123'],
+    ["Vonage's own signed JWT", { authorization: `Bearer ${jwt}` }, null],
+    ['a bare JWT', { authorization: jwt }, null],
+    ['an empty header', { authorization: '' }, null],
+    ['Bearer and nothing', { authorization: 'Bearer ' }, null],
+    ['no header', {}, null],
+    ['an array', { authorization: ['Bearer first', 'Bearer second'] }, 'first'],
+  ])('%s', (_what, headers, expected) => {
+    expect(vonageHandshakeCredential(handshake(headers))).toBe(expected);
+  });
+});
+
+describe('Vonage: bad input', () => {
+  const MARK = 'EVIL\u202e<script>';
+  const fresh =
+    (data: Buffer | string, isBinary = false) =>
+    () =>
+      createVonageParser(handshake()).parse(typeof data === 'string' ? Buffer.from(data) : data, isBinary);
+  const withConnected = (fields: Json) => fresh(text(connected(fields)));
+  const afterConnected =
+    (data: Buffer | string, isBinary = false) =>
+    () =>
+      started().parse(typeof data === 'string' ? Buffer.from(data) : data, isBinary);
+
+  it.each<[string, () => readonly StreamEvent[], keyof typeof ErrorCode, string | RegExp]>([
+    [
+      'audio before websocket:connected',
+      fresh(FRAME_16K, true),
+      'INVALID_PAYLOAD',
+      'audio before websocket:connected',
+    ],
+    [
+      'a second websocket:connected',
+      afterConnected(text(connected())),
+      'INVALID_PAYLOAD',
+      'websocket:connected received twice',
+    ],
+    [
+      'an empty audio message',
+      afterConnected(Buffer.alloc(0), true),
+      'INVALID_PAYLOAD',
+      'audio message is empty',
+    ],
+    [
+      'an odd byte count',
+      afterConnected(Buffer.alloc(641), true),
+      'INVALID_PAYLOAD',
+      'audio message must be whole 16-bit samples',
+    ],
+    [
+      'over 1 s of audio',
+      afterConnected(Buffer.alloc(32_002), true),
+      'MESSAGE_TOO_BIG',
+      'audio message exceeds 1000 ms',
+    ],
+    ['malformed JSON', fresh(`{"event":"${MARK}",`), 'INVALID_PAYLOAD', 'message is not valid JSON'],
+    ['plain text', fresh(MARK), 'INVALID_PAYLOAD', 'message is not valid JSON'],
+    ['a JSON array', fresh('[1]'), 'INVALID_PAYLOAD', 'message must be a JSON object'],
+    ['a non-string event', fresh('{"event":7}'), 'INVALID_PAYLOAD', 'event must be a string'],
+    ['no event and no content-type', fresh('{"app":"demo"}'), 'INVALID_PAYLOAD', 'event is required'],
+    [
+      'no event after websocket:connected',
+      afterConnected(text(connected({ event: undefined }))),
+      'INVALID_PAYLOAD',
+      'event is required',
+    ],
+    [
+      'no content-type',
+      withConnected({ 'content-type': undefined }),
+      'INVALID_PAYLOAD',
+      'content-type is required',
+    ],
+    [
+      'a numeric content-type',
+      withConnected({ 'content-type': 16000 }),
+      'INVALID_PAYLOAD',
+      'content-type must be a string',
+    ],
+    [
+      'another codec',
+      withConnected({ 'content-type': 'audio/pcmu;rate=8000' }),
+      'UNSUPPORTED_DATA',
+      "content-type 'audio/pcmu' is not supported (audio/l16 only)",
+    ],
+    [
+      'a content-type not fit to quote',
+      withConnected({ 'content-type': MARK }),
+      'UNSUPPORTED_DATA',
+      'content-type (unrecognised) is not supported (audio/l16 only)',
+    ],
+    [
+      'no rate',
+      withConnected({ 'content-type': 'audio/l16' }),
+      'INVALID_PAYLOAD',
+      'content-type must name a rate (audio/l16;rate=16000)',
+    ],
+    [
+      'a malformed rate',
+      withConnected({ 'content-type': `audio/l16;rate=${MARK}` }),
+      'INVALID_PAYLOAD',
+      'content-type has a malformed rate',
+    ],
+    [
+      'an unsupported rate',
+      withConnected({ 'content-type': 'audio/l16;rate=44100' }),
+      'UNSUPPORTED_DATA',
+      'sample rate 44100 Hz is not supported (8000, 16000 or 24000)',
+    ],
+    ['a bad call_id', withConnected({ call_id: MARK }), 'INVALID_PAYLOAD', /^call_id must be 1-128/],
+    ["call_id '.'", withConnected({ call_id: '.' }), 'INVALID_PAYLOAD', /not '\.' or '\.\.'/],
+    [
+      'a numeric call_id',
+      withConnected({ call_id: 1234 }),
+      'INVALID_PAYLOAD',
+      'call_id header must be a string',
+    ],
+    ['a bad uuid', withConnected({ uuid: MARK }), 'INVALID_PAYLOAD', /^uuid must be 1-128/],
+    ['an object uuid', withConnected({ uuid: {} }), 'INVALID_PAYLOAD', 'uuid header must be a string'],
+    [
+      'a bad conversation_uuid',
+      withConnected({ conversation_uuid: 'a b' }),
+      'INVALID_PAYLOAD',
+      /^conversation_uuid must be 1-128/,
+    ],
+    ['an empty token', withConnected({ token: '' }), 'INVALID_PAYLOAD', 'token must not be empty'],
+    ['a numeric token', withConnected({ token: 42 }), 'INVALID_PAYLOAD', 'token header must be a string'],
+    ['an object from', withConnected({ from: { n: 1 } }), 'INVALID_PAYLOAD', 'from header must be a string'],
+    [
+      'a text message above the limit',
+      fresh(' '.repeat(VONAGE_MAX_TEXT_BYTES + 1)),
+      'MESSAGE_TOO_BIG',
+      'text message exceeds 65536 bytes',
+    ],
+  ])('refuses %s', (_what, run, code, message) => {
+    const error = errorOf(run());
+    expect(error.code).toBe(code);
+    expect(error.closeCode).toBe(ErrorCode[code].closeCode);
+    if (typeof message === 'string') expect(error.message).toBe(message);
+    else expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('EVIL');
+    expect(Buffer.byteLength(error.message)).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('Vonage: properties', () => {
+  const [, ...sessionLines] = readSession({ call_id: 'c1', token: 't1' });
+  const sessionMessages = sessionLines.map(messageOf);
+
+  const jsonShaped = fc
+    .record(
+      {
+        event: fc.oneof(
+          fc.constantFrom('websocket:connected', 'websocket:dtmf', 'websocket:cleared'),
+          fc.jsonValue(),
+        ),
+        'content-type': fc.oneof(
+          fc.constantFrom('audio/l16;rate=8000', 'audio/l16;rate=16000', 'audio/l16;rate=24000', 'audio/l16'),
+          fc.jsonValue(),
+        ),
+        call_id: fc.oneof(fc.constant('c-1'), fc.jsonValue()),
+        uuid: fc.oneof(fc.constant(UUID), fc.jsonValue()),
+        conversation_uuid: fc.jsonValue(),
+        token: fc.oneof(fc.constant('tok'), fc.jsonValue()),
+        from: fc.jsonValue(),
+      },
+      { requiredKeys: [] },
+    )
+    .map((m) => ({ data: text(m), isBinary: false }));
+  const anyMessage = fc.oneof(
+    jsonShaped,
+    fc.string().map((s) => ({ data: Buffer.from(s), isBinary: false })),
+    fc.jsonValue().map((v) => ({ data: text(v), isBinary: false })),
+    fc.tuple(fc.uint8Array({ maxLength: 1400 }), fc.boolean()).map(([b, isBinary]) => ({
+      data: Buffer.from(b),
+      isBinary,
+    })),
+  );
+
+  it('never throws, and returns only well-formed events, on random messages', () => {
+    fc.assert(
+      fc.property(fc.array(anyMessage, { maxLength: 12 }), (messages) => {
+        const parser = createVonageParser(handshake());
+        let failed = false;
+        for (const { data, isBinary } of messages) {
+          const events = parser.parse(data, isBinary);
+          expectWellFormed(events);
+          if (failed) expect(events[0].type).toBe('error');
+          failed ||= events.some((e) => e.type === 'error');
+        }
+        expect(parser.flush()).toEqual([]);
+      }),
+    );
+  });
+
+  it('never throws on the valid session cut at a random point and followed by anything', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: sessionMessages.length }),
+        fc.array(anyMessage, { maxLength: 5 }),
+        (cut, tail) => {
+          const parser = createVonageParser(handshake());
+          for (const { data, isBinary } of sessionMessages.slice(0, cut)) {
+            const events = parser.parse(data, isBinary);
+            expectWellFormed(events);
+            expect(events.some((e) => e.type === 'error')).toBe(false);
+          }
+          for (const { data, isBinary } of tail) expectWellFormed(parser.parse(data, isBinary));
+          expect(parser.flush()).toEqual([]);
+        },
+      ),
+    );
+  });
+
+  it('never throws on random Authorization headers', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.array(fc.string()), fc.constant(undefined)), (authorization) => {
+        const credential = vonageHandshakeCredential(handshake({ authorization }));
+        if (credential !== null) {
+          expect(credential).not.toBe('');
+          expect(credential).toBe(credential.trim());
+        }
+      }),
+    );
+  });
+});
