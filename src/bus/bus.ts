@@ -34,6 +34,7 @@ export type Unsubscribe = () => void;
 /** One participant ingested on the answering node, as it reports it. */
 export interface NodeTrackStats {
   readonly name: string;
+  readonly platform: string;
   readonly encoding: string;
   readonly sampleRateHz: number;
   readonly connected: boolean;

@@ -66,6 +66,7 @@ export function parseNodeStats(data: Uint8Array): NodeCallStats[] {
       tracks: tracks.filter(
         (t) =>
           typeof t?.name === 'string' &&
+          typeof t.platform === 'string' &&
           typeof t.encoding === 'string' &&
           isCount(t.sampleRateHz) &&
           typeof t.connected === 'boolean' &&

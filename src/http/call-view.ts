@@ -13,6 +13,7 @@ export function callView(call: Call, live: CallLiveStats) {
     metadata: call.metadata,
     participants: live.participants.map((p) => ({
       name: p.name,
+      platform: p.platform,
       encoding: p.encoding,
       sample_rate: p.sampleRateHz,
       connected: p.connected,

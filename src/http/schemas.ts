@@ -58,6 +58,7 @@ export const ListCallsQuery = Type.Object(
 
 const Participant = Type.Object({
   name: Type.String(),
+  platform: Type.String({ description: 'Where its audio comes from: generic, twilio, telnyx, …' }),
   encoding: Type.String(),
   sample_rate: Type.Integer(),
   connected: Type.Boolean(),

@@ -9,8 +9,10 @@ const track = (
   framesIn: number,
   encoding = 'mulaw',
   sampleRateHz = 8000,
+  platform = 'generic',
 ) => ({
   name,
+  platform,
   encoding,
   sampleRateHz,
   connected,
@@ -22,7 +24,7 @@ describe('mergeNodeStats', () => {
     const ingestA: NodeCallStats = { listeners: 1, tracks: [track('caller', true, 100)], heard: [] };
     const ingestB: NodeCallStats = {
       listeners: 2,
-      tracks: [track('agent.v2', true, 90, 'pcm16', 48000)],
+      tracks: [track('agent.v2', true, 90, 'pcm16', 48000, 'telnyx')],
       heard: [
         { name: 'caller', framesLate: 3, framesLost: 1 },
         { name: 'agent.v2', framesLate: 0, framesLost: 0 },
@@ -38,6 +40,7 @@ describe('mergeNodeStats', () => {
       participants: [
         {
           name: 'caller',
+          platform: 'generic',
           encoding: 'mulaw',
           sampleRateHz: 8000,
           connected: true,
@@ -47,6 +50,7 @@ describe('mergeNodeStats', () => {
         },
         {
           name: 'agent.v2',
+          platform: 'telnyx',
           encoding: 'pcm16',
           sampleRateHz: 48000,
           connected: true,
@@ -62,12 +66,13 @@ describe('mergeNodeStats', () => {
     const left: NodeCallStats = { listeners: 0, tracks: [track('caller', false, 40)], heard: [] };
     const rejoined: NodeCallStats = {
       listeners: 0,
-      tracks: [track('caller', true, 10, 'pcm16', 16000)],
+      tracks: [track('caller', true, 10, 'pcm16', 16000, 'twilio')],
       heard: [],
     };
     expect(mergeNodeStats([left, rejoined]).participants).toEqual([
       {
         name: 'caller',
+        platform: 'twilio',
         encoding: 'pcm16',
         sampleRateHz: 16000,
         connected: true,
@@ -97,6 +102,7 @@ describe('ClusterCallStats on the in-process bus', () => {
       participants: [
         {
           name: 'caller',
+          platform: 'generic',
           encoding: 'mulaw',
           sampleRateHz: 8000,
           connected: true,

@@ -29,7 +29,14 @@ export function mergeNodeStats(nodes: readonly NodeCallStats[]): CallLiveStats {
   let listeners = 0;
   const tracks = new Map<
     string,
-    { name: string; encoding: string; sampleRateHz: number; connected: boolean; framesIn: number }
+    {
+      name: string;
+      platform: string;
+      encoding: string;
+      sampleRateHz: number;
+      connected: boolean;
+      framesIn: number;
+    }
   >();
   const heard = new Map<string, { framesLate: number; framesLost: number }>();
   for (const node of nodes) {
@@ -43,6 +50,7 @@ export function mergeNodeStats(nodes: readonly NodeCallStats[]): CallLiveStats {
       seen.framesIn += t.framesIn;
       if (t.connected && !seen.connected) {
         seen.connected = true;
+        seen.platform = t.platform;
         seen.encoding = t.encoding;
         seen.sampleRateHz = t.sampleRateHz;
       }

@@ -9,6 +9,8 @@ import { CANONICAL_SAMPLE_RATE_HZ, FRAME_SAMPLES, type TrackFrame } from '../dom
 export class IngestTrack {
   readonly callPk: string;
   readonly name: string;
+  /** The ingest endpoint it arrives on: `generic` or a platform's name. */
+  readonly platform: string;
   readonly encoding: string;
   readonly sampleRateHz: number;
   /** The ingest connection that carries it (a newer connection with the same name takes it over). */
@@ -26,12 +28,13 @@ export class IngestTrack {
   constructor(
     callPk: string,
     name: string,
-    format: { encoding: string; sampleRateHz: number },
+    format: { encoding: string; sampleRateHz: number; platform?: string },
     publish: (frame: TrackFrame) => void,
     connectionId = '',
   ) {
     this.callPk = callPk;
     this.name = name;
+    this.platform = format.platform ?? 'generic';
     this.connectionId = connectionId;
     this.encoding = format.encoding;
     this.sampleRateHz = format.sampleRateHz;

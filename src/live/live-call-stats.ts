@@ -1,6 +1,9 @@
 /** One participant's ingest state and counters, as the API reports them. */
 export interface ParticipantStats {
   readonly name: string;
+  /** The ingest endpoint its audio arrives on: `generic` or a platform's name (src/ingest/platforms.ts). */
+  readonly platform: string;
+  /** The codec on the wire (`mulaw`, `alaw`, `pcm16`, `pcm16be`). */
   readonly encoding: string;
   readonly sampleRateHz: number;
   readonly connected: boolean;

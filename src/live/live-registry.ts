@@ -118,6 +118,7 @@ export class LiveRegistry {
       listeners: presence.room?.listenerCount ?? 0,
       tracks: [...presence.tracks.values()].map((t) => ({
         name: t.name,
+        platform: t.platform,
         encoding: t.encoding,
         sampleRateHz: t.sampleRateHz,
         connected: t.connected,

@@ -29,6 +29,10 @@ export class Metrics {
   readonly framesOut: Counter;
   readonly framesDropped: Counter<'reason'>;
   readonly ingestErrors: Counter<'code'>;
+  /** By ingest endpoint (`generic` or a platform's name): connections admitted, frames, errors. */
+  readonly ingestConnections: Counter<'platform'>;
+  readonly ingestPlatformFrames: Counter<'platform'>;
+  readonly ingestPlatformErrors: Counter<'platform' | 'code'>;
   readonly mixLatency: Histogram;
   readonly writeCoalescing: Gauge;
   readonly directWrites: Gauge;
@@ -97,6 +101,24 @@ export class Metrics {
       name: 'earshot_ingest_errors_total',
       help: 'Ingest connections refused or closed for bad input, by error code',
       labelNames: ['code'],
+      registers,
+    });
+    this.ingestConnections = new Counter({
+      name: 'earshot_ingest_connections_total',
+      help: 'Ingest connections that began streaming on this node, by platform (generic, twilio, telnyx, …)',
+      labelNames: ['platform'],
+      registers,
+    });
+    this.ingestPlatformFrames = new Counter({
+      name: 'earshot_ingest_platform_frames_total',
+      help: '20 ms participant frames received by ingest on this node, by platform',
+      labelNames: ['platform'],
+      registers,
+    });
+    this.ingestPlatformErrors = new Counter({
+      name: 'earshot_ingest_platform_errors_total',
+      help: 'Ingest connections refused or closed for bad input, by platform and error code',
+      labelNames: ['platform', 'code'],
       registers,
     });
     this.mixLatency = new Histogram({

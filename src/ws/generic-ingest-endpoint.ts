@@ -42,7 +42,10 @@ export async function authorizeIngest(
 
 export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: IngestGrant): void {
   const { params } = grant;
-  const session = new IngestSession(deps, ws, grant.call, grant.apiKeyPrefix);
+  const session = new IngestSession(deps, ws, grant.call, {
+    platform: 'generic',
+    keyPrefix: grant.apiKeyPrefix,
+  });
   const tracks = session.addTracks(params.participants, params);
   const decoder = new IngestDecoder(params.encoding, params.channels);
   ws.on('message', (data: RawData, isBinary: boolean) => {

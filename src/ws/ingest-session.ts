@@ -17,17 +17,29 @@ export class IngestSession implements IngestConnection {
   /** Unique across the cluster: a participant's `joined` names it, so older connections know they are replaced. */
   readonly id = randomUUID();
   readonly tracks: IngestTrack[] = [];
-  /** Prefix of the API key that authenticated the socket; null when an ingest token did. */
+  /**
+   * Prefix of the key (an ingest key, or an API key on generic ingest) that authenticated the
+   * socket — revoking it closes the socket; null when a call's ingest token did.
+   */
   readonly apiKeyPrefix: string | null;
+  /** `generic` or the platform's name: the metrics' label and the participants' `platform`. */
+  readonly platform: string;
   readonly #deps: MediaDeps;
   readonly #ws: WebSocket;
   #closed = false;
 
-  constructor(deps: MediaDeps, ws: WebSocket, call: Call, apiKeyPrefix: string | null = null) {
+  constructor(
+    deps: MediaDeps,
+    ws: WebSocket,
+    call: Call,
+    origin: { platform: string; keyPrefix: string | null },
+  ) {
     this.#deps = deps;
     this.#ws = ws;
     this.call = call;
-    this.apiKeyPrefix = apiKeyPrefix;
+    this.apiKeyPrefix = origin.keyPrefix;
+    this.platform = origin.platform;
+    deps.metrics.ingestConnections.inc({ platform: origin.platform });
     deps.registry.addIngest(call.pk, this);
     deps.control.touchCall(call.pk);
     ws.once('close', () => {
@@ -39,15 +51,19 @@ export class IngestSession implements IngestConnection {
 
   /** Adds the tracks this socket carries. */
   addTracks(names: readonly string[], format: { encoding: string; sampleRateHz: number }): IngestTrack[] {
+    const { metrics, bus } = this.#deps;
+    // The labelled child once, not a label lookup per frame.
+    const platformFrames = metrics.ingestPlatformFrames.labels(this.platform);
     const added = names.map(
       (name) =>
         new IngestTrack(
           this.call.pk,
           name,
-          format,
+          { ...format, platform: this.platform },
           (frame) => {
-            this.#deps.metrics.framesIn.inc();
-            this.#deps.bus.publishFrame(frame);
+            metrics.framesIn.inc();
+            platformFrames.inc();
+            bus.publishFrame(frame);
           },
           this.id,
         ),
@@ -68,7 +84,7 @@ export class IngestSession implements IngestConnection {
   fail(err: unknown): void {
     const { error, internal } = toAppError(err);
     if (internal) this.#deps.logger.error({ err, callPk: this.call.pk }, 'ingest failed');
-    this.#deps.metrics.ingestErrors.inc({ code: error.code });
+    countIngestError(this.#deps, this.platform, error.code);
     this.close(error.closeCode, error.message);
   }
 
@@ -82,10 +98,15 @@ export class IngestSession implements IngestConnection {
   }
 }
 
-/** Fails a socket that has no session yet (bad input before a Twilio `start` was accepted). */
-export function failSocket(deps: MediaDeps, ws: WebSocket, err: unknown): void {
+/** Fails a socket that has no session yet (bad input before a platform's start was accepted). */
+export function failSocket(deps: MediaDeps, ws: WebSocket, err: unknown, platform: string): void {
   const { error, internal } = toAppError(err);
-  if (internal) deps.logger.error({ err }, 'ingest failed');
-  deps.metrics.ingestErrors.inc({ code: error.code });
+  if (internal) deps.logger.error({ err, platform }, 'ingest failed');
+  countIngestError(deps, platform, error.code);
   closeSocket(ws, error.closeCode, error.message);
+}
+
+function countIngestError(deps: MediaDeps, platform: string, code: string): void {
+  deps.metrics.ingestErrors.inc({ code });
+  deps.metrics.ingestPlatformErrors.inc({ platform, code });
 }

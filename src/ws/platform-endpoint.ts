@@ -33,7 +33,7 @@ export function acceptPlatformStream(
   socketId?: number,
 ): void {
   const binding = platformNamed(grant.platform);
-  if (!binding) return failSocket(deps, ws, new AppError('NOT_FOUND', 'No such platform'));
+  if (!binding) return failSocket(deps, ws, new AppError('NOT_FOUND', 'No such platform'), grant.platform);
   const parser = binding.parser(handshake);
   let session: IngestSession | null = null;
   let tracks: IngestTrack[] = [];
@@ -46,7 +46,7 @@ export function acceptPlatformStream(
   const fail = (err: unknown) => {
     failed = true;
     if (session) session.fail(err);
-    else failSocket(deps, ws, err);
+    else failSocket(deps, ws, err, grant.platform);
   };
 
   const handle = (event: StreamEvent): void => {
@@ -98,7 +98,7 @@ export function acceptPlatformStream(
         socketId,
       );
       if (ws.readyState !== ws.OPEN) return;
-      session = new IngestSession(deps, ws, call, keyPrefix);
+      session = new IngestSession(deps, ws, call, { platform: grant.platform, keyPrefix });
       tracks = session.addTracks(start.participants, start.format);
       byName = new Map(tracks.map((t) => [t.name, t]));
       interleaved = start.interleaved;

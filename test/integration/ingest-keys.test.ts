@@ -135,6 +135,14 @@ describe.each(LISTENER_MODES)('%s: ingest keys', (_mode, modeEnv) => {
       status: 'active',
       metadata: { source: 'twilio' },
     });
+    // Each participant says where it comes from and in which codec.
+    expect(created.body.data.participants).toEqual(
+      ['caller', 'agent'].map((name) =>
+        expect.objectContaining({ name, platform: 'twilio', encoding: 'mulaw', sample_rate: 8000 }),
+      ),
+    );
+    const metrics = await (await ts.request('/metrics')).text();
+    expect(metrics).toMatch(/^earshot_ingest_connections_total\{platform="twilio"\} [1-9]/m);
     const listenUrl = (await jsonRequest(ts, 'POST', `/v1/calls/${callSid}/listen`, { apiKey: org.apiKey }))
       .body.data.url as string;
     const listener = await openListener(listenUrl);

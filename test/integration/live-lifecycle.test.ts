@@ -206,6 +206,7 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
     expect(r.body.data.participants).toEqual([
       {
         name: 'caller',
+        platform: 'generic',
         encoding: 'mulaw',
         sample_rate: 8000,
         connected: true,
