@@ -1,6 +1,11 @@
+import { AUDIOHOOK_HEADER, AUDIOHOOK_MAX_MESSAGE_BYTES, createAudioHookParser } from './audiohook.js';
+import { createExotelParser, EXOTEL_MAX_MESSAGE_BYTES, exotelHandshakeCredential } from './exotel.js';
 import type { Handshake, PlatformParser } from './platform-stream.js';
+import { createPlivoParser, PLIVO_MAX_MESSAGE_CHARS } from './plivo.js';
+import { createTelnyxParser, TELNYX_MAX_MESSAGE_CHARS, telnyxHandshakeCredential } from './telnyx.js';
 import { createTwilioParser } from './twilio.js';
 import { TWILIO_MAX_MESSAGE_CHARS } from './twilio-media-stream.js';
+import { createVonageParser, VONAGE_MAX_MESSAGE_BYTES, vonageHandshakeCredential } from './vonage.js';
 
 /**
  * Every platform earshot hears, one line each (SPEC §4.5): the path its stream connects to, its
@@ -21,6 +26,11 @@ export interface PlatformBinding {
   readonly handshakeCredential?: (handshake: Handshake) => string | null;
   /** The WebSocket server's maxPayload: bytes of the largest message the platform sends. */
   readonly maxMessageBytes: number;
+  /**
+   * The upgrade is signed (RFC 9421, Genesys AudioHook): with an ingest key created with a client
+   * secret, a missing, bad, stale or replayed signature is refused before the upgrade.
+   */
+  readonly signedUpgrade?: boolean;
 }
 
 export const PLATFORMS: readonly PlatformBinding[] = [
@@ -31,7 +41,50 @@ export const PLATFORMS: readonly PlatformBinding[] = [
     parser: createTwilioParser,
     maxMessageBytes: TWILIO_MAX_MESSAGE_CHARS * 4,
   },
+  // The other JSON platforms: the same bound.
+  {
+    name: 'telnyx',
+    path: '/ws/telnyx',
+    parser: createTelnyxParser,
+    handshakeCredential: telnyxHandshakeCredential,
+    maxMessageBytes: TELNYX_MAX_MESSAGE_CHARS * 4,
+  },
+  {
+    name: 'plivo',
+    path: '/ws/plivo',
+    parser: createPlivoParser,
+    maxMessageBytes: PLIVO_MAX_MESSAGE_CHARS * 4,
+  },
+  {
+    name: 'exotel',
+    path: '/ws/exotel',
+    parser: createExotelParser,
+    handshakeCredential: exotelHandshakeCredential,
+    maxMessageBytes: EXOTEL_MAX_MESSAGE_BYTES,
+  },
+  // A JSON text first, then binary L16.
+  {
+    name: 'vonage',
+    path: '/ws/vonage',
+    parser: createVonageParser,
+    handshakeCredential: vonageHandshakeCredential,
+    maxMessageBytes: VONAGE_MAX_MESSAGE_BYTES,
+  },
+  // A protocol with its own handshake, signed upgrades and binary stereo μ-law.
+  {
+    name: 'audiohook',
+    path: '/ws/audiohook',
+    parser: createAudioHookParser,
+    handshakeCredential: (h) => singleHeader(h.headers[AUDIOHOOK_HEADER.apiKey]),
+    maxMessageBytes: AUDIOHOOK_MAX_MESSAGE_BYTES,
+    signedUpgrade: true,
+  },
 ];
+
+function singleHeader(value: string | string[] | undefined): string | null {
+  const one = Array.isArray(value) ? value[0] : value;
+  return one === undefined || one.trim() === '' ? null : one.trim();
+}
 
 export type PlatformName = (typeof PLATFORMS)[number]['name'];
 

@@ -215,7 +215,19 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
         socket,
         head,
         address,
-        () => checkStreamUpgrade(deps, { credential, callId }),
+        () =>
+          checkStreamUpgrade(deps, {
+            credential,
+            callId,
+            signed: platform.signedUpgrade
+              ? {
+                  method: request.method ?? 'GET',
+                  target: request.url ?? '/',
+                  authority: request.headers.host ?? '',
+                  headers: request.headers,
+                }
+              : null,
+          }),
         () => ({ kind: 'stream', platform: platform.name, address, credential, callId }),
       );
     }

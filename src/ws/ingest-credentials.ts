@@ -1,6 +1,7 @@
 import { AppError } from '../domain/app-error.js';
 import type { Call, IngestKeyGrant } from '../domain/entities.js';
 import { CALL_ID_RULE, isValidCallId } from '../domain/ids.js';
+import { type SignedRequest, verifyAudioHookSignature } from '../ingest/audiohook-signature.js';
 import { createCallWithinLimit } from '../live/call-admission.js';
 import { looksLikeIngestKey } from '../store/secrets.js';
 import type { WsDeps } from './ws-deps.js';
@@ -106,15 +107,16 @@ async function openCallOfKey(deps: WsDeps, key: IngestKeyGrant, claim: IngestCla
  */
 export async function checkStreamUpgrade(
   deps: WsDeps,
-  upgrade: { credential: string | null; callId: string | null },
+  upgrade: { credential: string | null; callId: string | null; signed: SignedRequest | null },
 ): Promise<void> {
-  const { credential, callId } = upgrade;
+  const { credential, callId, signed } = upgrade;
   if (callId !== null && !isValidCallId(callId))
     throw new AppError('VALIDATION_ERROR', `call_id must be ${CALL_ID_RULE}`);
   if (credential === null) return;
   if (looksLikeIngestKey(credential)) {
-    if (!(await deps.store.findIngestKey(credential)))
-      throw new AppError('UNAUTHORIZED', 'Ingest key is unknown or revoked');
+    const key = await deps.store.findIngestKey(credential);
+    if (!key) throw new AppError('UNAUTHORIZED', 'Ingest key is unknown or revoked');
+    if (signed && key.clientSecret !== null) checkSignature(signed, credential, key.clientSecret);
     return;
   }
   const callPk = await deps.store.resolveIngestToken(credential);
@@ -122,4 +124,34 @@ export async function checkStreamUpgrade(
   if (!call || (callId !== null && callId !== call.callId))
     throw new AppError('UNAUTHORIZED', 'Ingest token is not valid for this call');
   if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
+}
+
+/**
+ * Nonces of the signatures accepted in the last NONCE_MEMORY_MS, so that a captured upgrade cannot
+ * be replayed while its signature is fresh (AUDIOHOOK_SIGNATURE_MAX_AGE_S + clock skew is 13 s).
+ * Per process: in a cluster a replay to another node within those seconds is not seen.
+ */
+const seenNonces = new Map<string, number>();
+const NONCE_MEMORY_MS = 30_000;
+const MAX_NONCES = 100_000;
+
+function checkSignature(signed: SignedRequest, apiKey: string, clientSecret: string): void {
+  const now = Date.now();
+  const result = verifyAudioHookSignature(
+    signed,
+    { apiKey, clientSecret: Buffer.from(clientSecret, 'base64') },
+    {
+      nowS: now / 1000,
+      seenNonce: (nonce) => {
+        for (const [n, at] of seenNonces) {
+          if (at > now - NONCE_MEMORY_MS && seenNonces.size <= MAX_NONCES) break;
+          seenNonces.delete(n);
+        }
+        if (seenNonces.has(nonce)) return true;
+        seenNonces.set(nonce, now);
+        return false;
+      },
+    },
+  );
+  if (!result.ok) throw new AppError('UNAUTHORIZED', `AudioHook signature refused: ${result.reason}`);
 }

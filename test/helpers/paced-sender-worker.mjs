@@ -3,13 +3,20 @@
 // delay them. Batch i goes out at start + i × intervalMs (deadline-paced: a late batch is sent at
 // once, and the ones after it keep their deadlines). Commands: { t: 'send', batches, intervalMs },
 // answered { t: 'progress', sent } as batches go out and { t: 'sent' } after the last; { t: 'close' },
-// answered { t: 'closed' }.
+// answered { t: 'closed' }. What the server sends back is reported: { t: 'text', text } for each
+// text message (a protocol's replies) and { t: 'server-close', code, reason } when the socket closes.
 import { parentPort, workerData } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 
-const ws = new WebSocket(workerData.url);
+const ws = new WebSocket(workerData.url, { headers: workerData.headers ?? {} });
 ws.on('error', (err) => parentPort.postMessage({ t: 'error', message: err.message }));
 ws.once('open', () => parentPort.postMessage({ t: 'open' }));
+ws.on('message', (data, isBinary) => {
+  if (!isBinary) parentPort.postMessage({ t: 'text', text: data.toString() });
+});
+ws.once('close', (code, reason) =>
+  parentPort.postMessage({ t: 'server-close', code, reason: reason.toString() }),
+);
 
 parentPort.on('message', (m) => {
   if (m.t === 'close') {

@@ -8,6 +8,10 @@ export interface PacedSender {
   sent(count: number): Promise<void>;
   /** Closes the socket and ends the worker. */
   close(): Promise<void>;
+  /** The text messages the server sent back, so far (a protocol's replies). */
+  readonly received: readonly string[];
+  /** How the socket closed (by either side). */
+  readonly closed: Promise<{ code: number; reason: string }>;
 }
 
 /**
@@ -15,8 +19,20 @@ export interface PacedSender {
  * test's own thread delays its timers (a tick, an HTTP request, garbage collection), which would
  * otherwise make the audio late at the server and cost frames that the test then measures.
  */
-export async function openPacedSender(url: string): Promise<PacedSender> {
-  const worker = new Worker(new URL('./paced-sender-worker.mjs', import.meta.url), { workerData: { url } });
+export async function openPacedSender(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<PacedSender> {
+  const worker = new Worker(new URL('./paced-sender-worker.mjs', import.meta.url), {
+    workerData: { url, headers },
+  });
+  const received: string[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    worker.on('message', (m: { t: string; text?: string; code?: number; reason?: string }) => {
+      if (m.t === 'text') received.push(m.text ?? '');
+      else if (m.t === 'server-close') resolve({ code: m.code ?? 0, reason: m.reason ?? '' });
+    });
+  });
   const reply = (t: string) =>
     new Promise<void>((resolve, reject) => {
       const onMessage = (m: { t: string; message?: string }) => {
@@ -47,6 +63,8 @@ export async function openPacedSender(url: string): Promise<PacedSender> {
     }
   });
   return {
+    received,
+    closed,
     async send(batches, intervalMs) {
       progress = 0;
       const sent = reply('sent');
