@@ -26,6 +26,9 @@ interface Case {
   readonly end: 'call' | 'participants';
   /** The platform's own call id in the fixture. */
   readonly platformCallId: string;
+  /** The numbers its start message carries (null where the platform sends none). */
+  readonly from: string | null;
+  readonly to: string | null;
 }
 
 const CASES: readonly Case[] = [
@@ -34,25 +37,40 @@ const CASES: readonly Case[] = [
     tones: [600, 1500],
     end: 'call',
     platformCallId: 'v3:T02llQxIyaRkhfRKxgAP8nY511EhFLizdvdUKJiSw8d6A9BborherQ',
+    from: '+13122010094',
+    to: '+13122123456',
   },
   {
     platform: 'plivo',
     tones: [600, 1500],
     end: 'participants',
     platformCallId: '12345678-1234-1234-1234-123456789abc',
+    from: null,
+    to: null,
   },
-  { platform: 'exotel', tones: [600], end: 'call', platformCallId: '2f3a9c1e7b5d4e8fa6c0b9d1e3f5a7c2' },
+  {
+    platform: 'exotel',
+    tones: [600],
+    end: 'call',
+    platformCallId: '2f3a9c1e7b5d4e8fa6c0b9d1e3f5a7c2',
+    from: '+919876543210',
+    to: '+918047491899',
+  },
   {
     platform: 'vonage',
     tones: [600],
     end: 'participants',
     platformCallId: 'aaaaaaaa-bbbb-cccc-dddd-0123456789ab',
+    from: '447700900000',
+    to: '447700900001',
   },
   {
     platform: 'audiohook',
     tones: [600, 1500],
     end: 'call',
     platformCallId: '090eaa2f-72fa-480a-83e0-8667ff89c0ec',
+    from: '+13175550123',
+    to: '+18005550100',
   },
 ];
 
@@ -77,7 +95,7 @@ describe.each(LISTENER_MODES.slice(0, 2))('%s: every platform, end to end', (_mo
 
   it.each(CASES)(
     '$platform: the call appears under its own id, both tracks are heard, its stop does what it says',
-    async ({ platform, tones, end, platformCallId }) => {
+    async ({ platform, tones, end, platformCallId, from, to }) => {
       // A fresh organization each: its only call is the one the session makes.
       const { apiKey } = await ts.createOrg({ liveListen: true });
       const created = await jsonRequest(ts, 'POST', '/v1/ingest-keys', {
@@ -107,6 +125,7 @@ describe.each(LISTENER_MODES.slice(0, 2))('%s: every platform, end to end', (_mo
       }
       expect(call.status, call.text).toBe(200);
       expect(call.body.data.metadata).toEqual({ source: platform });
+      expect({ from: call.body.data.from, to: call.body.data.to }).toEqual({ from, to });
       const listen = await jsonRequest(ts, 'POST', `/v1/calls/${encodeURIComponent(platformCallId)}/listen`, {
         apiKey,
       });
