@@ -102,8 +102,10 @@ async function openCallOfKey(deps: WsDeps, key: IngestKeyGrant, claim: IngestCla
 /**
  * The checks a platform stream's upgrade can make before its start message (SPEC §4.3: bad
  * credentials are an HTTP error, no WebSocket opened): an explicit `?call_id=` must be a call id,
- * and a credential presented on the upgrade must be a live ingest key or a call's ingest token (of
- * an active call, that call when `call_id` names one). Without one, the start message brings it.
+ * and a credential presented on the upgrade must be a live ingest key (with a valid signature where
+ * the platform signs and the key has a client secret; a call it names must not be completed) or a
+ * call's ingest token (of an active call, that call when `call_id` names one). Without one, the
+ * start message brings it.
  */
 export async function checkStreamUpgrade(
   deps: WsDeps,
@@ -117,6 +119,9 @@ export async function checkStreamUpgrade(
     const key = await deps.store.findIngestKey(credential);
     if (!key) throw new AppError('UNAUTHORIZED', 'Ingest key is unknown or revoked');
     if (signed && key.clientSecret !== null) checkSignature(signed, credential, key.clientSecret);
+    // A completed call named on the upgrade is refused there (409), not after the start.
+    const named = callId === null ? undefined : await deps.store.getCall(key.org.id, callId);
+    if (named && named.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
     return;
   }
   const callPk = await deps.store.resolveIngestToken(credential);

@@ -158,7 +158,12 @@ describe.each(LISTENER_MODES)('%s: ingest keys', (_mode, modeEnv) => {
     const closed = closedWith(again);
     for (const m of twilioStart(callSid, key.ingest_key)) again.send(m);
     expect(await closed).toMatchObject({ code: 1008 });
-    // And with the key on the URL, refused at the upgrade when the call id is given there.
+    // With the key and the call id on the URL, refused at the upgrade: 409.
+    const completed = await expectUpgradeRefused(
+      `${ws}/ws/twilio?token=${key.ingest_key}&call_id=${callSid}`,
+    );
+    expect(completed.status).toBe(409);
+    // And a call id that cannot be one is a 400 there.
     const atUpgrade = await expectUpgradeRefused(`${ws}/ws/twilio?token=${key.ingest_key}&call_id=nope:"`);
     expect(atUpgrade.status).toBe(400);
     // Its use is recorded.
