@@ -1,7 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../domain/app-error.js';
-import { counterField, isJsonObject, objectField, optionalStringField, stringField } from './json-field.js';
+import {
+  checkStreamId,
+  counterField,
+  isJsonObject,
+  nullableString,
+  nullableStringField,
+  objectField,
+  optionalStringField,
+  parseEventBytes,
+  parseObjectBytes,
+  stringField,
+} from './json-field.js';
 
 function errorOf(fn: () => unknown): AppError {
   try {
@@ -81,5 +92,73 @@ describe('counterField', () => {
         else expect(errorOf(() => counterField({ c: text }, 'c', 'c')).code).toBe('INVALID_PAYLOAD');
       }),
     );
+  });
+});
+
+describe('nullableStringField / nullableString', () => {
+  it('reads a string, and null for an absent or null field', () => {
+    expect(nullableStringField({ a: 'v' }, 'a', 'x.a')).toBe('v');
+    expect(nullableStringField({ a: '' }, 'a', 'x.a')).toBe('');
+    expect(nullableStringField({}, 'a', 'x.a')).toBeNull();
+    expect(nullableStringField({ a: null }, 'a', 'x.a')).toBeNull();
+    expect(nullableString(undefined, 'x.a')).toBeNull();
+  });
+
+  it.each([42, true, {}, ['v']])('refuses %j, naming the path and not the value', (value) => {
+    const err = errorOf(() => nullableStringField({ a: value }, 'a', 'x.a'));
+    expect([err.code, err.message]).toEqual(['INVALID_PAYLOAD', 'x.a must be a string']);
+    expect(errorOf(() => nullableString(value, 'y')).message).toBe('y must be a string');
+  });
+});
+
+describe('checkStreamId', () => {
+  it('accepts an absent id, any id when start announced none, and the same id', () => {
+    expect(() => checkStreamId(undefined, 's1', 'mismatch')).not.toThrow();
+    expect(() => checkStreamId('s2', null, 'mismatch')).not.toThrow();
+    expect(() => checkStreamId('s1', 's1', 'mismatch')).not.toThrow();
+  });
+
+  it.each(['s2', null, 1, ''])('refuses %j against s1 with the given message', (value) => {
+    const err = errorOf(() => checkStreamId(value, 's1', 'stream_id does not match the one in start'));
+    expect([err.code, err.message]).toEqual(['INVALID_PAYLOAD', 'stream_id does not match the one in start']);
+  });
+});
+
+describe('parseEventBytes / parseObjectBytes', () => {
+  const bytes = (text: string) => Buffer.from(text, 'utf8');
+
+  it('parses a JSON object message from its bytes', () => {
+    expect(parseEventBytes(bytes('{"event":"media","a":1}'), 100)).toEqual({
+      message: { event: 'media', a: 1 },
+      event: 'media',
+    });
+    expect(parseObjectBytes(bytes('{"type":"open"}'), 100)).toEqual({ type: 'open' });
+  });
+
+  it('refuses more than the limit before parsing: characters for events, bytes for objects', () => {
+    // 5 characters, 11 bytes: objects are bounded by their bytes.
+    const wide = bytes('"€€€"');
+    expect(errorOf(() => parseEventBytes(bytes(`{"event":"${'a'.repeat(100)}"}`), 100)).message).toBe(
+      'text message exceeds 100 characters',
+    );
+    expect(errorOf(() => parseEventBytes(Buffer.alloc(401, 0x20), 100)).code).toBe('MESSAGE_TOO_BIG');
+    const err = errorOf(() => parseObjectBytes(wide, 10));
+    expect([err.code, err.message]).toEqual(['MESSAGE_TOO_BIG', 'text message exceeds 10 bytes']);
+  });
+
+  it.each([
+    ['{"event":"ZQXJ7', 'message is not valid JSON'],
+    ['"media"', 'message must be a JSON object'],
+    ['[1]', 'message must be a JSON object'],
+  ])('refuses %s as INVALID_PAYLOAD without echoing it', (text, message) => {
+    for (const parse of [() => parseEventBytes(bytes(text), 100), () => parseObjectBytes(bytes(text), 100)]) {
+      const err = errorOf(parse);
+      expect([err.code, err.message]).toEqual(['INVALID_PAYLOAD', message]);
+    }
+  });
+
+  it('requires a string event of parseEventBytes only', () => {
+    expect(errorOf(() => parseEventBytes(bytes('{}'), 100)).message).toBe('event is required');
+    expect(parseObjectBytes(bytes('{}'), 100)).toEqual({});
   });
 });

@@ -42,6 +42,31 @@ export function optionalStringField(obj: JsonObject, key: string, path: string, 
   throw invalidPayload(`${path} must be a string`);
 }
 
+/**
+ * The string at `obj[key]`, or null when it is absent or null (senders write `"from": null` for a
+ * withheld number); throws INVALID_PAYLOAD if it is anything else.
+ */
+export function nullableStringField(obj: JsonObject, key: string, path: string): string | null {
+  return nullableString(obj[key], path);
+}
+
+/** {@link nullableStringField} for a value already read (e.g. under either of two names). */
+export function nullableString(value: unknown, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return value;
+  throw invalidPayload(`${path} must be a string`);
+}
+
+/**
+ * Checks the stream id a later message repeats (`value`, as read from it) against the one its start
+ * announced (`expected`, null when it announced none). Absent is fine (not every sender repeats it);
+ * a different one is another stream: INVALID_PAYLOAD with `mismatch`, a literal. No allocation: it
+ * runs on every media message.
+ */
+export function checkStreamId(value: unknown, expected: string | null, mismatch: string): void {
+  if (value !== undefined && expected !== null && value !== expected) throw invalidPayload(mismatch);
+}
+
 // 15 digits keeps every accepted value a safe integer (< 2^53) without a BigInt detour.
 const MAX_COUNTER_DIGITS = 15;
 
@@ -77,13 +102,42 @@ function parseDecimalDigits(text: string): number {
 }
 
 /**
- * Parses a text message that must be a JSON object with a string `event` (both text protocols
- * earshot reads are shaped so), refusing more than `maxChars` before parsing anything.
+ * Parses a text message that must be a JSON object with a string `event` (every JSON platform
+ * protocol earshot reads but AudioHook's and Vonage's is shaped so), refusing more than `maxChars`
+ * before parsing anything.
  * @throws AppError `MESSAGE_TOO_BIG`, or `INVALID_PAYLOAD` (bad JSON, not an object, no `event`).
  */
 export function parseEventMessage(text: string, maxChars: number): { message: JsonObject; event: string } {
-  if (text.length > maxChars)
-    throw new AppError('MESSAGE_TOO_BIG', `text message exceeds ${maxChars} characters`);
+  if (text.length > maxChars) throw textTooBig(maxChars);
+  const message = parseJsonObject(text);
+  return { message, event: stringField(message, 'event', 'event') };
+}
+
+/**
+ * {@link parseEventMessage} for a text message as `ws` delivers it (UTF-8 bytes). A byte count above
+ * 4 per character cannot be under the character limit: such a message is refused before decoding.
+ */
+export function parseEventBytes(data: Buffer, maxChars: number): { message: JsonObject; event: string } {
+  if (data.length > maxChars * 4) throw textTooBig(maxChars);
+  return parseEventMessage(data.toString('utf8'), maxChars);
+}
+
+/**
+ * Parses a text message (UTF-8 bytes, as `ws` delivers it) that must be a JSON object, refusing more
+ * than `maxBytes` before parsing anything. For protocols whose messages are not all shaped as
+ * {@link parseEventMessage} reads them (AudioHook's `type`, Vonage's first message without `event`).
+ * @throws AppError `MESSAGE_TOO_BIG`, or `INVALID_PAYLOAD` (bad JSON, not an object).
+ */
+export function parseObjectBytes(data: Buffer, maxBytes: number): JsonObject {
+  if (data.length > maxBytes) throw new AppError('MESSAGE_TOO_BIG', `text message exceeds ${maxBytes} bytes`);
+  return parseJsonObject(data.toString('utf8'));
+}
+
+function textTooBig(maxChars: number): AppError {
+  return new AppError('MESSAGE_TOO_BIG', `text message exceeds ${maxChars} characters`);
+}
+
+function parseJsonObject(text: string): JsonObject {
   let message: unknown;
   try {
     message = JSON.parse(text);
@@ -92,5 +146,5 @@ export function parseEventMessage(text: string, maxChars: number): { message: Js
     throw invalidPayload('message is not valid JSON');
   }
   if (!isJsonObject(message)) throw invalidPayload('message must be a JSON object');
-  return { message, event: stringField(message, 'event', 'event') };
+  return message;
 }
