@@ -10,7 +10,7 @@ import {
   parseEventMessage,
   stringField,
 } from './json-field.js';
-import { base64LengthOf, decodeStrictBase64 } from './strict-base64.js';
+import { decodeMediaPayload, type MediaPayloadRule, mediaPayloadRule } from './media-payload.js';
 import {
   TWILIO_MEDIA_FORMAT,
   TWILIO_TRACK_PARTICIPANT,
@@ -48,6 +48,23 @@ export type TwilioStreamState = (typeof TwilioStreamState)[keyof typeof TwilioSt
 
 const MAX_REPORTED_EVENT_CHARS = 32;
 
+/** Twilio's μ-law: up to 1 s at 8 kHz. */
+const MULAW_PAYLOAD_RULE: MediaPayloadRule = mediaPayloadRule({
+  field: 'media.payload',
+  maxBytes: TWILIO_MAX_PAYLOAD_BYTES,
+  bytesPerSample: 1,
+});
+
+/** SignalWire's L16: up to 1 s at the declared rate, whole 16-bit samples. */
+function l16PayloadRule(sampleRateHz: number): MediaPayloadRule {
+  return mediaPayloadRule({
+    field: 'media.payload',
+    maxBytes: sampleRateHz * 2,
+    bytesPerSample: 2,
+    partialSample: 'media.payload must hold whole 16-bit samples',
+  });
+}
+
 /**
  * Parser for one Twilio Media Streams WebSocket connection (one instance per socket): validates
  * each JSON text message and turns it into a {@link TwilioEvent}. Pure: no I/O, no timers.
@@ -66,9 +83,8 @@ const MAX_REPORTED_EVENT_CHARS = 32;
 export class TwilioMediaStreamParser {
   #state: TwilioStreamState = TwilioStreamState.AWAITING_START;
   #start: TwilioStartEvent | undefined;
-  /** 1 s of audio in the start's format, in bytes and in base64 characters. */
-  #maxPayloadBytes = TWILIO_MAX_PAYLOAD_BYTES;
-  #maxPayloadChars = base64LengthOf(TWILIO_MAX_PAYLOAD_BYTES);
+  /** What a media payload may be in the start's format: 1 s of audio, whole samples. */
+  #payloadRule = MULAW_PAYLOAD_RULE;
 
   /** Where the stream is: awaiting `start`, streaming, or stopped. */
   get state(): TwilioStreamState {
@@ -124,16 +140,7 @@ export class TwilioMediaStreamParser {
     if (track === 'inbound') participant = TWILIO_TRACK_PARTICIPANT.inbound;
     else if (track === 'outbound') participant = TWILIO_TRACK_PARTICIPANT.outbound;
     else throw invalidPayload('media.track must be inbound or outbound');
-    const text = stringField(media, 'payload', 'media.payload');
-    // Checked before decoding so that a grossly oversized payload costs nothing more; the exact
-    // check follows decoding (8001 bytes still encode to TWILIO_MAX_PAYLOAD_CHARS characters).
-    if (text.length > this.#maxPayloadChars) throw payloadTooBig(this.#maxPayloadBytes);
-    const payload = decodeStrictBase64(text);
-    if (payload === undefined) throw invalidPayload('media.payload is not valid base64');
-    if (payload.length === 0) throw invalidPayload('media.payload is empty');
-    if (payload.length > this.#maxPayloadBytes) throw payloadTooBig(this.#maxPayloadBytes);
-    if (this.#start?.mediaFormat.encoding === 'audio/x-l16' && (payload.length & 1) !== 0)
-      throw invalidPayload('media.payload must hold whole 16-bit samples');
+    const payload = decodeMediaPayload(stringField(media, 'payload', 'media.payload'), this.#payloadRule);
     const chunk = counterField(media, 'chunk', 'media.chunk');
     const timestampMs = counterField(media, 'timestamp', 'media.timestamp');
     // Not frozen, unlike the rare events: freezing costs time on the path taken 100 times/s per call.
@@ -149,8 +156,7 @@ export class TwilioMediaStreamParser {
     const start = parseStart(message);
     this.#start = start;
     const { encoding, sampleRateHz } = start.mediaFormat;
-    this.#maxPayloadBytes = encoding === 'audio/x-l16' ? sampleRateHz * 2 : TWILIO_MAX_PAYLOAD_BYTES;
-    this.#maxPayloadChars = base64LengthOf(this.#maxPayloadBytes);
+    this.#payloadRule = encoding === 'audio/x-l16' ? l16PayloadRule(sampleRateHz) : MULAW_PAYLOAD_RULE;
     this.#state = TwilioStreamState.STREAMING;
     return start;
   }
@@ -182,10 +188,6 @@ export class TwilioMediaStreamParser {
 }
 
 const EMPTY: JsonObject = Object.freeze({});
-
-function payloadTooBig(maxBytes: number): AppError {
-  return new AppError('MESSAGE_TOO_BIG', `media.payload exceeds ${maxBytes} bytes (1 s of audio)`);
-}
 
 function parseStart(message: JsonObject): TwilioStartEvent {
   const start = objectField(message, 'start', 'start');
