@@ -1,16 +1,19 @@
 import { AppError } from '../domain/app-error.js';
 import { CALL_ID_RULE, isValidCallId } from '../domain/ids.js';
 import {
+  checkStreamId,
   counterField,
   invalidPayload,
   isJsonObject,
   type JsonObject,
+  nullableString,
   objectField,
-  parseEventMessage,
+  parseEventBytes,
   stringField,
 } from './json-field.js';
+import { decodeMediaPayload, type MediaPayloadRule, mediaPayloadRule } from './media-payload.js';
 import type { Handshake, PlatformParser, StreamEvent, StreamStart, WireFormat } from './platform-stream.js';
-import { base64LengthOf, decodeStrictBase64 } from './strict-base64.js';
+import { decodeStrictBase64 } from './strict-base64.js';
 
 /**
  * Exotel AgentStream (the Stream and Voicebot applets, `/ws/exotel`, SPEC §4.5) as an ingest
@@ -95,6 +98,8 @@ const END_CALL: readonly StreamEvent[] = Object.freeze([
   Object.freeze({ type: 'end', scope: 'call' } as const),
 ]);
 const EMPTY: JsonObject = Object.freeze({});
+/** A later message's `stream_sid` that is not the start's (absent is fine: Exotel-compatible senders omit it). */
+const STREAM_SID_MISMATCH = 'stream_sid does not match the one in start';
 
 /** A parser for one Exotel AgentStream connection (see the module comment). */
 export function createExotelParser(handshake: Handshake): PlatformParser {
@@ -128,14 +133,13 @@ class ExotelParser implements PlatformParser {
   #state: State = State.AWAITING_START;
   /** Set once an error was returned: every later call returns it again. */
   #failed: readonly StreamEvent[] | null = null;
-  #streamSid: string | undefined;
+  #streamSid: string | null = null;
   /** Custom parameters a `connected` message carried (the Beta guide's reading); `start`'s win. */
   #connectedParameters: JsonObject = EMPTY;
   #callerDeclared = true;
   #agentDeclared = false;
-  #bytesPerSample = 2;
-  #maxPayloadBytes = 0;
-  #maxPayloadChars = 0;
+  /** Set by `start`, with the format: 1 s of audio, whole samples. */
+  #payloadRule: MediaPayloadRule | null = null;
 
   constructor(handshake: Handshake) {
     this.#urlRate = urlSampleRate(handshake.query);
@@ -146,9 +150,7 @@ class ExotelParser implements PlatformParser {
     try {
       if (this.#urlRate instanceof AppError) throw this.#urlRate;
       if (isBinary) throw new AppError('UNSUPPORTED_DATA', 'Exotel messages must be text (JSON)');
-      // Cheap bound before decoding: no character takes more than 4 UTF-8 bytes.
-      if (data.length > EXOTEL_MAX_MESSAGE_BYTES) throw messageTooBig();
-      return this.#message(data.toString('utf8'));
+      return this.#message(data);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       this.#failed = Object.freeze([Object.freeze({ type: 'error', error: err } as const)]);
@@ -161,8 +163,9 @@ class ExotelParser implements PlatformParser {
     return NOTHING;
   }
 
-  #message(text: string): readonly StreamEvent[] {
-    const { message, event } = parseEventMessage(text, EXOTEL_MAX_MESSAGE_CHARS);
+  #message(data: Buffer): readonly StreamEvent[] {
+    // Bounded before decoding: no character takes more than 4 UTF-8 bytes (EXOTEL_MAX_MESSAGE_BYTES).
+    const { message, event } = parseEventBytes(data, EXOTEL_MAX_MESSAGE_CHARS);
     // Most frequent first: media is 10–50 messages a second.
     switch (event) {
       case 'media':
@@ -186,7 +189,7 @@ class ExotelParser implements PlatformParser {
     if (this.#state !== State.STREAMING) {
       throw invalidPayload(this.#state === State.STOPPED ? 'media after stop' : 'media before start');
     }
-    this.#checkStreamSid(message);
+    checkStreamId(either(message, 'stream_sid', 'streamSid'), this.#streamSid, STREAM_SID_MISMATCH);
     const media = objectField(message, 'media', 'media');
     const track = media['track'];
     let participant: string;
@@ -200,16 +203,7 @@ class ExotelParser implements PlatformParser {
     } else {
       throw invalidPayload('media.track must be inbound or outbound');
     }
-    const text = stringField(media, 'payload', 'media.payload');
-    // Before decoding, so that an oversized payload costs nothing more; exact check below.
-    if (text.length > this.#maxPayloadChars) throw payloadTooBig();
-    const payload = decodeStrictBase64(text);
-    if (payload === undefined) throw invalidPayload('media.payload is not valid base64');
-    if (payload.length === 0) throw invalidPayload('media.payload is empty');
-    if (payload.length > this.#maxPayloadBytes) throw payloadTooBig();
-    if (payload.length % this.#bytesPerSample !== 0) {
-      throw invalidPayload('media.payload must be whole 16-bit samples');
-    }
+    const payload = decodeMediaPayload(stringField(media, 'payload', 'media.payload'), this.#payloadRule!);
     // Not needed (one socket keeps them in order) but checked where present: garbage is refused.
     if (media['chunk'] !== undefined) counterField(media, 'chunk', 'media.chunk');
     if (media['timestamp'] !== undefined) counterField(media, 'timestamp', 'media.timestamp');
@@ -225,12 +219,12 @@ class ExotelParser implements PlatformParser {
     const start = objectField(message, 'start', 'start');
     // Exotel writes snake_case; its reference repo warns that names "vary slightly by applet", and
     // some paths write Twilio's camelCase: both are read in the start message (nowhere hot).
-    const innerSid = optionalString(either(start, 'stream_sid', 'streamSid'), 'start.stream_sid');
-    const outerSid = optionalString(either(message, 'stream_sid', 'streamSid'), 'stream_sid');
+    const innerSid = nullableString(either(start, 'stream_sid', 'streamSid'), 'start.stream_sid');
+    const outerSid = nullableString(either(message, 'stream_sid', 'streamSid'), 'stream_sid');
     if (innerSid !== null && outerSid !== null && innerSid !== outerSid) {
       throw invalidPayload('stream_sid does not match start.stream_sid');
     }
-    const callSid = optionalString(either(start, 'call_sid', 'callSid'), 'start.call_sid');
+    const callSid = nullableString(either(start, 'call_sid', 'callSid'), 'start.call_sid');
     if (callSid === null) throw invalidPayload('start.call_sid is required');
     if (!isValidCallId(callSid)) throw invalidPayload(`start.call_sid must be ${CALL_ID_RULE}`);
 
@@ -247,8 +241,8 @@ class ExotelParser implements PlatformParser {
       typeof this.#urlRate === 'number' ? this.#urlRate : DEFAULT_SAMPLE_RATE_HZ,
     );
     const tracks = declaredTracks(start['tracks']);
-    const from = optionalString(start['from'], 'start.from');
-    const to = optionalString(start['to'], 'start.to');
+    const from = nullableString(start['from'], 'start.from');
+    const to = nullableString(start['to'], 'start.to');
 
     const participants: string[] = [];
     if (tracks.inbound) participants.push(CALLER);
@@ -264,12 +258,17 @@ class ExotelParser implements PlatformParser {
       from: from === '' ? null : from,
       to: to === '' ? null : to,
     });
-    this.#streamSid = innerSid ?? outerSid ?? undefined;
+    this.#streamSid = innerSid ?? outerSid;
     this.#callerDeclared = tracks.inbound;
     this.#agentDeclared = tracks.outbound;
-    this.#bytesPerSample = format.encoding === 'mulaw' ? 1 : 2;
-    this.#maxPayloadBytes = (format.sampleRateHz * MAX_MEDIA_MS * this.#bytesPerSample) / 1000;
-    this.#maxPayloadChars = base64LengthOf(this.#maxPayloadBytes);
+    const bytesPerSample = format.encoding === 'mulaw' ? 1 : 2;
+    this.#payloadRule = mediaPayloadRule({
+      field: 'media.payload',
+      maxBytes: (format.sampleRateHz * MAX_MEDIA_MS * bytesPerSample) / 1000,
+      bytesPerSample,
+      tooBig: `media.payload exceeds ${MAX_MEDIA_MS} ms of audio`,
+      partialSample: 'media.payload must be whole 16-bit samples',
+    });
     this.#state = State.STREAMING;
     return Object.freeze([event]);
   }
@@ -286,17 +285,9 @@ class ExotelParser implements PlatformParser {
       this.#state = State.STOPPED;
       return ignored('stop before start');
     }
-    this.#checkStreamSid(message);
+    checkStreamId(either(message, 'stream_sid', 'streamSid'), this.#streamSid, STREAM_SID_MISMATCH);
     this.#state = State.STOPPED;
     return END_CALL;
-  }
-
-  #checkStreamSid(message: JsonObject): void {
-    const sid = either(message, 'stream_sid', 'streamSid');
-    // Absent is fine (Exotel-compatible senders omit it); a different one is another stream.
-    if (sid !== undefined && this.#streamSid !== undefined && sid !== this.#streamSid) {
-      throw invalidPayload('stream_sid does not match the one in start');
-    }
   }
 }
 
@@ -306,25 +297,10 @@ function ignored(what: string): readonly StreamEvent[] {
   ]);
 }
 
-function messageTooBig(): AppError {
-  return new AppError('MESSAGE_TOO_BIG', `text message exceeds ${EXOTEL_MAX_MESSAGE_CHARS} characters`);
-}
-
-function payloadTooBig(): AppError {
-  return new AppError('MESSAGE_TOO_BIG', `media.payload exceeds ${MAX_MEDIA_MS} ms of audio`);
-}
-
 /** `obj[a]`, or `obj[b]` when `a` is absent. */
 function either(obj: JsonObject, a: string, b: string): unknown {
   const value = obj[a];
   return value === undefined ? obj[b] : value;
-}
-
-/** A string field that may be absent (or null); anything else is refused. */
-function optionalString(value: unknown, path: string): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'string') return value;
-  throw invalidPayload(`${path} must be a string`);
 }
 
 function customParameters(value: unknown): JsonObject {

@@ -1,14 +1,17 @@
 import { AppError } from '../domain/app-error.js';
 import { CALL_ID_RULE, isValidCallId } from '../domain/ids.js';
 import {
+  checkStreamId,
   counterField,
   invalidPayload,
   isJsonObject,
   type JsonObject,
+  nullableStringField,
   objectField,
-  parseEventMessage,
+  parseEventBytes,
   stringField,
 } from './json-field.js';
+import { decodeMediaPayload, type MediaPayloadRule, mediaPayloadRule } from './media-payload.js';
 import {
   type Handshake,
   MAX_STREAM_PAYLOAD_BYTES,
@@ -18,7 +21,6 @@ import {
   type WireEncoding,
   type WireFormat,
 } from './platform-stream.js';
-import { base64LengthOf, decodeStrictBase64 } from './strict-base64.js';
 
 /**
  * Telnyx media streaming over WebSocket (SPEC §4.5, `/ws/telnyx`) as an ingest adapter. Telnyx
@@ -94,6 +96,8 @@ const IGNORED_MARK = ignored('mark');
 const IGNORED_ERROR = ignored('error');
 const IGNORED_STOP_BEFORE_START = ignored('stop before start');
 const END_CALL: StreamEvent = Object.freeze({ type: 'end', scope: 'call' });
+/** A later message's `stream_id` that is not the start's (absent is fine: not every sender repeats it). */
+const STREAM_ID_MISMATCH = 'stream_id does not match the one in start';
 
 interface Codec {
   readonly encoding: WireEncoding;
@@ -129,9 +133,8 @@ class TelnyxParser implements PlatformParser {
   /** The token Telnyx repeats in `connected` (a fallback credential for `start`). */
   #connectedToken: string | null = null;
   #streamId: string | null = null;
-  #bytesPerSample = 1;
-  #maxPayloadBytes = 0;
-  #maxPayloadChars = 0;
+  /** Set by `start`, with the format: 1 s of audio, whole samples. */
+  #payloadRule: MediaPayloadRule | null = null;
   #reorderer: ChunkReorderer | null = null;
   /** Set once an error was returned: the connection is over, and any further call says so again. */
   #failed: readonly StreamEvent[] | null = null;
@@ -141,9 +144,7 @@ class TelnyxParser implements PlatformParser {
     try {
       if (isBinary)
         throw new AppError('UNSUPPORTED_DATA', 'Telnyx media streaming messages must be text (JSON)');
-      // A byte count above 4 per character cannot be under the character limit: refuse before decoding.
-      if (data.length > TELNYX_MAX_MESSAGE_CHARS * 4) throw messageTooBig();
-      const { message, event } = parseEventMessage(data.toString('utf8'), TELNYX_MAX_MESSAGE_CHARS);
+      const { message, event } = parseEventBytes(data, TELNYX_MAX_MESSAGE_CHARS);
       // Most frequent first: media is ~100 messages/s per call with both tracks.
       switch (event) {
         case 'media':
@@ -180,7 +181,7 @@ class TelnyxParser implements PlatformParser {
     if (this.#state !== State.STREAMING) {
       throw invalidPayload(this.#state === State.STOPPED ? 'media after stop' : 'media before start');
     }
-    this.#checkStreamId(message);
+    checkStreamId(message['stream_id'], this.#streamId, STREAM_ID_MISMATCH);
     const media = objectField(message, 'media', 'media');
     const track = media['track'];
     let trackIndex: 0 | 1;
@@ -190,16 +191,7 @@ class TelnyxParser implements PlatformParser {
     const chunk = counterField(media, 'chunk', 'media.chunk');
     // Validated when present, not needed: chunks are ordered by their number.
     if (media['timestamp'] !== undefined) counterField(media, 'timestamp', 'media.timestamp');
-    const text = stringField(media, 'payload', 'media.payload');
-    // Checked before decoding so that a grossly oversized payload costs nothing more.
-    if (text.length > this.#maxPayloadChars) throw this.#payloadTooBig();
-    const payload = decodeStrictBase64(text);
-    if (payload === undefined) throw invalidPayload('media.payload is not valid base64');
-    if (payload.length === 0) throw invalidPayload('media.payload is empty');
-    if (payload.length > this.#maxPayloadBytes) throw this.#payloadTooBig();
-    if (payload.length % this.#bytesPerSample !== 0) {
-      throw invalidPayload('media.payload must hold whole 16-bit samples (an even byte count)');
-    }
+    const payload = decodeMediaPayload(stringField(media, 'payload', 'media.payload'), this.#payloadRule!);
     return this.#reorderer!.push(trackIndex, chunk, payload);
   }
 
@@ -208,21 +200,24 @@ class TelnyxParser implements PlatformParser {
       throw invalidPayload(this.#state === State.STREAMING ? 'start received twice' : 'start after stop');
     }
     const start = objectField(message, 'start', 'start');
-    const streamId = optionalString(message, 'stream_id', 'stream_id');
+    const streamId = nullableStringField(message, 'stream_id', 'stream_id');
     const platformCallId = stringField(start, 'call_control_id', 'start.call_control_id');
     if (!isValidCallId(platformCallId)) {
       throw invalidPayload(`start.call_control_id must be ${CALL_ID_RULE}`);
     }
     const { codec, rateHz } = mediaFormat(objectField(start, 'media_format', 'start.media_format'));
     const { callId, token } = customParameters(start['custom_parameters']);
-    const from = optionalString(start, 'from', 'start.from');
-    const to = optionalString(start, 'to', 'start.to');
+    // Telnyx sends `"from": null` for a withheld number.
+    const from = nullableStringField(start, 'from', 'start.from');
+    const to = nullableStringField(start, 'to', 'start.to');
 
     // Everything is valid: only now change state (a rejected message leaves the parser as it was).
     const format: WireFormat = Object.freeze({ encoding: codec.encoding, sampleRateHz: rateHz });
-    this.#bytesPerSample = codec.bytesPerSample;
-    this.#maxPayloadBytes = Math.min(rateHz * codec.bytesPerSample, MAX_STREAM_PAYLOAD_BYTES);
-    this.#maxPayloadChars = base64LengthOf(this.#maxPayloadBytes);
+    this.#payloadRule = mediaPayloadRule({
+      field: 'media.payload',
+      maxBytes: Math.min(rateHz * codec.bytesPerSample, MAX_STREAM_PAYLOAD_BYTES),
+      bytesPerSample: codec.bytesPerSample,
+    });
     this.#streamId = streamId;
     this.#reorderer = new ChunkReorderer(TELNYX_REORDER_WINDOW_CHUNKS);
     this.#state = State.STREAMING;
@@ -247,7 +242,7 @@ class TelnyxParser implements PlatformParser {
       this.#state = State.STOPPED;
       return IGNORED_STOP_BEFORE_START;
     }
-    this.#checkStreamId(message);
+    checkStreamId(message['stream_id'], this.#streamId, STREAM_ID_MISMATCH);
     this.#state = State.STOPPED;
     // Audio still held for reordering comes first: it precedes the stop.
     const held = this.#reorderer!.flush();
@@ -268,33 +263,6 @@ class TelnyxParser implements PlatformParser {
     }
     return IGNORED_CONNECTED;
   }
-
-  #checkStreamId(message: JsonObject): void {
-    const streamId = message['stream_id'];
-    // Absent is fine (not every sender repeats it); a different one is another stream.
-    if (streamId !== undefined && this.#streamId !== null && streamId !== this.#streamId) {
-      throw invalidPayload('stream_id does not match the one in start');
-    }
-  }
-
-  #payloadTooBig(): AppError {
-    return new AppError(
-      'MESSAGE_TOO_BIG',
-      `media.payload exceeds ${this.#maxPayloadBytes} bytes (1 s of audio)`,
-    );
-  }
-}
-
-function messageTooBig(): AppError {
-  return new AppError('MESSAGE_TOO_BIG', `text message exceeds ${TELNYX_MAX_MESSAGE_CHARS} characters`);
-}
-
-/** A string field that may be absent or null (Telnyx sends `"from": null` for a withheld number). */
-function optionalString(obj: JsonObject, key: string, path: string): string | null {
-  const value = obj[key];
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'string') return value;
-  throw invalidPayload(`${path} must be a string`);
 }
 
 function mediaFormat(format: JsonObject): { codec: Codec; rateHz: number } {
