@@ -1,6 +1,7 @@
 import { AppError } from '../domain/app-error.js';
 import { CALL_ID_RULE, isValidCallId } from '../domain/ids.js';
-import { invalidPayload, isJsonObject, type JsonObject } from './json-field.js';
+import { invalidPayload, isJsonObject, type JsonObject, parseObjectBytes } from './json-field.js';
+import { checkMediaBytes, type MediaPayloadRule, mediaPayloadRule } from './media-payload.js';
 import type {
   Handshake,
   PlatformParser,
@@ -138,8 +139,8 @@ class AudioHookParser implements PlatformParser {
   #started = false;
   /** Participant of mono audio, or null for interleaved stereo. */
   #participant: string | null = null;
-  #bytesPerFrame = 1;
-  #maxAudioBytes = 0;
+  /** Set by `open`, with the channels: 1 s of audio, whole frames (a sample of each channel). */
+  #audioRule: MediaPayloadRule | null = null;
   #failure: readonly StreamEvent[] | null = null;
 
   constructor(handshake: Handshake) {
@@ -182,34 +183,14 @@ class AudioHookParser implements PlatformParser {
             : 'audio before open',
       );
     }
-    const length = data.length;
-    if (length === 0) throw invalidPayload('audio message is empty');
-    if (length > this.#maxAudioBytes) {
-      throw new AppError(
-        'MESSAGE_TOO_BIG',
-        `audio message exceeds ${this.#maxAudioBytes} bytes (1 s of audio)`,
-      );
-    }
-    if (length % this.#bytesPerFrame !== 0) {
-      throw invalidPayload('stereo audio must hold whole sample pairs (an even byte count)');
-    }
-    const event: StreamAudio = { type: 'audio', participant: this.#participant, payload: data };
+    const payload = checkMediaBytes(data, this.#audioRule!);
+    const event: StreamAudio = { type: 'audio', participant: this.#participant, payload };
     return [event];
   }
 
   #text(data: Buffer): readonly StreamEvent[] {
     if (this.#state === AudioHookState.CLOSED) throw invalidPayload('message after close');
-    if (data.length > AUDIOHOOK_MAX_MESSAGE_BYTES) {
-      throw new AppError('MESSAGE_TOO_BIG', `text message exceeds ${AUDIOHOOK_MAX_MESSAGE_BYTES} bytes`);
-    }
-    let message: unknown;
-    try {
-      message = JSON.parse(data.toString('utf8'));
-    } catch {
-      // The engine's message quotes the input: never reflect it back.
-      throw invalidPayload('message is not valid JSON');
-    }
-    if (!isJsonObject(message)) throw invalidPayload('message must be a JSON object');
+    const message = parseObjectBytes(data, AUDIOHOOK_MAX_MESSAGE_BYTES);
     if (message['version'] !== AUDIOHOOK_VERSION) throw invalidPayload('version must be "2"');
     const type = message['type'];
     if (typeof type !== 'string' || type.length === 0)
@@ -305,8 +286,7 @@ class AudioHookParser implements PlatformParser {
     this.#started = true;
     this.#state = AudioHookState.ACTIVE;
     this.#participant = channels.length === 2 ? null : AUDIOHOOK_CHANNEL_PARTICIPANT[channels[0]];
-    this.#bytesPerFrame = channels.length;
-    this.#maxAudioBytes = AUDIOHOOK_FORMAT.sampleRateHz * AUDIOHOOK_MAX_AUDIO_SECONDS * channels.length;
+    this.#audioRule = channels.length === 2 ? STEREO_AUDIO_RULE : MONO_AUDIO_RULE;
     return Object.freeze([start, reply]);
   }
 
@@ -372,6 +352,18 @@ class AudioHookParser implements PlatformParser {
 
 const EMPTY_PARAMETERS = Object.freeze({});
 const END_OF_CALL = Object.freeze({ type: 'end', scope: 'call' } as const);
+
+/** Binary audio of the chosen media, μ-law (a byte a sample): at most 1 s, whole frames of `channels`. */
+function audioRule(channels: number): MediaPayloadRule {
+  return mediaPayloadRule({
+    field: 'audio message',
+    maxBytes: AUDIOHOOK_FORMAT.sampleRateHz * AUDIOHOOK_MAX_AUDIO_SECONDS * channels,
+    bytesPerSample: channels,
+    partialSample: 'stereo audio must hold whole sample pairs (an even byte count)',
+  });
+}
+const MONO_AUDIO_RULE = audioRule(1);
+const STEREO_AUDIO_RULE = audioRule(2);
 
 function ignored(type: string): StreamIgnored {
   return Object.freeze({ type: 'ignored', what: type.slice(0, MAX_REPORTED_TYPE_CHARS) });

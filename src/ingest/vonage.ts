@@ -1,6 +1,7 @@
 import { AppError } from '../domain/app-error.js';
 import { CALL_ID_RULE, isValidCallId } from '../domain/ids.js';
-import { invalidPayload, isJsonObject, type JsonObject } from './json-field.js';
+import { invalidPayload, type JsonObject, nullableStringField, parseObjectBytes } from './json-field.js';
+import { checkMediaBytes, type MediaPayloadRule, mediaPayloadRule } from './media-payload.js';
 import type { Handshake, PlatformParser, StreamEvent, StreamStart } from './platform-stream.js';
 
 /**
@@ -79,7 +80,8 @@ class VonageParser implements PlatformParser {
   #connected = false;
   /** Set once an error was returned: every later call returns it again. */
   #failed: readonly StreamEvent[] | null = null;
-  #maxAudioBytes = 0;
+  /** Set by websocket:connected, with the rate: 1 s of audio, whole 16-bit samples. */
+  #audioRule: MediaPayloadRule | null = null;
 
   parse(data: Buffer, isBinary: boolean): readonly StreamEvent[] {
     if (this.#failed !== null) return this.#failed;
@@ -99,28 +101,12 @@ class VonageParser implements PlatformParser {
 
   #audio(data: Buffer): readonly StreamEvent[] {
     if (!this.#connected) throw invalidPayload('audio before websocket:connected');
-    const byteLength = data.length;
-    if (byteLength > this.#maxAudioBytes) {
-      throw new AppError('MESSAGE_TOO_BIG', `audio message exceeds ${MAX_AUDIO_MS} ms`);
-    }
-    if (byteLength === 0) throw invalidPayload('audio message is empty');
-    if (byteLength % 2 !== 0) throw invalidPayload('audio message must be whole 16-bit samples');
     // The bytes are passed on as they came: every bit pattern is a valid sample.
-    return [{ type: 'audio', participant: PARTICIPANT, payload: data }];
+    return [{ type: 'audio', participant: PARTICIPANT, payload: checkMediaBytes(data, this.#audioRule!) }];
   }
 
   #text(data: Buffer): readonly StreamEvent[] {
-    if (data.length > VONAGE_MAX_TEXT_BYTES) {
-      throw new AppError('MESSAGE_TOO_BIG', `text message exceeds ${VONAGE_MAX_TEXT_BYTES} bytes`);
-    }
-    let message: unknown;
-    try {
-      message = JSON.parse(data.toString('utf8'));
-    } catch {
-      // The engine's message quotes the input: never reflect it back.
-      throw invalidPayload('message is not valid JSON');
-    }
-    if (!isJsonObject(message)) throw invalidPayload('message must be a JSON object');
+    const message = parseObjectBytes(data, VONAGE_MAX_TEXT_BYTES);
     const event = message['event'];
     if (event === CONNECTED) return this.#connectedMessage(message);
     if (event === undefined) {
@@ -140,11 +126,11 @@ class VonageParser implements PlatformParser {
     if (this.#connected) throw invalidPayload('websocket:connected received twice');
     const sampleRateHz = contentTypeRate(headers['content-type']);
 
-    const callId = header(headers, 'call_id');
+    const callId = nullableStringField(headers, 'call_id', 'call_id header');
     if (callId !== null && !isValidCallId(callId)) throw invalidPayload(`call_id must be ${CALL_ID_RULE}`);
-    const uuid = header(headers, 'uuid');
+    const uuid = nullableStringField(headers, 'uuid', 'uuid header');
     if (uuid !== null && !isValidCallId(uuid)) throw invalidPayload(`uuid must be ${CALL_ID_RULE}`);
-    const conversationUuid = header(headers, 'conversation_uuid');
+    const conversationUuid = nullableStringField(headers, 'conversation_uuid', 'conversation_uuid header');
     if (conversationUuid !== null && !isValidCallId(conversationUuid)) {
       throw invalidPayload(`conversation_uuid must be ${CALL_ID_RULE}`);
     }
@@ -157,7 +143,7 @@ class VonageParser implements PlatformParser {
         'add a call_id (or the uuid) header to the NCCO websocket endpoint',
       );
     }
-    const credential = header(headers, 'token');
+    const credential = nullableStringField(headers, 'token', 'token header');
     if (credential === '') throw invalidPayload('token must not be empty');
 
     const event: StreamStart = Object.freeze({
@@ -171,7 +157,13 @@ class VonageParser implements PlatformParser {
       from: numberHeader(headers, 'from'),
       to: numberHeader(headers, 'to'),
     });
-    this.#maxAudioBytes = (sampleRateHz * MAX_AUDIO_MS * 2) / 1000;
+    this.#audioRule = mediaPayloadRule({
+      field: 'audio message',
+      maxBytes: (sampleRateHz * MAX_AUDIO_MS * 2) / 1000,
+      bytesPerSample: 2,
+      tooBig: `audio message exceeds ${MAX_AUDIO_MS} ms`,
+      partialSample: 'audio message must be whole 16-bit samples',
+    });
     this.#connected = true;
     return Object.freeze([event]);
   }
@@ -202,14 +194,6 @@ function contentTypeRate(value: unknown): number {
     throw new AppError('UNSUPPORTED_DATA', `sample rate ${rate} Hz is not supported (${SAMPLE_RATES_TEXT})`);
   }
   throw invalidPayload('content-type must name a rate (audio/l16;rate=16000)');
-}
-
-/** An NCCO header that must be a string when present; null when absent. Never echoes the value. */
-function header(headers: JsonObject, name: string): string | null {
-  const value = headers[name];
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'string') return value;
-  throw invalidPayload(`${name} header must be a string`);
 }
 
 /**
