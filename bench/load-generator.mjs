@@ -1,6 +1,8 @@
 /**
  * The bulk load generator (a child of bench/run.mjs): participants ingesting μ-law 8 kHz in real
- * time over raw WebSockets, and cheap listeners that only count bytes. Driven over IPC.
+ * time over raw WebSockets, and cheap listeners that only count bytes. Driven over IPC. The
+ * `family…` commands (bench/lib/family-load.mjs) ingest as each platform family does, for
+ * bench/ingest-families.mjs.
  *
  * Cheap listeners read in batches: after each read a socket stops reading until the next batch
  * (every `readEveryMs`), so the kernel coalesces a few messages per read. This only changes how
@@ -8,6 +10,7 @@
  * client, and 100 ms of audio (3.2 KB) is far below a socket buffer, so its backlog stays 0.
  */
 
+import { familyLoad } from './lib/family-load.mjs';
 import { Pacer } from './lib/pacer.mjs';
 import { clientBinaryFrame, connectRaw, mapLimit, PONG } from './lib/raw-ws.mjs';
 import { serveRpc } from './lib/rpc.mjs';
@@ -76,6 +79,9 @@ function track(conn) {
   });
 }
 
+// Ingest as Twilio, Telnyx, AudioHook or the generic endpoint, in pausable groups (own pacer).
+const families = familyLoad({ track, readBuffer });
+
 const messagesByKind = {
   caller: toneMessages(440).map(clientBinaryFrame),
   agent: toneMessages(1000).map(clientBinaryFrame),
@@ -84,6 +90,7 @@ const messagesByKind = {
 };
 
 serveRpc({
+  ...families.handlers,
   /** Opens ingest sockets: `sockets` = [{ path, kind: 'caller' | 'agent' }]. */
   async ingest({ host, port, sockets }) {
     const results = await mapLimit(sockets, CONNECT_CONCURRENCY, async (s) => {
@@ -202,6 +209,7 @@ serveRpc({
   },
   shutdown() {
     pacer.stop();
+    families.stop();
     clearInterval(pongTimer);
     clearInterval(readTimer);
     for (const conn of all) {

@@ -12,17 +12,31 @@
  *   npm run bench -- --quick      smoke run (a few seconds, tiny counts), prints only
  *   npm run bench -- --help       every option (bench/lib/run/options.mjs), among them --calls=N,
  *                                 --media-workers=N, --server-env=EARSHOT_…=…, --profile, --json=<file>
+ *   npm run bench -- --no-ingest-families   without the ingest cost per family (the last part)
  *
  * The code is in bench/lib/run/: options.mjs (this command line), main.mjs (the orchestration),
  * load.mjs (calls and generators), measure.mjs (a window), fanout-phase.mjs and ceiling-phase.mjs
  * (the measurements), child-runs.mjs (the parts run as their own processes); the report is
- * bench/lib/report/ (summary, table, markdown).
+ * bench/lib/report/ (summary, table, markdown). Last, once all that has stopped and the report is
+ * written, the ingest cost per family (bench/ingest-families.mjs) is measured and added to it
+ * (bench/lib/ingest-families-part.mjs, bench/lib/report/ingest-families.mjs).
  */
+import { ingestFamiliesPart, mtimeOf, SKIP_FLAG, USAGE_LINE } from './lib/ingest-families-part.mjs';
 import { requireBuild } from './lib/paths.mjs';
 import { parseRunOptions } from './lib/run/options.mjs';
 
-const opts = parseRunOptions(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const ingestFamilies = !argv.includes(SKIP_FLAG);
+const rest = argv.filter((a) => a !== SKIP_FLAG);
+// parseRunOptions prints its usage and exits; this part's option goes after it.
+if (rest.includes('--help') || rest.includes('-h'))
+  process.once('exit', () => process.stdout.write(`${USAGE_LINE}\n`));
+const opts = parseRunOptions(rest);
 requireBuild('bench/run.mjs');
 // Imported once the options are known good and dist/ is there (the orchestration loads dist/).
 const { run } = await import('./lib/run/main.mjs');
-process.exit(await run(opts));
+const written = { report: mtimeOf(opts.outFile), json: opts.jsonFile ? mtimeOf(opts.jsonFile) : 0 };
+let code = await run(opts);
+// The media-worker pass (--ceiling-only) prints only its steps.
+if (!opts.ceilingOnly) code = Math.max(code, await ingestFamiliesPart(opts, ingestFamilies, written));
+process.exit(code);

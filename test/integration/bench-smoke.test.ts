@@ -8,11 +8,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 // The benchmark's figures are never asserted here (timing on a shared machine is not a test);
 // this only keeps `npm run bench -- --quick` (against dist/) and `npm run bench:write-paths` working.
 describe('the benchmarks run (figures not asserted)', () => {
-  it('runs the whole benchmark, cluster part included, with tiny counts and prints the results', async () => {
+  it('runs the whole benchmark, cluster and ingest-family parts included, with tiny counts and prints the results', async () => {
     // Through the CLI (SPEC §5: `earshot bench …`), which runs bench/run.mjs with the options given.
     const { stdout } = await promisify(execFile)(process.execPath, ['bin/earshot.js', 'bench', '--quick'], {
       cwd: root,
-      timeout: 150_000,
+      timeout: 180_000,
     });
     expect(stdout).toContain('Figure');
     expect(stdout).toContain('Added latency p50');
@@ -21,7 +21,10 @@ describe('the benchmarks run (figures not asserted)', () => {
     // The cluster part: two nodes and a throwaway nats-server.
     expect(stdout).toContain('NATS hop');
     expect(stdout).toContain('via NATS (ingest on A)');
-  }, 160_000);
+    // The ingest cost per family (bench/ingest-families.mjs), last.
+    expect(stdout).toContain('Ingest cost, Twilio (base64 JSON)');
+    expect(stdout).toContain('Calls per core, Genesys AudioHook');
+  }, 190_000);
 
   it('times the write paths on a few sockets, every byte delivered (npm run bench:write-paths)', async () => {
     const { stdout } = await promisify(execFile)(

@@ -1,0 +1,526 @@
+#!/usr/bin/env node
+/**
+ * Ingest cost per family: what one participant-frame (20 ms of one participant) costs the server
+ * when it arrives as generic binary μ-law (/ws/ingest), as Twilio's or Telnyx's base64 JSON, or as
+ * Genesys AudioHook's binary stereo μ-law — as a ratio to the generic binary path in the same run —
+ * and how many two-party calls one core ingests (and mixes) that way.
+ *
+ * One server per family (EARSHOT_MEDIA_WORKERS=0: everything in one process, so its CPU is that of
+ * one core at most), all up at once, each holding its calls; one load generator (bench/lib/family-load.mjs)
+ * drives them all, deadline-paced over the 20 ms period, but only one family sends at a time: the
+ * families take turns, window by window, round after round (the order reversed every other round),
+ * so that a drift of the shared machine's speed hits every family alike. Per window: the server's CPU
+ * (/proc, user + system), the participant-frames it took in (earshot_frames_in_total), the load
+ * generator's CPU and the rest of the machine's.
+ *
+ *   ingest only    no listener: a call is mixed only where it has listeners, so this is the ingest
+ *                  path alone — socket read, WebSocket frame, the platform's message parsing (JSON,
+ *                  base64), μ-law decode, 8 → 16 kHz resampling, 20 ms framing, the publish
+ *   mixed          then one byte-counting listener per call, which is what makes the server mix it
+ *                  (jitter buffers, the mix, PCM16 encoding, framing, one write per call per tick);
+ *                  its frames concealed are counted (frames_lost of every call) with the skipped ticks
+ *
+ * Calls per core = calls / (server CPU as a fraction of one core). Then, unless --no-profile, each
+ * family again against a fresh server under `node --cpu-prof`: its profile is cut to the measured
+ * window and summarized with bench/profile-summary.mjs (where the time goes).
+ * Prints one JSON line last (bench/run.mjs reads it).
+ *
+ *   node bench/ingest-families.mjs [--families=generic,twilio,telnyx,audiohook] [--calls=100,200]
+ *     [--rounds=N] [--window=S] [--settle=S] [--no-mixed] [--no-profile] [--profile-calls=N]
+ *     [--profile-window=S] [--quick]
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { apiClient } from './lib/api.mjs';
+import { commandLine } from './lib/cli.mjs';
+import { createOrg, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
+import { FAMILIES, FAMILY_INFO, platformCallId } from './lib/family-clients.mjs';
+import { benchFile, ROOT } from './lib/paths.mjs';
+import { freePort } from './lib/ports.mjs';
+import { cpuModel, cpuSplit, cpuWindow } from './lib/proc.mjs';
+import { scrape, sumOf } from './lib/prom.mjs';
+import { areaOf, CALLS_PER_CORE_TARGETS } from './lib/report/ingest-families.mjs';
+import { OTHERS_MAX_CPU } from './lib/run/config.mjs';
+import { createCalls, forkChild, HOST, jitterStats } from './lib/run/load.mjs';
+import { log } from './lib/run/log.mjs';
+import { median } from './lib/stats.mjs';
+import { onTeardown, runPrintingJson } from './lib/teardown.mjs';
+
+const USAGE = `usage: node bench/ingest-families.mjs [options]
+
+  --families=a,b,…     families to measure, generic first (default generic,twilio,telnyx,audiohook);
+                       generic is always measured (it is what the others are compared with)
+  --calls=N,N,…        two-party calls per family, one load step each (default 100,200; --quick 3)
+  --rounds=N           windows per family and step, families taking turns (default 2; --quick 1)
+  --window=S           seconds per measured window (default 4; --quick 0.6)
+  --settle=S           seconds between a family's resuming and its window (default 1.5; --quick 0.4)
+  --no-mixed           skip the windows with one listener per call
+  --no-profile         skip the CPU profiles (node --cpu-prof, bench/profile-summary.mjs)
+  --profile-calls=N    calls per family in the profiled run (default: the last of --calls)
+  --profile-window=S   seconds of each profiled window (default 3; --quick 0.6)
+  --quick              a smoke run: seconds, tiny counts
+  --help               this text
+
+Prints progress on stderr and one JSON line last on stdout.`;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+/** Participant-frames per call and second: two participants, 50 frames each. */
+const FRAMES_PER_CALL_S = 100;
+
+/** A fresh server for `family` (one process, SQLite in a throwaway directory) with an ingest key. */
+async function startTarget(family, port, { profileDir }) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `earshot-families-${family}-`));
+  onTeardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const env = earshotEnv({
+    dbUrl: `sqlite:${path.join(tmp, 'families.db')}`,
+    port,
+    extra: { EARSHOT_MEDIA_WORKERS: '0' },
+  });
+  const apiKey = await createOrg(env);
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const server = await startEarshot({ env, nodeArgs });
+  const api = apiClient(server.base, apiKey);
+  // Without client_secret: AudioHook's upgrade then needs no signature.
+  const { ingest_key: key } = await api('POST', '/v1/ingest-keys', { name: `bench ${family}` });
+  return { family, server, port, api, key, calls: [], group: family };
+}
+
+/** One server per family, ports distinct. */
+async function startTargets(families, opts) {
+  const ports = [];
+  while (ports.length < families.length) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const targets = await Promise.all(families.map((f, i) => startTarget(f, ports[i], opts)));
+  return new Map(targets.map((t) => [t.family, t]));
+}
+
+/** Brings `t` up to `count` calls, all connected through `lg` (paused), and waits for their tracks. */
+async function addCalls(t, lg, count) {
+  const n = count - t.calls.length;
+  if (n <= 0) return;
+  let added;
+  if (t.family === 'generic') added = await createCalls(t.api, n);
+  else added = Array.from({ length: n }, (_, i) => ({ id: platformCallId(t.family, t.calls.length + i) }));
+  const r = await lg.call('familyIngest', {
+    host: HOST,
+    port: t.port,
+    family: t.family,
+    group: t.group,
+    calls: added,
+    key: t.key,
+  });
+  if (r.failed) throw new Error(`${t.family}: ${r.failed} ingest connections failed (${r.firstError})`);
+  t.calls.push(...added);
+  // Each platform stream's start is authorized (and its call created) asynchronously: wait until
+  // the server holds both participants of every call.
+  const want = 2 * t.calls.length;
+  const until = performance.now() + 15_000;
+  let have = 0;
+  while (performance.now() < until) {
+    const m = await scrape(t.server.base);
+    have = sumOf(m, 'earshot_participants');
+    if (have >= want) return;
+    await sleep(100);
+  }
+  throw new Error(`${t.family}: ${have} of ${want} participants connected after 15 s`);
+}
+
+/** Listen paths of every call of `t` (platform calls: asked for now, they exist by now). */
+async function listenPaths(t) {
+  const paths = [];
+  for (const c of t.calls) {
+    if (!c.listenPath) {
+      const listen = await t.api('POST', `/v1/calls/${encodeURIComponent(c.id)}/listen`);
+      const u = new URL(listen.url);
+      c.listenPath = u.pathname + u.search;
+    }
+    paths.push(c.listenPath);
+  }
+  return paths;
+}
+
+/**
+ * One window on `t` while its family sends: server CPU (and kernel share), generator CPU, others,
+ * participant-frames/s; with `jitter`, the frames concealed / late over every call.
+ */
+async function window(t, lg, { windowS, jitter }) {
+  const { server } = t;
+  const j0 = jitter ? await jitterStats(t.api, t.calls) : null;
+  const skipped0 = server.logs.skippedTicks;
+  const s0 = await lg.call('familyStats', { group: t.group });
+  const m0 = await scrape(server.base);
+  const tm0 = performance.now();
+  const us0 = nowUs();
+  const cpu = cpuWindow([server.pid, lg.pid]);
+  const split0 = cpuSplit(server.pid);
+  const t0 = performance.now();
+  await sleep(windowS * 1000);
+  const {
+    processes: [serverCpu, generatorCpu],
+    others: othersCpu,
+  } = cpu();
+  const wallS = (performance.now() - t0) / 1000;
+  const serverSysCpu = (100 * (cpuSplit(server.pid).system - split0.system)) / wallS;
+  const us1 = nowUs();
+  const m1 = await scrape(server.base);
+  const scrapeS = (performance.now() - tm0) / 1000;
+  const s1 = await lg.call('familyStats', { group: t.group });
+  const j1 = jitter ? await jitterStats(t.api, t.calls) : null;
+  const delta = (name) => sumOf(m1, name) - sumOf(m0, name);
+  const framesPerS = delta('earshot_frames_in_total') / scrapeS;
+  const calls = t.calls.length;
+  return {
+    calls,
+    wallS,
+    serverCpu,
+    serverSysCpu,
+    generatorCpu,
+    othersCpu,
+    framesPerS,
+    /** Share of the participant-frames the calls send in real time that arrived. */
+    delivered: framesPerS / (FRAMES_PER_CALL_S * calls),
+    /** Server CPU µs per participant-frame (1 % of a core = 10,000 µs/s). */
+    usPerFrame: (serverCpu * 10_000) / framesPerS,
+    /** % of one core per 1,000 participant-frames/s. */
+    cpuPer1000: (serverCpu * 1000) / framesPerS,
+    callsPerCore: calls / (serverCpu / 100),
+    ingestErrors: delta('earshot_ingest_errors_total'),
+    closed: s1.closed,
+    generatorLateRuns: s1.lateRuns - s0.lateRuns,
+    generatorSkipped: s1.skipped - s0.skipped,
+    skippedTicks: server.logs.skippedTicks - skipped0,
+    concealed: jitter ? j1.framesLost - j0.framesLost : null,
+    late: jitter ? j1.framesLate - j0.framesLate : null,
+    jitterFramesIn: jitter ? j1.framesIn - j0.framesIn : null,
+    /** The window on the process.hrtime clock (µs), which is also the clock of V8's CPU profiles. */
+    hrUs: [us0, us1],
+  };
+}
+
+/**
+ * Resumes `t`'s family, lets it settle, measures a window, pauses it again. A window during which
+ * other processes used more than OTHERS_MAX_CPU of a core is measured again (up to 3 tries) while
+ * `budget.s` lasts.
+ */
+async function turn(t, lg, opts, budget, label) {
+  await lg.call('familyPause', { group: t.group, paused: false });
+  try {
+    await sleep(opts.settleS * 1000);
+    let w;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      w = await window(t, lg, opts);
+      w.attempts = attempt;
+      if (w.othersCpu <= OTHERS_MAX_CPU || attempt === 3) break;
+      const spent = (performance.now() - started) / 1000;
+      if (budget.s < spent) break;
+      budget.s -= spent;
+      log(`families: window disturbed (others ${w.othersCpu.toFixed(0)} % of a core); measuring again`);
+    }
+    log(
+      `families ${label} ${t.family}: ${w.calls} calls  cpu ${w.serverCpu.toFixed(1)}% (sys ${w.serverSysCpu.toFixed(1)})  ` +
+        `${w.framesPerS.toFixed(0)} frames/s (${(100 * w.delivered).toFixed(1)} %)  ${w.usPerFrame.toFixed(2)} µs/frame  ` +
+        `${w.callsPerCore.toFixed(0)} calls/core  gen ${w.generatorCpu.toFixed(0)}%  others ${w.othersCpu.toFixed(0)}%` +
+        (w.concealed === null ? '' : `  concealed ${w.concealed} late ${w.late} skipped ${w.skippedTicks}`) +
+        (w.ingestErrors || w.closed ? `  errors ${w.ingestErrors} closed ${w.closed}` : ''),
+    );
+    return w;
+  } finally {
+    await lg.call('familyPause', { group: t.group, paused: true });
+  }
+}
+
+/** Families in turn order for round `r` (every other round reversed). */
+const order = (families, r) => (r % 2 === 0 ? families : [...families].reverse());
+
+/** The measured part: { idle, steps: [{ calls, windows: { family: [w…] } }], mixed: { family: [w…] } }. */
+async function measureFamilies(families, opts) {
+  const targets = await startTargets(families, { profileDir: null });
+  const lg = forkChild('load-generator.mjs');
+  const budget = { s: opts.quick ? 0 : 45 };
+  try {
+    // The fixed cost: the generic server with nothing connected.
+    const gen = targets.get('generic');
+    const idle = await window(gen, lg, { windowS: Math.min(2, opts.windowS), jitter: false });
+    log(`families: idle server ${idle.serverCpu.toFixed(1)} % of a core`);
+    const steps = [];
+    for (const calls of opts.steps) {
+      for (const f of families) await addCalls(targets.get(f), lg, calls);
+      log(`families: ${calls} calls per family connected (paused)`);
+      const windows = Object.fromEntries(families.map((f) => [f, []]));
+      for (let r = 0; r < opts.rounds; r++) {
+        for (const f of order(families, r))
+          windows[f].push(await turn(targets.get(f), lg, { ...opts, jitter: false }, budget, 'ingest'));
+      }
+      steps.push({ calls, windows });
+    }
+    let mixed = null;
+    if (opts.mixed) {
+      // One listener per call, on the family whose turn it is only: the other servers would mix
+      // (silence) for theirs meanwhile, on the same cores.
+      mixed = Object.fromEntries(families.map((f) => [f, []]));
+      for (let r = 0; r < opts.rounds; r++) {
+        for (const f of order(families, r)) {
+          const t = targets.get(f);
+          const group = `mixed-${f}`;
+          const lis = await lg.call('listen', {
+            host: HOST,
+            port: t.port,
+            group,
+            paths: await listenPaths(t),
+          });
+          if (lis.failed)
+            throw new Error(`${f}: ${lis.failed} listeners failed to connect (${lis.firstError})`);
+          mixed[f].push(await turn(t, lg, { ...opts, jitter: true }, budget, 'mixed'));
+          await lg.call('unlisten', { group });
+        }
+      }
+    }
+    return { idle, steps, mixed };
+  } finally {
+    await lg.stop();
+    await Promise.all([...targets.values()].map((t) => t.server.stop()));
+  }
+}
+
+/** The self-time lines of bench/profile-summary.mjs's output: [{ pct, name }]. */
+function parseSummary(text) {
+  const selfPart = text.split('\ninclusive time\n')[0];
+  const items = [];
+  for (const line of selfPart.split('\n')) {
+    const m = /^\s*([\d.]+) % {2}(.*)$/.exec(line);
+    if (m) items.push({ pct: Number(m[1]), name: m[2] });
+  }
+  return items;
+}
+
+/**
+ * Cuts a .cpuprofile to [fromUs, toUs] (the process.hrtime clock) and summarizes it: self time by
+ * area and the top functions, as % of the main thread's busy samples and in µs per participant-frame
+ * = that share × `usPerFrame` (the CPU a frame costs, measured without the profiler).
+ */
+async function summarizeWindow(file, [fromUs, toUs], usPerFrame) {
+  const p = JSON.parse(readFileSync(file, 'utf8'));
+  const samples = [];
+  const deltas = [];
+  let t = p.startTime;
+  let last = fromUs;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i];
+    if (t < fromUs || t > toUs) continue;
+    samples.push(p.samples[i]);
+    deltas.push(t - last);
+    last = t;
+  }
+  const cut = `${file}.window.cpuprofile`;
+  writeFileSync(cut, JSON.stringify({ ...p, startTime: fromUs, endTime: toUs, samples, timeDeltas: deltas }));
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [benchFile('profile-summary.mjs'), cut, '400'],
+    {
+      cwd: ROOT,
+      maxBuffer: 16 << 20,
+    },
+  );
+  const items = parseSummary(stdout);
+  const idlePct = items.find((x) => x.name.startsWith('(idle)'))?.pct ?? 0;
+  const busyPct = 100 - idlePct;
+  const usPerPct = usPerFrame / busyPct;
+  const busy = items.filter((x) => !x.name.startsWith('(idle)'));
+  const areas = {};
+  for (const x of busy) {
+    const a = areaOf(x.name);
+    areas[a] = (areas[a] ?? 0) + x.pct;
+  }
+  return {
+    samples: samples.length,
+    busyPct,
+    top: busy.slice(0, 10).map((x) => ({
+      name: x.name,
+      pctOfBusy: (100 * x.pct) / busyPct,
+      usPerFrame: x.pct * usPerPct,
+    })),
+    areas: Object.fromEntries(
+      Object.entries(areas)
+        .sort((a, b) => b[1] - a[1])
+        .map(([a, pct]) => [a, { pctOfBusy: (100 * pct) / busyPct, usPerFrame: pct * usPerPct }]),
+    ),
+  };
+}
+
+/**
+ * Each family against a fresh server under --cpu-prof: one ingest-only window, summarized; µs from
+ * `usPerFrame[f]` (the unprofiled cost at the same load), else the profiled window's own.
+ */
+async function profileFamilies(families, opts, usPerFrame) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'earshot-families-profile-'));
+  onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+  const targets = await startTargets(families, { profileDir: dir });
+  const lg = forkChild('load-generator.mjs');
+  const windows = {};
+  try {
+    for (const f of families) await addCalls(targets.get(f), lg, opts.profileCalls);
+    for (const f of families)
+      windows[f] = await turn(
+        targets.get(f),
+        lg,
+        { ...opts, windowS: opts.profileWindowS, jitter: false },
+        { s: 0 },
+        'profiled',
+      );
+  } finally {
+    await lg.stop();
+    await Promise.all([...targets.values()].map((t) => t.server.stop()));
+  }
+  const files = readdirSync(dir);
+  const out = {};
+  for (const f of families) {
+    const pid = targets.get(f).server.pid;
+    const file = files.find((n) => n.endsWith('.cpuprofile') && n.includes(`.${pid}.`));
+    if (!file) {
+      out[f] = { error: `no profile written by pid ${pid}` };
+      continue;
+    }
+    const w = windows[f];
+    const basis = usPerFrame[f] ?? w.usPerFrame;
+    out[f] = {
+      calls: w.calls,
+      serverCpu: w.serverCpu,
+      serverSysCpu: w.serverSysCpu,
+      profiledUsPerFrame: w.usPerFrame,
+      usPerFrame: basis,
+      usFrom: usPerFrame[f] === undefined ? 'profiled window' : 'unprofiled windows',
+      ...(await summarizeWindow(path.join(dir, file), w.hrUs, basis)),
+    };
+  }
+  return out;
+}
+
+const pick = (ws, key) => median(ws.map((w) => w[key]));
+
+/** Medians over the rounds, and each family's ratio to generic (median of per-round ratios). */
+function summarize(families, measured) {
+  const perStep = measured.steps.map(({ calls, windows }) => {
+    const gen = windows.generic;
+    const byFamily = {};
+    for (const f of families) {
+      const ws = windows[f];
+      if (ws.some((w) => !(w.framesPerS > 0)))
+        throw new Error(`${f}: no participant-frame arrived at ${calls} calls`);
+      byFamily[f] = {
+        serverCpu: pick(ws, 'serverCpu'),
+        serverSysCpu: pick(ws, 'serverSysCpu'),
+        generatorCpu: pick(ws, 'generatorCpu'),
+        othersCpu: pick(ws, 'othersCpu'),
+        framesPerS: pick(ws, 'framesPerS'),
+        delivered: pick(ws, 'delivered'),
+        usPerFrame: pick(ws, 'usPerFrame'),
+        cpuPer1000: pick(ws, 'cpuPer1000'),
+        callsPerCore: pick(ws, 'callsPerCore'),
+        vsGeneric: median(ws.map((w, r) => w.cpuPer1000 / gen[r].cpuPer1000)),
+        errors: ws.reduce((a, w) => a + w.ingestErrors + w.closed, 0),
+      };
+    }
+    return { calls, byFamily };
+  });
+  const top = perStep.at(-1);
+  const first = perStep[0];
+  const summary = {};
+  for (const f of families) {
+    const s = { ...top.byFamily[f], calls: top.calls };
+    // Marginal cost between the first and the last step: fixed costs (the clock, keepalives) cancel.
+    if (perStep.length > 1) {
+      const a = first.byFamily[f];
+      const b = top.byFamily[f];
+      s.marginalUsPerFrame = ((b.serverCpu - a.serverCpu) * 10_000) / (b.framesPerS - a.framesPerS);
+    }
+    const mw = measured.mixed?.[f];
+    if (mw) {
+      s.mixed = {
+        calls: mw[0].calls,
+        serverCpu: pick(mw, 'serverCpu'),
+        generatorCpu: pick(mw, 'generatorCpu'),
+        othersCpu: pick(mw, 'othersCpu'),
+        usPerFrame: pick(mw, 'usPerFrame'),
+        cpuPer1000: pick(mw, 'cpuPer1000'),
+        callsPerCore: pick(mw, 'callsPerCore'),
+        vsGeneric: median(mw.map((w, r) => w.cpuPer1000 / measured.mixed.generic[r].cpuPer1000)),
+        concealed: mw.reduce((a, w) => a + w.concealed, 0),
+        late: mw.reduce((a, w) => a + w.late, 0),
+        framesIn: mw.reduce((a, w) => a + w.jitterFramesIn, 0),
+        skippedTicks: mw.reduce((a, w) => a + w.skippedTicks, 0),
+        errors: mw.reduce((a, w) => a + w.ingestErrors + w.closed, 0),
+      };
+    }
+    summary[f] = s;
+  }
+  return { perStep, summary };
+}
+
+const cl = commandLine(process.argv.slice(2), {
+  script: 'bench/ingest-families.mjs',
+  usage: USAGE,
+  options: {
+    families: { type: 'string' },
+    calls: { type: 'string' },
+    rounds: { type: 'string' },
+    window: { type: 'string' },
+    settle: { type: 'string' },
+    'no-mixed': { type: 'boolean' },
+    'no-profile': { type: 'boolean' },
+    'profile-calls': { type: 'string' },
+    'profile-window': { type: 'string' },
+    quick: { type: 'boolean' },
+  },
+});
+const quick = cl.values.quick ?? false;
+const asked = (cl.values.families ?? FAMILIES.join(',')).split(',').filter(Boolean);
+for (const f of asked)
+  if (!FAMILIES.includes(f)) cl.fail(`--families: unknown family ${f} (${FAMILIES.join(', ')})`);
+const families = ['generic', ...asked.filter((f) => f !== 'generic')];
+const steps = (cl.values.calls ?? (quick ? '3' : '100,200')).split(',').map(Number);
+if (steps.some((n) => !Number.isInteger(n) || n <= 0) || steps.some((n, i) => i > 0 && n <= steps[i - 1]))
+  cl.fail(`--calls=${cl.values.calls}: expected increasing positive integers`);
+const opts = {
+  quick,
+  steps,
+  rounds: cl.number('rounds', quick ? 1 : 2, { min: 1 }),
+  windowS: cl.number('window', quick ? 0.6 : 4, { min: 0.2, integer: false }),
+  settleS: cl.number('settle', quick ? 0.4 : 1.5, { min: 0, integer: false }),
+  mixed: !cl.values['no-mixed'],
+  profile: !cl.values['no-profile'],
+  profileCalls: cl.number('profile-calls', steps.at(-1), { min: 1 }),
+  profileWindowS: cl.number('profile-window', quick ? 0.6 : 3, { min: 0.2, integer: false }),
+};
+
+await runPrintingJson('ingest-families', quick ? 120 : 600, async () => {
+  const measured = await measureFamilies(families, opts);
+  const { perStep, summary } = summarize(families, measured);
+  const sameStep = perStep.find((st) => st.calls === opts.profileCalls);
+  const basis = sameStep ? Object.fromEntries(families.map((f) => [f, sameStep.byFamily[f].usPerFrame])) : {};
+  const profile = opts.profile ? await profileFamilies(families, opts, basis) : null;
+  return {
+    cores: os.availableParallelism(),
+    cpu: cpuModel(),
+    families,
+    labels: Object.fromEntries(families.map((f) => [f, FAMILY_INFO[f].label])),
+    steps,
+    rounds: opts.rounds,
+    windowS: opts.windowS,
+    settleS: opts.settleS,
+    profileWindowS: opts.profile ? opts.profileWindowS : null,
+    profileCalls: opts.profile ? opts.profileCalls : null,
+    targets: CALLS_PER_CORE_TARGETS,
+    idle: { serverCpu: measured.idle.serverCpu },
+    perStep,
+    summary,
+    windows: measured,
+    profile,
+  };
+});

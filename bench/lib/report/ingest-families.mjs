@@ -1,0 +1,261 @@
+/**
+ * The ingest cost per family (bench/ingest-families.mjs) in bench/run.mjs's report: rows for the
+ * results table, the section of docs/benchmarks.md (with "where the time goes" from the profiles),
+ * the console table, and the areas the profile's self time is sorted into.
+ */
+import { f0, f1, f2, verdict } from './format.mjs';
+
+/** Calls per core each family should reach, ingested and mixed (≥ 1,000 generic binary, ≥ 700 JSON/base64). */
+export const CALLS_PER_CORE_TARGETS = { generic: 1000, twilio: 700, telnyx: 700 };
+
+/** The area of one self-time line of bench/profile-summary.mjs (`name url:line`, or a bare name). */
+export function areaOf(name) {
+  if (name.startsWith('(garbage collector)')) return 'gc';
+  if (name.startsWith('(program)')) return 'native';
+  if (name.includes('node_modules/ws/')) return 'ws';
+  if (name.includes('node_modules/prom-client/')) return 'metrics';
+  if (name.includes('dist/ingest/')) return 'platform';
+  if (name.includes('dist/audio/resampler')) return 'resample';
+  if (/dist\/(audio\/g711|live\/ingest-decoder)/.test(name)) return 'decode';
+  if (name.includes('dist/live/ingest-track')) return 'track';
+  if (name.includes('dist/ws/')) return 'handler';
+  if (name.includes('dist/')) return 'earshot';
+  if (name.includes('node_modules/')) return 'other';
+  // Node's own JavaScript: `fn internal/…:12`, `fn net:772`, `fn events:471`.
+  if (/ [a-z_/]+:\d+$/.test(name)) return 'node';
+  // No URL: a V8 or Node built-in (JSON.parse, Buffer, string functions), or (root).
+  return 'builtin';
+}
+
+export const AREA_LABELS = {
+  native: 'native code (`(program)`: system calls, libuv, V8)',
+  node: "Node's sockets, streams and events",
+  ws: '`ws` frame parsing',
+  handler:
+    "the endpoints' message handlers (`dist/ws/`, with what V8 inlined into them: validation, μ-law decoding)",
+  platform: "the platform's message parsing (`dist/ingest/`: JSON fields, base64, checks)",
+  builtin: 'built-ins (JSON.parse, base64, Buffer)',
+  decode: 'μ-law decoding and de-interleaving',
+  resample: '8 → 16 kHz resampling',
+  track: '20 ms framing and publish (`IngestTrack.write`)',
+  earshot: "earshot's other code (bus, sessions)",
+  metrics: 'metrics counters (prom-client)',
+  gc: 'garbage collection',
+  other: 'other',
+};
+
+const labelOf = (r, f) => r.labels?.[f] ?? f;
+const times = (x) => (Number.isFinite(x) ? `× ${f2(x)}` : 'n/a');
+
+/** [figure, measured, target, verdict] rows for the results table. */
+export function ingestFamilyRows(part) {
+  const r = part.result;
+  if (!r) return [['Ingest cost per participant-frame, by family', part.error ?? part.skipped, '', '']];
+  const rows = [];
+  for (const f of r.families) {
+    const s = r.summary[f];
+    rows.push([
+      `Ingest cost, ${labelOf(r, f)}: server CPU % per 1,000 participant-frames/s (µs per frame; × generic binary)`,
+      `${f2(s.cpuPer1000)} (${f1(s.usPerFrame)} µs; ${times(s.vsGeneric)})`,
+      '',
+      '',
+    ]);
+  }
+  for (const f of r.families) {
+    const s = r.summary[f];
+    const target = r.targets[f];
+    const mixed = s.mixed?.callsPerCore;
+    rows.push([
+      `Calls per core, ${labelOf(r, f)}: ingested and mixed, 1 listener per call (ingest only; load generator CPU %)`,
+      `${f0(mixed)} (${f0(s.callsPerCore)}; gen ${f0(s.generatorCpu)} %)`,
+      target ? `≥ ${target}` : '',
+      target && s.mixed ? verdict(mixed >= target) : '',
+    ]);
+  }
+  return rows;
+}
+
+/** The console table of the part (Figure / Measured / Target), as bench/lib/report/table.mjs prints its own. */
+export function ingestFamilyTable(part) {
+  const r = [['Figure', 'Measured', 'Target', ''], ...ingestFamilyRows(part)];
+  const w = [0, 1, 2, 3].map((i) => Math.max(...r.map((row) => row[i].length)));
+  const line = (row) =>
+    row
+      .map((c, i) => c.padEnd(w[i]))
+      .join('  ')
+      .trimEnd();
+  return [line(r[0]), w.map((n) => '-'.repeat(n)).join('  '), ...r.slice(1).map(line)].join('\n');
+}
+
+/** "where the time goes" of one family's profile: areas and top items, in figures. */
+function profileLine(r, f) {
+  const p = r.profile?.[f];
+  if (!p) return null;
+  if (p.error) return `- **${labelOf(r, f)}**: _${p.error}_`;
+  const areas = Object.entries(p.areas)
+    .filter(([, a]) => a.pctOfBusy >= 1)
+    .map(([a, x]) => `${AREA_LABELS[a] ?? a} ${f0(x.pctOfBusy)} % (${f1(x.usPerFrame)} µs)`)
+    .join(', ');
+  const top = p.top
+    .slice(0, 6)
+    .map((x) => `\`${x.name}\` ${f1(x.pctOfBusy)} %`)
+    .join(', ');
+  return (
+    `- **${labelOf(r, f)}** (${f1(p.usPerFrame)} µs per participant-frame; profiled: ${p.calls} calls, ` +
+    `${f1(p.serverCpu)} % of a core of which kernel ${f1(p.serverSysCpu)} %, main thread busy ${f0(p.busyPct)} % of the window): ` +
+    `${areas}. Top self time: ${top}.`
+  );
+}
+
+/** Where a family's profile spends more per frame than generic's, largest first: "area +x µs". */
+function extraOverGeneric(r, f) {
+  const p = r.profile?.[f];
+  const g = r.profile?.generic;
+  if (!p?.areas || !g?.areas) return null;
+  const keys = new Set([...Object.keys(p.areas), ...Object.keys(g.areas)]);
+  const d = [...keys]
+    .map((a) => [a, (p.areas[a]?.usPerFrame ?? 0) - (g.areas[a]?.usPerFrame ?? 0)])
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+    .filter(([, x]) => Math.abs(x) >= 0.3)
+    .slice(0, 4);
+  if (d.length === 0) return null;
+  return d.map(([a, x]) => `${AREA_LABELS[a] ?? a} ${x > 0 ? '+' : '−'}${f1(Math.abs(x))} µs`).join(', ');
+}
+
+/** The section of docs/benchmarks.md (lines). */
+export function ingestFamilyMarkdown(part) {
+  const md = ['## Ingest cost per family', ''];
+  const r = part.result;
+  md.push(
+    'Run by `npm run bench` after the parts above (alone: `node bench/ingest-families.mjs`). One server per family ' +
+      '(`EARSHOT_MEDIA_WORKERS=0`: one process, so its CPU is at most one core), all up at once, each holding its ' +
+      'two-party calls; one load-generator process drives them all, deadline-paced and spread over the 20 ms period, ' +
+      'but only one family sends at a time: the families take turns window by window, the order reversed every other ' +
+      "round, so that a drift in the shared machine's speed hits them alike. The families: **generic binary** — " +
+      '`/ws/ingest/{call_id}?token=…&participant=…&encoding=mulaw&sample_rate=8000`, two sockets per call, one 160-byte ' +
+      'μ-law message per socket per 20 ms; **Twilio** and **Telnyx** — one socket per call, `connected` and `start` ' +
+      "(an ingest key as the credential, the platform's call id naming the call), then an `inbound` and an `outbound` " +
+      '`media` JSON text message per 20 ms (160 bytes of μ-law as 216 base64 characters, counters as the platform ' +
+      'counts them, the two written back to back); **AudioHook** — one socket per call, `X-API-KEY` an ingest key without ' +
+      'client secret (no signature), `open` offering PCMU stereo, then after `opened` one 320-byte binary message per ' +
+      '20 ms, caller and agent μ-law interleaved. All carry the same two tones.',
+    '',
+    '- **Cost per participant-frame** (20 ms of one participant): server CPU (`/proc`, user + system) over the window ' +
+      'divided by the participant-frames it took in (`earshot_frames_in_total`), with **no listener**. earshot mixes a ' +
+      "call only where it has listeners, so this is the ingest path alone: socket read, WebSocket frame, the platform's " +
+      'message parsing (JSON, base64), μ-law decoding, 8 → 16 kHz resampling, 20 ms framing and the publish. "× generic" ' +
+      "is the median over the rounds of the ratio to the generic window next to it. The figure includes the idle server's " +
+      'fixed cost; "marginal" is the difference between the two load steps, where it cancels.',
+    '- **Calls per core** = calls / (server CPU as a fraction of one core), at the largest step. "Ingested and mixed" adds ' +
+      'one byte-counting listener per call — the least that makes the server mix a call (jitter buffers, the mix, PCM16 ' +
+      "encoding, framing, one listener message per call per 20 ms) — and includes that listener's write; the targets " +
+      'apply to it. Its windows also count the frames the jitter buffers concealed (`frames_lost` of every call) and the ' +
+      'ticks skipped. The load generator runs on the same cores; its CPU is given beside each figure.',
+    '',
+  );
+  if (!r) {
+    md.push(`_${part.error ?? part.skipped}_`, '');
+    return md;
+  }
+  md.push(
+    `${r.cores} cores; steps ${r.steps.join(', ')} calls per family, ${r.rounds} round(s) of ${r.windowS} s windows after ` +
+      `${r.settleS} s to settle; the idle server used ${f1(r.idle.serverCpu)} % of a core.`,
+    '',
+    '| Family | Sockets per call | CPU % per 1,000 frames/s | µs per frame (marginal) | × generic | Calls per core, ingest only | Calls per core, ingested and mixed | Target | Concealed / late of frames in (mixed) | Load generator CPU % (ingest / mixed) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const f of r.families) {
+    const s = r.summary[f];
+    const m = s.mixed;
+    const t = r.targets[f];
+    const sockets = f === 'generic' ? 2 : 1;
+    md.push(
+      `| ${labelOf(r, f)} | ${sockets} | ${f2(s.cpuPer1000)} | ${f1(s.usPerFrame)} (${f1(s.marginalUsPerFrame)}) | ${times(s.vsGeneric)} | ` +
+        `${f0(s.callsPerCore)} | ${m ? f0(m.callsPerCore) : 'n/a'} | ${t ? `≥ ${t}${m ? ` **${verdict(m.callsPerCore >= t)}**` : ''}` : ''} | ` +
+        `${m ? `${m.concealed} / ${m.late} of ${m.framesIn}${m.skippedTicks ? `, ${m.skippedTicks} ticks skipped` : ''}` : 'n/a'} | ` +
+        `${f0(s.generatorCpu)} / ${m ? f0(m.generatorCpu) : 'n/a'} |`,
+    );
+  }
+  md.push('', 'Per step (medians over the rounds; CPU % of one core):', '');
+  md.push(
+    '| Calls | Family | Server CPU % (kernel) | Participant-frames/s (of sent) | µs per frame | × generic | Calls per core | Generator CPU % | Others CPU % | Errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const st of r.perStep) {
+    for (const f of r.families) {
+      const s = st.byFamily[f];
+      md.push(
+        `| ${st.calls} | ${labelOf(r, f)} | ${f1(s.serverCpu)} (${f1(s.serverSysCpu)}) | ${f0(s.framesPerS)} (${f1(100 * s.delivered)} %) | ` +
+          `${f1(s.usPerFrame)} | ${times(s.vsGeneric)} | ${f0(s.callsPerCore)} | ${f0(s.generatorCpu)} | ${f0(s.othersCpu)} | ${s.errors} |`,
+      );
+    }
+  }
+  for (const f of r.families) {
+    const m = r.summary[f].mixed;
+    if (!m) continue;
+    md.push(
+      `| ${m.calls}, mixed | ${labelOf(r, f)} | ${f1(m.serverCpu)} | | ${f1(m.usPerFrame)} | ${times(m.vsGeneric)} | ${f0(m.callsPerCore)} | ` +
+        `${f0(m.generatorCpu)} | ${f0(m.othersCpu)} | ${m.errors} |`,
+    );
+  }
+  md.push('');
+  md.push('### Where the ingest time goes (CPU profiles)', '');
+  if (!r.profile) {
+    md.push('_Not profiled (--no-profile)._', '');
+    return md;
+  }
+  md.push(
+    `Each family once more against a fresh server under \`node --cpu-prof\`, ${r.profileCalls} calls, ingest only; the ` +
+      `profile cut to the ${r.profileWindowS} s window (samples outside it dropped) and summarized with ` +
+      "`bench/profile-summary.mjs`. Self time by area, as % of the main thread's busy samples and in µs per " +
+      'participant-frame (that share of the cost per frame measured above without the profiler, which itself costs ' +
+      'CPU), then the functions with the most self time. `(program)` is native code with no JavaScript on the stack; ' +
+      'the time spent inside system calls (reading the sockets) is sampled under the function that made them. V8 ' +
+      'inlines small functions into their callers, whose self time then includes them.',
+    '',
+  );
+  for (const f of r.families) {
+    const line = profileLine(r, f);
+    if (line) md.push(line);
+  }
+  const extras = r.families
+    .filter((f) => f !== 'generic')
+    .map((f) => [f, extraOverGeneric(r, f)])
+    .filter(([, x]) => x);
+  if (extras.length) {
+    md.push(
+      '',
+      'Against generic binary, per participant-frame: ' +
+        extras.map(([f, x]) => `**${labelOf(r, f)}** ${x}`).join('; ') +
+        '.',
+    );
+  }
+  md.push('');
+  return md;
+}
+
+/**
+ * docs/benchmarks.md with the part added: its rows at the end of the results table (the first
+ * table after `## Results`), its section before `## Cluster` (else `## Notes`, else at the end).
+ */
+export function addToReport(text, part) {
+  const lines = text.split('\n');
+  const rows = ingestFamilyRows(part).map(
+    ([a, b, t, v]) => `| ${a.trim()} | ${b} | ${t} | ${v ? `**${v}**` : ''} |`,
+  );
+  const results = lines.indexOf('## Results');
+  if (results >= 0) {
+    let i = results + 1;
+    while (i < lines.length && !lines[i].startsWith('|')) i++;
+    while (i < lines.length && lines[i].startsWith('|')) i++;
+    lines.splice(i, 0, ...rows);
+  }
+  const section = ingestFamilyMarkdown(part);
+  let at = lines.findIndex((l) => l.startsWith('## Cluster'));
+  if (at < 0) at = lines.indexOf('## Notes');
+  if (at < 0) {
+    if (lines.at(-1) !== '') lines.push('');
+    lines.push(...section);
+  } else lines.splice(at, 0, ...section);
+  return lines.join('\n');
+}
