@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../domain/app-error.js';
-import { isValidCallId } from '../domain/ids.js';
 import {
-  MAX_STREAM_PAYLOAD_BYTES,
-  type PlatformParser,
-  type StreamEvent,
-  type StreamStart,
-} from './platform-stream.js';
+  anyMessage,
+  assertRandomMessages,
+  assertSessionWithOneFieldReplaced,
+  type EventRules,
+  errorOf,
+  expectWellFormed as expectWellFormedBy,
+  send,
+  sessionMessages,
+  startOf,
+} from '../../test/helpers/parser-properties.js';
+import type { PlatformParser, StreamEvent } from './platform-stream.js';
 import { createPlivoParser, PLIVO_MAX_EXTRA_HEADERS_CHARS, PLIVO_MAX_MESSAGE_CHARS } from './plivo.js';
 
 const CALL_ID = '12345678-1234-1234-1234-123456789abc';
@@ -19,11 +23,6 @@ const MARKER = 'ZQXJ7MARKER';
 const FRAME_L16_8K = Buffer.alloc(320, 0x11);
 
 type Json = Record<string, unknown>;
-
-function send(parser: PlatformParser, message: Json | string): readonly StreamEvent[] {
-  const text = typeof message === 'string' ? message : JSON.stringify(message);
-  return parser.parse(Buffer.from(text, 'utf8'), false);
-}
 
 function startMessage(start: Json = {}, top: Json = {}): Json {
   return {
@@ -65,62 +64,22 @@ function started(start: Json = {}, top: Json = {}): PlatformParser {
   return parser;
 }
 
-function startOf(events: readonly StreamEvent[]): StreamStart {
-  expect(events).toHaveLength(1);
-  const [event] = events;
-  if (event.type !== 'start') throw new Error(`expected start, got ${event.type}`);
-  return event;
-}
-
-function errorOf(events: readonly StreamEvent[]): AppError {
-  expect(events).toHaveLength(1);
-  const [event] = events;
-  if (event.type !== 'error') throw new Error(`expected an error, got ${event.type}`);
-  return event.error;
-}
+/**
+ * What Plivo's events may be: the tracks start.tracks lists, L16 or μ-law at 8 or 16 kHz, no numbers
+ * (they come by HTTP callback), a stop that ends the participants.
+ */
+const RULES: EventRules = {
+  participants: ['caller', 'agent'],
+  encodings: ['mulaw', 'pcm16'],
+  ratesHz: [8000, 16000],
+  numbers: false,
+  endScope: 'participants',
+  closeCodes: [1003, 1007, 1009],
+};
 
 /** Every event has the shape platform-stream.ts promises; an error is alone. */
 function expectWellFormed(events: readonly StreamEvent[]): void {
-  expect(Array.isArray(events)).toBe(true);
-  for (const event of events) {
-    switch (event.type) {
-      case 'start':
-        expect(event.callId === null || isValidCallId(event.callId)).toBe(true);
-        expect(isValidCallId(event.platformCallId)).toBe(true);
-        expect(
-          event.credential === null || (typeof event.credential === 'string' && event.credential !== ''),
-        ).toBe(true);
-        expect(event.participants.length).toBeGreaterThan(0);
-        for (const p of event.participants) expect(['caller', 'agent']).toContain(p);
-        expect(event.interleaved).toBe(false);
-        expect(['mulaw', 'pcm16']).toContain(event.format.encoding);
-        expect([8000, 16000]).toContain(event.format.sampleRateHz);
-        expect([event.from, event.to]).toEqual([null, null]);
-        break;
-      case 'audio':
-        expect(['caller', 'agent']).toContain(event.participant);
-        expect(Buffer.isBuffer(event.payload)).toBe(true);
-        expect(event.payload.length).toBeGreaterThan(0);
-        expect(event.payload.length).toBeLessThanOrEqual(MAX_STREAM_PAYLOAD_BYTES);
-        break;
-      case 'end':
-        expect(event.scope).toBe('participants');
-        break;
-      case 'error':
-        expect(events).toHaveLength(1);
-        expect(event.error).toBeInstanceOf(AppError);
-        expect([1003, 1007, 1009]).toContain(event.error.closeCode);
-        // A close reason is at most 123 bytes.
-        expect(Buffer.byteLength(event.error.message)).toBeLessThanOrEqual(123);
-        break;
-      case 'ignored':
-        expect(typeof event.what).toBe('string');
-        expect(event.what.length).toBeLessThanOrEqual(32);
-        break;
-      default:
-        throw new Error(`unexpected event ${event.type}`);
-    }
-  }
+  expectWellFormedBy(events, RULES);
 }
 
 const SESSION_URL = new URL('../../test/fixtures/platforms/plivo/session.jsonl', import.meta.url);
@@ -490,75 +449,32 @@ describe('bad messages', () => {
 });
 
 describe('never throws on content (property)', () => {
-  const session = readFileSync(SESSION_URL, 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((line) =>
-      JSON.stringify(JSON.parse(line.replaceAll('{{call_id}}', 'c1').replaceAll('{{token}}', 't1')).t),
-    );
+  const session = sessionMessages('plivo');
 
   it('turns random text, binary and JSON-shaped messages into well-formed events', () => {
-    const jsonShaped = fc
-      .record({
-        event: fc.constantFrom('start', 'media', 'stop', 'dtmf', 'playedStream', 'clearedAudio', 'x'),
-        start: fc.option(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue()), { nil: undefined }),
-        media: fc.option(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue()), { nil: undefined }),
-        extra_headers: fc.option(fc.oneof(fc.string(), fc.jsonValue()), { nil: undefined }),
-        streamId: fc.option(fc.jsonValue(), { nil: undefined }),
-      })
-      .map((m) => JSON.stringify(m));
-    const message = fc.oneof(
-      fc.string().map((text) => ({ text, binary: false })),
-      fc.jsonValue().map((v) => ({ text: JSON.stringify(v), binary: false })),
-      jsonShaped.map((text) => ({ text, binary: false })),
-      fc.constantFrom(...session).map((text) => ({ text, binary: false })),
-      fc
-        .uint8Array({ maxLength: 200 })
-        .map((bytes) => ({ text: Buffer.from(bytes).toString('latin1'), binary: true })),
-    );
-    fc.assert(
-      fc.property(fc.array(message, { maxLength: 25 }), (messages) => {
-        const parser = createPlivoParser();
-        for (const { text, binary } of messages) {
-          const data = binary ? Buffer.from(text, 'latin1') : Buffer.from(text, 'utf8');
-          expectWellFormed(parser.parse(data, binary));
-        }
-        expectWellFormed(parser.flush());
-      }),
-      { numRuns: 500 },
-    );
+    const jsonShaped = fc.record({
+      event: fc.constantFrom('start', 'media', 'stop', 'dtmf', 'playedStream', 'clearedAudio', 'x'),
+      start: fc.option(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue()), { nil: undefined }),
+      media: fc.option(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue()), { nil: undefined }),
+      extra_headers: fc.option(fc.oneof(fc.string(), fc.jsonValue()), { nil: undefined }),
+      streamId: fc.option(fc.jsonValue(), { nil: undefined }),
+    });
+    assertRandomMessages({
+      parser: () => createPlivoParser(),
+      message: anyMessage(jsonShaped, { maxBinaryBytes: 200, session }),
+      rules: RULES,
+      maxMessages: 25,
+      numRuns: 500,
+    });
   });
 
   it('handles the recorded session cut at any point, with any field of one message replaced', () => {
-    const paths = ['event', 'streamId', 'extra_headers', 'media', 'media.track', 'media.payload', 'start'];
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: session.length }),
-        fc.integer({ min: 0, max: session.length - 1 }),
-        fc.constantFrom(...paths),
-        fc.jsonValue(),
-        (cut, victim, path, value) => {
-          const parser = createPlivoParser();
-          let failed = false;
-          for (let i = 0; i < cut; i++) {
-            let text = session[i];
-            if (i === victim) {
-              const message = JSON.parse(text);
-              const [head, tail] = path.split('.');
-              if (tail === undefined) message[head] = value;
-              else if (message[head] && typeof message[head] === 'object') message[head][tail] = value;
-              text = JSON.stringify(message);
-            }
-            const events = parser.parse(Buffer.from(text), false);
-            expectWellFormed(events);
-            if (failed) expect(events.map((e) => e.type)).toEqual(['error']);
-            failed ||= events.some((e) => e.type === 'error');
-          }
-          expectWellFormed(parser.flush());
-        },
-      ),
-      { numRuns: 300 },
-    );
+    assertSessionWithOneFieldReplaced({
+      parser: () => createPlivoParser(),
+      session,
+      paths: ['event', 'streamId', 'extra_headers', 'media', 'media.track', 'media.payload', 'start'],
+      rules: RULES,
+      numRuns: 300,
+    });
   });
 });
