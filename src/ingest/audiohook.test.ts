@@ -1,8 +1,21 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  anyMessage,
+  assertAudioSurvivesSplitting,
+  assertRandomMessages,
+  assertSessionCutThenAnything,
+  type EventRules,
+  expectWellFormed,
+  readSessionLines,
+  send,
+  textMessage,
+  type WireMessage,
+  wireMessageOf,
+} from '../../test/helpers/parser-properties.js';
 import { decodeMulaw } from '../audio/g711.js';
-import { AppError } from '../domain/app-error.js';
+import type { AppError } from '../domain/app-error.js';
 import {
   AUDIOHOOK_HEADER,
   AUDIOHOOK_MAX_MESSAGE_BYTES,
@@ -64,10 +77,6 @@ function message(type: string, seq: number, serverseq: number, parameters: Json 
 
 const text = (m: unknown) => Buffer.from(typeof m === 'string' ? m : JSON.stringify(m));
 
-function send(parser: PlatformParser, m: unknown): readonly StreamEvent[] {
-  return parser.parse(text(m), false);
-}
-
 /** A parser that has answered `open` (stereo unless other offers are given). */
 function opened(parameters: Json = {}): PlatformParser {
   const parser = createAudioHookParser(handshake());
@@ -90,60 +99,35 @@ function stateOf(parser: PlatformParser): AudioHookState {
   return (parser as unknown as { state: AudioHookState }).state;
 }
 
+/**
+ * What AudioHook's events may be: the channels chosen (stereo interleaved), PCMU at 8000 Hz, no
+ * credential (the upgrade carries it), at most 1 s of stereo audio, the protocol's replies, and a
+ * close that ends the call.
+ */
+const RULES: EventRules = {
+  participants: ['caller', 'agent'],
+  interleaves: true,
+  encodings: ['mulaw'],
+  ratesHz: [8000],
+  credential: false,
+  maxAudioBytes: 16_000,
+  endScope: 'call',
+  reply: (replyText) => {
+    const reply = JSON.parse(replyText) as Json;
+    expect(reply['version']).toBe('2');
+    expect(['opened', 'pong', 'closed', 'disconnect']).toContain(reply['type']);
+    expect(Number.isSafeInteger(reply['seq'])).toBe(true);
+  },
+  closeCodes: [1003, 1007, 1008, 1009],
+};
+
 /** Checks every event against the shape's promises; returns them for chaining. */
 function wellFormed(events: readonly StreamEvent[]): readonly StreamEvent[] {
-  expect(Array.isArray(events)).toBe(true);
-  for (const event of events) {
-    switch (event.type) {
-      case 'start':
-        expect(event.participants.length).toBeGreaterThan(0);
-        expect(event.interleaved).toBe(event.participants.length === 2);
-        expect(event.format).toEqual({ encoding: 'mulaw', sampleRateHz: 8000 });
-        expect(event.credential).toBeNull();
-        expect(typeof event.platformCallId).toBe('string');
-        break;
-      case 'audio':
-        expect(Buffer.isBuffer(event.payload)).toBe(true);
-        expect(event.payload.length).toBeGreaterThan(0);
-        expect(event.payload.length).toBeLessThanOrEqual(16_000);
-        break;
-      case 'reply': {
-        const reply = JSON.parse(event.text) as Json;
-        expect(reply['version']).toBe('2');
-        expect(['opened', 'pong', 'closed', 'disconnect']).toContain(reply['type']);
-        expect(Number.isSafeInteger(reply['seq'])).toBe(true);
-        break;
-      }
-      case 'error':
-        expect(event.error).toBeInstanceOf(AppError);
-        expect(Buffer.byteLength(event.error.message)).toBeLessThanOrEqual(120);
-        break;
-      case 'ignored':
-        expect(event.what.length).toBeLessThanOrEqual(32);
-        break;
-      case 'end':
-        expect(event.scope).toBe('call');
-        break;
-    }
-  }
-  return events;
+  return expectWellFormed(events, RULES);
 }
 
-interface SessionLine {
-  handshake?: { path: string; query: Record<string, string>; headers: Record<string, string> };
-  at?: number;
-  t?: Json;
-  b?: string;
-}
-
-function sessionLines(callId: string, token: string): SessionLine[] {
-  const raw = readFileSync(new URL('session.jsonl', FIXTURES), 'utf8')
-    .replaceAll('{{call_id}}', callId)
-    .replaceAll('{{token}}', token);
-  return raw
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as SessionLine);
+function sessionLines(callId: string, token: string) {
+  return readSessionLines<Json>('audiohook', { call_id: callId, token });
 }
 
 describe('AudioHook parser: the fixture session', () => {
@@ -776,57 +760,38 @@ describe('AudioHook parser: properties', () => {
   const clientTypes = ['open', 'ping', 'close', 'paused', 'resumed', 'discarded', 'update', 'error', 'dtmf'];
 
   it('never throws on random text, JSON or binary messages, and every event is well-formed', () => {
-    const messageArb = fc.oneof(
-      fc.string().map((s) => ({ data: Buffer.from(s), binary: false })),
-      fc.jsonValue().map((v) => ({ data: text(v), binary: false })),
-      fc.uint8Array({ maxLength: 400 }).map((b) => ({ data: Buffer.from(b), binary: true })),
-      fc
-        .record(
-          {
-            version: fc.constantFrom('2', 2, '1'),
-            id: fc.constantFrom(SESSION_ID, 'x', '11111111-2222-4333-8444-555555555555'),
-            type: fc.constantFrom(...clientTypes),
-            seq: fc.oneof(fc.integer({ min: -1, max: 4 }), fc.constant('1')),
-            serverseq: fc.integer({ min: -1, max: 3 }),
-            position: fc.constantFrom('PT0S', 'PT1.5S', 'P1S'),
-            parameters: fc.oneof(fc.constant(openParameters()), fc.dictionary(fc.string(), fc.jsonValue())),
-          },
-          { requiredKeys: [] },
-        )
-        .map((m) => ({ data: text(m), binary: false })),
+    const jsonShaped = fc.record(
+      {
+        version: fc.constantFrom('2', 2, '1'),
+        id: fc.constantFrom(SESSION_ID, 'x', '11111111-2222-4333-8444-555555555555'),
+        type: fc.constantFrom(...clientTypes),
+        seq: fc.oneof(fc.integer({ min: -1, max: 4 }), fc.constant('1')),
+        serverseq: fc.integer({ min: -1, max: 3 }),
+        position: fc.constantFrom('PT0S', 'PT1.5S', 'P1S'),
+        parameters: fc.oneof(fc.constant(openParameters()), fc.dictionary(fc.string(), fc.jsonValue())),
+      },
+      { requiredKeys: [] },
     );
-    fc.assert(
-      fc.property(fc.array(messageArb, { maxLength: 8 }), fc.boolean(), (messages, open) => {
-        const parser = open ? opened() : createAudioHookParser(handshake());
-        for (const m of messages) wellFormed(parser.parse(m.data, m.binary));
-        wellFormed(parser.flush());
-      }),
-    );
+    assertRandomMessages({
+      parser: fc.boolean().map((open) => () => (open ? opened() : createAudioHookParser(handshake()))),
+      message: anyMessage(jsonShaped, { maxBinaryBytes: 400 }),
+      rules: RULES,
+      maxMessages: 8,
+    });
   });
 
   it('never throws on a valid session cut at a random point and followed by anything', () => {
-    const lines = sessionLines('call-1', 'eik_x').slice(1);
-    const anything = fc.oneof(
-      fc.uint8Array({ maxLength: 40 }).map((b) => ({ b: Buffer.from(b).toString('base64') }) as SessionLine),
-      fc.jsonValue().map((t) => ({ t }) as unknown as SessionLine),
-      fc.constantFrom(...lines),
-    );
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: lines.length }),
-        fc.array(anything, { maxLength: 5 }),
-        (cut, tail) => {
-          const parser = createAudioHookParser(handshake());
-          for (const line of [...lines.slice(0, cut), ...tail]) {
-            const events =
-              line.b !== undefined
-                ? parser.parse(Buffer.from(line.b, 'base64'), true)
-                : parser.parse(text(line.t), false);
-            wellFormed(events);
-          }
-        },
+    const session: WireMessage[] = sessionLines('call-1', 'eik_x').slice(1).map(wireMessageOf);
+    assertSessionCutThenAnything({
+      parser: () => createAudioHookParser(handshake()),
+      session,
+      tail: fc.oneof(
+        fc.uint8Array({ maxLength: 40 }).map((b) => ({ data: Buffer.from(b), isBinary: true })),
+        fc.jsonValue().map((t) => textMessage(t)),
+        fc.constantFrom(...session),
       ),
-    );
+      rules: RULES,
+    });
   });
 
   it('never throws on an open with one field replaced or removed', () => {
@@ -898,25 +863,11 @@ describe('AudioHook parser: properties', () => {
   });
 
   it('delivers the same audio however it is split across binary messages', () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 2, maxLength: 4000 }),
-        fc.array(fc.integer({ min: 1, max: 900 }), { minLength: 1 }),
-        (audio, cuts) => {
-          const bytes = Buffer.from(audio.subarray(0, audio.length - (audio.length % 2)));
-          const parser = opened();
-          const received: Buffer[] = [];
-          let offset = 0;
-          for (let i = 0; offset < bytes.length; i++) {
-            const size = cuts[i % cuts.length] * 2;
-            const events = parser.parse(Buffer.from(bytes.subarray(offset, offset + size)), true);
-            offset += size;
-            if (events[0].type !== 'audio') throw new Error('expected audio');
-            received.push(events[0].payload);
-          }
-          expect(Buffer.concat(received)).toEqual(bytes);
-        },
-      ),
-    );
+    assertAudioSurvivesSplitting({
+      parser: () => opened(),
+      message: (piece) => ({ data: piece, isBinary: true }),
+      sampleBytes: 2,
+      maxPieceSamples: 900,
+    });
   });
 });

@@ -1,7 +1,19 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../domain/app-error.js';
+import {
+  anyMessage,
+  assertAudioSurvivesSplitting,
+  assertRandomMessages,
+  assertSessionCutThenAnything,
+  type EventRules,
+  errorOf,
+  only,
+  readSessionLines,
+  sessionMessages,
+  startOf,
+  textMessage,
+} from '../../test/helpers/parser-properties.js';
 import { ErrorCode } from '../domain/error-code.js';
 import {
   createExotelParser,
@@ -63,79 +75,20 @@ function started(start: Json = {}, query: Record<string, string> = {}): Platform
   return parser;
 }
 
-function only(events: readonly StreamEvent[]): StreamEvent {
-  expect(events).toHaveLength(1);
-  return events[0];
-}
-
-function startOf(events: readonly StreamEvent[]) {
-  const event = only(events);
-  if (event.type !== 'start') throw new Error(`expected start, got ${event.type}`);
-  return event;
-}
-
-function errorOf(events: readonly StreamEvent[]): AppError {
-  const event = only(events);
-  if (event.type !== 'error') throw new Error(`expected an error, got ${event.type}`);
-  return event.error;
-}
-
-/** Every event is one of the shape's kinds with the fields it promises; an error comes last and alone. */
-function expectWellFormed(events: readonly StreamEvent[]): void {
-  expect(Array.isArray(events)).toBe(true);
-  for (const event of events) {
-    switch (event.type) {
-      case 'start':
-        expect(event.participants.length).toBeGreaterThan(0);
-        for (const p of event.participants) expect(['caller', 'agent']).toContain(p);
-        expect(['pcm16', 'mulaw']).toContain(event.format.encoding);
-        expect(EXOTEL_SAMPLE_RATES).toContain(event.format.sampleRateHz);
-        expect(event.interleaved).toBe(false);
-        expect(typeof event.platformCallId).toBe('string');
-        break;
-      case 'audio':
-        expect(['caller', 'agent']).toContain(event.participant);
-        expect(Buffer.isBuffer(event.payload)).toBe(true);
-        expect(event.payload.length).toBeGreaterThan(0);
-        break;
-      case 'end':
-        expect(event.scope).toBe('call');
-        break;
-      case 'ignored':
-        expect(typeof event.what).toBe('string');
-        expect(event.what.length).toBeLessThanOrEqual(32);
-        break;
-      case 'error':
-        expect(event.error).toBeInstanceOf(AppError);
-        expect(Object.keys(ErrorCode)).toContain(event.error.code);
-        expect(Buffer.byteLength(event.error.message)).toBeLessThanOrEqual(120);
-        expect(events).toHaveLength(1);
-        break;
-      default:
-        throw new Error(`unexpected event ${(event as StreamEvent).type}`);
-    }
-  }
-}
-
-interface SessionLine {
-  handshake?: { path: string; query: Record<string, string>; headers: Record<string, string> };
-  at?: number;
-  t?: unknown;
-  b?: string;
-}
-
-function readSession(values: { call_id: string; token: string }): SessionLine[] {
-  const raw = readFileSync(new URL('session.jsonl', FIXTURES), 'utf8')
-    .replaceAll('{{call_id}}', values.call_id)
-    .replaceAll('{{token}}', values.token);
-  return raw
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as SessionLine);
-}
+/**
+ * What Exotel's events may be: the caller, and the agent where start.tracks announces it; 16-bit PCM
+ * or μ-law at Exotel's rates; a stop that ends the call.
+ */
+const RULES: EventRules = {
+  participants: ['caller', 'agent'],
+  encodings: ['pcm16', 'mulaw'],
+  ratesHz: EXOTEL_SAMPLE_RATES,
+  endScope: 'call',
+  closeCodes: [1003, 1007, 1009],
+};
 
 describe('Exotel: the fixture session', () => {
-  const lines = readSession({ call_id: 'order-1234', token: 'eik_test' });
+  const lines = readSessionLines('exotel', { call_id: 'order-1234', token: 'eik_test' });
   const [first, ...messages] = lines;
 
   it('opens with the handshake, then text messages in real-time order', () => {
@@ -729,131 +682,86 @@ describe('Exotel: bad input', () => {
 });
 
 describe('Exotel: properties', () => {
-  const session = readSession({ call_id: 'c1', token: 't1' });
-  const sessionMessages = session.slice(1).map((line) => text(line.t));
-
-  const jsonShaped = fc
-    .record(
-      {
-        event: fc.constantFrom('connected', 'start', 'media', 'dtmf', 'mark', 'stop', 'clear'),
-        stream_sid: fc.oneof(fc.constant(STREAM_SID), fc.string()),
-        start: fc.oneof(
-          fc.jsonValue(),
-          fc.record(
-            {
-              call_sid: fc.oneof(fc.constant(CALL_SID), fc.jsonValue()),
-              custom_parameters: fc.oneof(
-                fc.dictionary(fc.constantFrom('call_id', 'token', 'x'), fc.jsonValue()),
-                fc.jsonValue(),
+  const jsonShaped = fc.record(
+    {
+      event: fc.constantFrom('connected', 'start', 'media', 'dtmf', 'mark', 'stop', 'clear'),
+      stream_sid: fc.oneof(fc.constant(STREAM_SID), fc.string()),
+      start: fc.oneof(
+        fc.jsonValue(),
+        fc.record(
+          {
+            call_sid: fc.oneof(fc.constant(CALL_SID), fc.jsonValue()),
+            custom_parameters: fc.oneof(
+              fc.dictionary(fc.constantFrom('call_id', 'token', 'x'), fc.jsonValue()),
+              fc.jsonValue(),
+            ),
+            media_format: fc.oneof(
+              fc.record(
+                {
+                  encoding: fc.oneof(
+                    fc.constantFrom('raw', 'base64', 'audio/x-mulaw;rate=8000', 'audio/L16;rate=16000'),
+                    fc.jsonValue(),
+                  ),
+                  sample_rate: fc.oneof(fc.constantFrom('8000', 16000, '24000', '44100'), fc.jsonValue()),
+                  bit_rate: fc.oneof(fc.constantFrom('128kbps', '64kbps', 16), fc.jsonValue()),
+                },
+                { requiredKeys: [] },
               ),
-              media_format: fc.oneof(
-                fc.record(
-                  {
-                    encoding: fc.oneof(
-                      fc.constantFrom('raw', 'base64', 'audio/x-mulaw;rate=8000', 'audio/L16;rate=16000'),
-                      fc.jsonValue(),
-                    ),
-                    sample_rate: fc.oneof(fc.constantFrom('8000', 16000, '24000', '44100'), fc.jsonValue()),
-                    bit_rate: fc.oneof(fc.constantFrom('128kbps', '64kbps', 16), fc.jsonValue()),
-                  },
-                  { requiredKeys: [] },
-                ),
-                fc.jsonValue(),
-              ),
-              tracks: fc.oneof(fc.constant(['inbound', 'outbound']), fc.jsonValue()),
-            },
-            { requiredKeys: [] },
-          ),
+              fc.jsonValue(),
+            ),
+            tracks: fc.oneof(fc.constant(['inbound', 'outbound']), fc.jsonValue()),
+          },
+          { requiredKeys: [] },
         ),
-        media: fc.oneof(
-          fc.jsonValue(),
-          fc.record(
-            {
-              track: fc.oneof(fc.constantFrom('inbound', 'outbound'), fc.jsonValue()),
-              payload: fc.oneof(
-                fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b).toString('base64')),
-                fc.jsonValue(),
-              ),
-              chunk: fc.jsonValue(),
-            },
-            { requiredKeys: [] },
-          ),
+      ),
+      media: fc.oneof(
+        fc.jsonValue(),
+        fc.record(
+          {
+            track: fc.oneof(fc.constantFrom('inbound', 'outbound'), fc.jsonValue()),
+            payload: fc.oneof(
+              fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b).toString('base64')),
+              fc.jsonValue(),
+            ),
+            chunk: fc.jsonValue(),
+          },
+          { requiredKeys: [] },
         ),
-        stop: fc.jsonValue(),
-      },
-      { requiredKeys: ['event'] },
-    )
-    .map((m) => ({ data: text(m), isBinary: false }));
-  const anyMessage = fc.oneof(
-    jsonShaped,
-    fc.string().map((s) => ({ data: Buffer.from(s), isBinary: false })),
-    fc.jsonValue().map((v) => ({ data: text(v), isBinary: false })),
-    fc
-      .tuple(fc.uint8Array({ maxLength: 64 }), fc.boolean())
-      .map(([b, isBinary]) => ({ data: Buffer.from(b), isBinary })),
+      ),
+      stop: fc.jsonValue(),
+    },
+    { requiredKeys: ['event'] },
   );
+  const message = anyMessage(jsonShaped, { maxBinaryBytes: 64 });
   const query = fc.oneof(
     fc.constant({}),
     fc.record({ 'sample-rate': fc.oneof(fc.constantFrom('8000', '16000', '24000', '11025'), fc.string()) }),
   );
 
   it('never throws, and returns only well-formed events, on random messages', () => {
-    fc.assert(
-      fc.property(query, fc.array(anyMessage, { maxLength: 12 }), (q, messages) => {
-        const parser = createExotelParser(handshake(q));
-        let failed = false;
-        for (const { data, isBinary } of messages) {
-          const events = parser.parse(data, isBinary);
-          expectWellFormed(events);
-          if (failed) expect(events[0].type).toBe('error');
-          failed ||= events.some((e) => e.type === 'error');
-        }
-        expectWellFormed(parser.flush());
-      }),
-    );
+    assertRandomMessages({
+      parser: query.map((q) => () => createExotelParser(handshake(q))),
+      message,
+      rules: RULES,
+      maxMessages: 12,
+    });
   });
 
   it('never throws on the valid session cut at a random point and followed by anything', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: sessionMessages.length }),
-        fc.array(anyMessage, { maxLength: 5 }),
-        (cut, tail) => {
-          const parser = createExotelParser(handshake({ 'sample-rate': '8000' }));
-          for (const message of sessionMessages.slice(0, cut)) {
-            const events = parser.parse(message, false);
-            expectWellFormed(events);
-            expect(events.some((e) => e.type === 'error')).toBe(false);
-          }
-          for (const { data, isBinary } of tail) expectWellFormed(parser.parse(data, isBinary));
-          expect(parser.flush()).toEqual([]);
-        },
-      ),
-    );
+    assertSessionCutThenAnything({
+      parser: () => createExotelParser(handshake({ 'sample-rate': '8000' })),
+      session: sessionMessages('exotel'),
+      tail: message,
+      rules: RULES,
+    });
   });
 
   it('delivers the same audio however it is split across media messages', () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 2, maxLength: 4000 }).filter((a) => a.length % 2 === 0),
-        fc.array(fc.integer({ min: 1, max: 450 }), { minLength: 1 }),
-        (audio, cuts) => {
-          const parser = started();
-          const received: Buffer[] = [];
-          let offset = 0;
-          for (let i = 0; offset < audio.length; i++) {
-            const size = cuts[i % cuts.length] * 2;
-            const piece = Buffer.from(audio.subarray(offset, offset + size));
-            offset += size;
-            const event = only(
-              parser.parse(text(mediaMessage({ payload: piece.toString('base64') })), false),
-            );
-            if (event.type !== 'audio') throw new Error(`expected audio, got ${event.type}`);
-            received.push(event.payload);
-          }
-          expect(Buffer.concat(received)).toEqual(Buffer.from(audio));
-        },
-      ),
-    );
+    assertAudioSurvivesSplitting({
+      parser: () => started(),
+      message: (piece) => textMessage(mediaMessage({ payload: piece.toString('base64') })),
+      sampleBytes: 2,
+      maxPieceSamples: 450,
+    });
   });
 });

@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../domain/app-error.js';
+import {
+  anyMessage,
+  assertRandomMessages,
+  assertSessionCutThenAnything,
+  type EventRules,
+  errorOf,
+  only,
+  readSessionLines,
+  sessionMessages,
+  startOf,
+  wireMessageOf,
+} from '../../test/helpers/parser-properties.js';
 import { ErrorCode } from '../domain/error-code.js';
 import type { Handshake, PlatformParser, StreamEvent } from './platform-stream.js';
 import {
@@ -44,83 +55,22 @@ function started(fields: Json = {}): PlatformParser {
   return parser;
 }
 
-function only(events: readonly StreamEvent[]): StreamEvent {
-  expect(events).toHaveLength(1);
-  return events[0];
-}
-
-function startOf(events: readonly StreamEvent[]) {
-  const event = only(events);
-  if (event.type !== 'start') throw new Error(`expected start, got ${event.type}`);
-  return event;
-}
-
-function errorOf(events: readonly StreamEvent[]): AppError {
-  const event = only(events);
-  if (event.type !== 'error') throw new Error(`expected an error, got ${event.type}`);
-  return event.error;
-}
-
-/** Every event is one of the shape's kinds with the fields it promises; an error comes alone. */
-function expectWellFormed(events: readonly StreamEvent[]): void {
-  expect(Array.isArray(events)).toBe(true);
-  for (const event of events) {
-    switch (event.type) {
-      case 'start':
-        expect(event.participants).toEqual(['caller']);
-        expect(event.format.encoding).toBe('pcm16');
-        expect(VONAGE_SAMPLE_RATES).toContain(event.format.sampleRateHz);
-        expect(event.interleaved).toBe(false);
-        expect(typeof event.platformCallId).toBe('string');
-        break;
-      case 'audio':
-        expect(event.participant).toBe('caller');
-        expect(Buffer.isBuffer(event.payload)).toBe(true);
-        expect(event.payload.length).toBeGreaterThan(0);
-        expect(event.payload.length % 2).toBe(0);
-        break;
-      case 'ignored':
-        expect(typeof event.what).toBe('string');
-        expect(event.what.length).toBeLessThanOrEqual(32);
-        break;
-      case 'error':
-        expect(event.error).toBeInstanceOf(AppError);
-        expect(Object.keys(ErrorCode)).toContain(event.error.code);
-        expect(Buffer.byteLength(event.error.message)).toBeLessThanOrEqual(120);
-        expect(events).toHaveLength(1);
-        break;
-      default:
-        // Vonage has no stop message and no reply: `end` and `reply` never come.
-        throw new Error(`unexpected event ${event.type}`);
-    }
-  }
-}
-
-interface SessionLine {
-  handshake?: { path: string; query: Record<string, string>; headers: Record<string, string> };
-  at?: number;
-  t?: unknown;
-  b?: string;
-}
-
-function readSession(values: { call_id: string; token: string }): SessionLine[] {
-  return readFileSync(new URL('session.jsonl', FIXTURES), 'utf8')
-    .replaceAll('{{call_id}}', values.call_id)
-    .replaceAll('{{token}}', values.token)
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as SessionLine);
-}
-
-/** A session line as the WebSocket message `ws` would deliver. */
-function messageOf(line: SessionLine): { data: Buffer; isBinary: boolean } {
-  return line.b !== undefined
-    ? { data: Buffer.from(line.b, 'base64'), isBinary: true }
-    : { data: text(line.t), isBinary: false };
-}
+/**
+ * What Vonage's events may be: one mixed stream as the caller, 16-bit PCM at Vonage's rates, whole
+ * samples. Vonage has no stop message and no reply: `end` and `reply` never come.
+ */
+const RULES: EventRules = {
+  participants: ['caller'],
+  exactParticipants: true,
+  encodings: ['pcm16'],
+  ratesHz: VONAGE_SAMPLE_RATES,
+  audioByteMultiple: 2,
+  endScope: null,
+  closeCodes: [1003, 1007, 1008, 1009],
+};
 
 describe('Vonage: the fixture session', () => {
-  const [first, ...lines] = readSession({ call_id: 'order-1234', token: 'eik_test' });
+  const [first, ...lines] = readSessionLines('vonage', { call_id: 'order-1234', token: 'eik_test' });
 
   it('opens with the handshake, then messages in real-time order', () => {
     expect(first.handshake).toEqual({ path: '/ws/vonage', query: {}, headers: {} });
@@ -137,7 +87,7 @@ describe('Vonage: the fixture session', () => {
     expect(vonageHandshakeCredential(handshake(first.handshake?.headers))).toBeNull();
     const audio: Buffer[] = [];
     for (const [i, line] of lines.entries()) {
-      const { data, isBinary } = messageOf(line);
+      const { data, isBinary } = wireMessageOf(line);
       const events = parser.parse(data, isBinary);
       if (i === 0) {
         expect(events).toEqual([
@@ -470,72 +420,42 @@ describe('Vonage: bad input', () => {
 });
 
 describe('Vonage: properties', () => {
-  const [, ...sessionLines] = readSession({ call_id: 'c1', token: 't1' });
-  const sessionMessages = sessionLines.map(messageOf);
-
-  const jsonShaped = fc
-    .record(
-      {
-        event: fc.oneof(
-          fc.constantFrom('websocket:connected', 'websocket:dtmf', 'websocket:cleared'),
-          fc.jsonValue(),
-        ),
-        'content-type': fc.oneof(
-          fc.constantFrom('audio/l16;rate=8000', 'audio/l16;rate=16000', 'audio/l16;rate=24000', 'audio/l16'),
-          fc.jsonValue(),
-        ),
-        call_id: fc.oneof(fc.constant('c-1'), fc.jsonValue()),
-        uuid: fc.oneof(fc.constant(UUID), fc.jsonValue()),
-        conversation_uuid: fc.jsonValue(),
-        token: fc.oneof(fc.constant('tok'), fc.jsonValue()),
-        from: fc.jsonValue(),
-      },
-      { requiredKeys: [] },
-    )
-    .map((m) => ({ data: text(m), isBinary: false }));
-  const anyMessage = fc.oneof(
-    jsonShaped,
-    fc.string().map((s) => ({ data: Buffer.from(s), isBinary: false })),
-    fc.jsonValue().map((v) => ({ data: text(v), isBinary: false })),
-    fc.tuple(fc.uint8Array({ maxLength: 1400 }), fc.boolean()).map(([b, isBinary]) => ({
-      data: Buffer.from(b),
-      isBinary,
-    })),
+  const jsonShaped = fc.record(
+    {
+      event: fc.oneof(
+        fc.constantFrom('websocket:connected', 'websocket:dtmf', 'websocket:cleared'),
+        fc.jsonValue(),
+      ),
+      'content-type': fc.oneof(
+        fc.constantFrom('audio/l16;rate=8000', 'audio/l16;rate=16000', 'audio/l16;rate=24000', 'audio/l16'),
+        fc.jsonValue(),
+      ),
+      call_id: fc.oneof(fc.constant('c-1'), fc.jsonValue()),
+      uuid: fc.oneof(fc.constant(UUID), fc.jsonValue()),
+      conversation_uuid: fc.jsonValue(),
+      token: fc.oneof(fc.constant('tok'), fc.jsonValue()),
+      from: fc.jsonValue(),
+    },
+    { requiredKeys: [] },
   );
+  const message = anyMessage(jsonShaped, { maxBinaryBytes: 1400 });
 
   it('never throws, and returns only well-formed events, on random messages', () => {
-    fc.assert(
-      fc.property(fc.array(anyMessage, { maxLength: 12 }), (messages) => {
-        const parser = createVonageParser(handshake());
-        let failed = false;
-        for (const { data, isBinary } of messages) {
-          const events = parser.parse(data, isBinary);
-          expectWellFormed(events);
-          if (failed) expect(events[0].type).toBe('error');
-          failed ||= events.some((e) => e.type === 'error');
-        }
-        expect(parser.flush()).toEqual([]);
-      }),
-    );
+    assertRandomMessages({
+      parser: () => createVonageParser(handshake()),
+      message,
+      rules: RULES,
+      maxMessages: 12,
+    });
   });
 
   it('never throws on the valid session cut at a random point and followed by anything', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: sessionMessages.length }),
-        fc.array(anyMessage, { maxLength: 5 }),
-        (cut, tail) => {
-          const parser = createVonageParser(handshake());
-          for (const { data, isBinary } of sessionMessages.slice(0, cut)) {
-            const events = parser.parse(data, isBinary);
-            expectWellFormed(events);
-            expect(events.some((e) => e.type === 'error')).toBe(false);
-          }
-          for (const { data, isBinary } of tail) expectWellFormed(parser.parse(data, isBinary));
-          expect(parser.flush()).toEqual([]);
-        },
-      ),
-    );
+    assertSessionCutThenAnything({
+      parser: () => createVonageParser(handshake()),
+      session: sessionMessages('vonage'),
+      tail: message,
+      rules: RULES,
+    });
   });
 
   it('never throws on random Authorization headers', () => {
