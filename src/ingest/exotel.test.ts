@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,7 +7,9 @@ import {
   assertSessionCutThenAnything,
   type EventRules,
   errorOf,
+  expectFixtureTone,
   only,
+  readmeJsonExamples,
   readSessionLines,
   sessionMessages,
   startOf,
@@ -25,7 +26,6 @@ import type { Handshake, PlatformParser, StreamEvent } from './platform-stream.j
 
 type Json = Record<string, unknown>;
 
-const FIXTURES = new URL('../../test/fixtures/platforms/exotel/', import.meta.url);
 const STREAM_SID = 'b2c6f9e0a4d84c3e9f1a7d5b8c0e2f41';
 const CALL_SID = '2f3a9c1e7b5d4e8fa6c0b9d1e3f5a7c2';
 const SILENCE_20MS = Buffer.alloc(320);
@@ -146,19 +146,12 @@ describe('Exotel: the fixture session', () => {
     // The caller's audio is the tone the README promises: 3 s of 600 Hz at -12 dBFS.
     const all = Buffer.concat(audio);
     const samples = new Int16Array(all.buffer, all.byteOffset, all.length / 2);
-    expect(samples.length).toBe(3 * 8000);
-    const peak = samples.reduce((max, s) => Math.max(max, Math.abs(s)), 0);
-    expect(20 * Math.log10(peak / 32768)).toBeCloseTo(-12, 1);
-    let crossings = 0;
-    for (let i = 1; i < samples.length; i++) if (samples[i - 1] < 0 !== samples[i] < 0) crossings++;
-    expect(crossings / 2 / 3).toBeCloseTo(600, -1);
+    expectFixtureTone(samples, { freqHz: 600, rateHz: 8000, seconds: 3 });
   });
 
   it('parses every JSON example of the README, in order', () => {
-    const readme = readFileSync(new URL('README.md', FIXTURES), 'utf8');
-    const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
     const parser = createExotelParser(handshake());
-    const events = blocks.map((block) => only(parser.parse(text(JSON.parse(block)), false)));
+    const events = readmeJsonExamples('exotel').map((example) => only(parser.parse(text(example), false)));
     expect(events.map((e) => e.type)).toEqual(['ignored', 'start', 'audio', 'ignored', 'ignored', 'end']);
     expect(events[1]).toMatchObject({ callId: 'order-1234', credential: 'example-ingest-token' });
     expect(events[2]).toMatchObject({ participant: 'caller', payload: SILENCE_20MS });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../domain/app-error.js';
+import { appErrorOf as errorOf } from '../../test/helpers/parser-properties.js';
 import {
   checkStreamId,
   counterField,
@@ -13,16 +13,6 @@ import {
   parseObjectBytes,
   stringField,
 } from './json-field.js';
-
-function errorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error('expected an AppError');
-}
 
 describe('isJsonObject', () => {
   it('accepts plain objects and refuses null, arrays and primitives', () => {

@@ -1,17 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { appErrorOf as errorOf } from '../../test/helpers/parser-properties.js';
 import { AppError } from '../domain/app-error.js';
 import { checkMediaBytes, decodeMediaPayload, mediaPayloadRule } from './media-payload.js';
-
-function errorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error('expected an AppError');
-}
 
 const L16 = mediaPayloadRule({ field: 'media.payload', maxBytes: 16_000, bytesPerSample: 2 });
 const MULAW = mediaPayloadRule({ field: 'media.payload', maxBytes: 8000, bytesPerSample: 1 });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,7 +6,9 @@ import {
   assertSessionCutThenAnything,
   type EventRules,
   errorOf,
+  expectFixtureTone,
   only,
+  readmeJsonExamples,
   readSessionLines,
   sessionMessages,
   startOf,
@@ -25,7 +26,6 @@ import {
 
 type Json = Record<string, unknown>;
 
-const FIXTURES = new URL('../../test/fixtures/platforms/vonage/', import.meta.url);
 const UUID = 'aaaaaaaa-bbbb-cccc-dddd-0123456789ab';
 const CONVERSATION_UUID = 'CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab';
 const FRAME_16K = Buffer.alloc(640, 0x11);
@@ -117,19 +117,12 @@ describe('Vonage: the fixture session', () => {
     // The mix is the tone the README promises: 3 s of 600 Hz at -12 dBFS.
     const all = Buffer.concat(audio);
     const samples = new Int16Array(all.buffer, all.byteOffset, all.length / 2);
-    expect(samples.length).toBe(3 * 16000);
-    const peak = samples.reduce((max, s) => Math.max(max, Math.abs(s)), 0);
-    expect(20 * Math.log10(peak / 32768)).toBeCloseTo(-12, 1);
-    let crossings = 0;
-    for (let i = 1; i < samples.length; i++) if (samples[i - 1] < 0 !== samples[i] < 0) crossings++;
-    expect(crossings / 2 / 3).toBeCloseTo(600, -1);
+    expectFixtureTone(samples, { freqHz: 600, rateHz: 16000, seconds: 3 });
   });
 
   it('parses every JSON example of the README, in order', () => {
-    const readme = readFileSync(new URL('README.md', FIXTURES), 'utf8');
-    const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
     const parser = createVonageParser(handshake());
-    const events = blocks.map((block) => only(parser.parse(text(JSON.parse(block)), false)));
+    const events = readmeJsonExamples('vonage').map((example) => only(parser.parse(text(example), false)));
     expect(events.map((e) => e.type)).toEqual(['start', 'ignored']);
     expect(events[0]).toMatchObject({
       callId: 'order-1234',

@@ -162,6 +162,17 @@ export function errorOf(events: readonly StreamEvent[]): AppError {
   return event.error;
 }
 
+/** The AppError `fn` throws (a parser piece refusing its input); fails if it throws nothing or anything else. */
+export function appErrorOf(fn: () => unknown): AppError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error('expected an AppError');
+}
+
 /** A text message: `message` as it is when a string, else as JSON. */
 export function textMessage(message: unknown): WireMessage {
   const text = typeof message === 'string' ? message : JSON.stringify(message);
@@ -209,6 +220,31 @@ export function sessionMessages(platform: string): WireMessage[] {
   return readSessionLines(platform, { call_id: 'c1', token: 't1' }).slice(1).map(wireMessageOf);
 }
 
+/** The JSON examples (```json blocks) of test/fixtures/platforms/<platform>/README.md, parsed, in order. */
+export function readmeJsonExamples(platform: string): unknown[] {
+  const readme = readFileSync(
+    new URL(`../fixtures/platforms/${platform}/README.md`, import.meta.url),
+    'utf8',
+  );
+  return [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]));
+}
+
+/**
+ * Checks that `samples` are the fixture's tone (test/fixtures/platforms/tones.mjs): `seconds` of
+ * `freqHz` at `rateHz`, peaking at -12 dBFS.
+ */
+export function expectFixtureTone(
+  samples: Int16Array,
+  tone: { readonly freqHz: number; readonly rateHz: number; readonly seconds: number },
+): void {
+  expect(samples.length).toBe(tone.seconds * tone.rateHz);
+  const peak = samples.reduce((max, s) => Math.max(max, Math.abs(s)), 0);
+  expect(20 * Math.log10(peak / 32768)).toBeCloseTo(-12, 1);
+  let crossings = 0;
+  for (let i = 1; i < samples.length; i++) if (samples[i - 1] < 0 !== samples[i] < 0) crossings++;
+  expect(crossings / 2 / tone.seconds).toBeCloseTo(tone.freqHz, -1);
+}
+
 /**
  * Any message: the platform's JSON-shaped messages (`jsonShaped`, sent as JSON text), any text, any
  * JSON, any bytes sent as binary or as text, and the fixture session's own messages when given.
@@ -236,17 +272,29 @@ function runs(numRuns: number | undefined): fc.Parameters<unknown> | undefined {
   return numRuns === undefined ? undefined : { numRuns };
 }
 
+interface PropertyOptions {
+  readonly rules: EventRules;
+  /** fast-check's default (100) unless given. */
+  readonly numRuns?: number;
+}
+
+interface SessionPropertyOptions extends PropertyOptions {
+  readonly parser: () => PlatformParser;
+  /** The fixture session's messages ({@link sessionMessages}). */
+  readonly session: readonly WireMessage[];
+}
+
 /**
  * Property: a parser (fresh from `parser`, or from a random one of those `parser` generates) never
  * throws on up to `maxMessages` random messages, and answers each with well-formed events.
  */
-export function assertRandomMessages(options: {
-  parser: (() => PlatformParser) | fc.Arbitrary<() => PlatformParser>;
-  message: fc.Arbitrary<WireMessage>;
-  rules: EventRules;
-  maxMessages: number;
-  numRuns?: number;
-}): void {
+export function assertRandomMessages(
+  options: PropertyOptions & {
+    readonly parser: (() => PlatformParser) | fc.Arbitrary<() => PlatformParser>;
+    readonly message: fc.Arbitrary<WireMessage>;
+    readonly maxMessages: number;
+  },
+): void {
   const { parser, message, rules, maxMessages } = options;
   const parsers = typeof parser === 'function' ? fc.constant(parser) : parser;
   fc.assert(
@@ -261,13 +309,9 @@ export function assertRandomMessages(options: {
  * Property: the fixture `session` cut at any point parses without an error, and whatever follows
  * (up to 5 of `tail`) is answered with well-formed events.
  */
-export function assertSessionCutThenAnything(options: {
-  parser: () => PlatformParser;
-  session: readonly WireMessage[];
-  tail: fc.Arbitrary<WireMessage>;
-  rules: EventRules;
-  numRuns?: number;
-}): void {
+export function assertSessionCutThenAnything(
+  options: SessionPropertyOptions & { readonly tail: fc.Arbitrary<WireMessage> },
+): void {
   const { session, rules } = options;
   fc.assert(
     fc.property(
@@ -291,13 +335,9 @@ export function assertSessionCutThenAnything(options: {
  * (`field` or `field.inner`) of one message replaced by any JSON value, is answered with well-formed
  * events.
  */
-export function assertSessionWithOneFieldReplaced(options: {
-  parser: () => PlatformParser;
-  session: readonly WireMessage[];
-  paths: readonly string[];
-  rules: EventRules;
-  numRuns?: number;
-}): void {
+export function assertSessionWithOneFieldReplaced(
+  options: SessionPropertyOptions & { readonly paths: readonly string[] },
+): void {
   const { session, rules } = options;
   fc.assert(
     fc.property(
@@ -330,11 +370,11 @@ function withFieldReplaced(message: WireMessage, path: string, value: unknown): 
  * audio event a piece, the same bytes in the same order.
  */
 export function assertAudioSurvivesSplitting(options: {
-  parser: () => PlatformParser;
-  message: (piece: Buffer) => WireMessage;
-  sampleBytes: number;
-  maxPieceSamples: number;
-  numRuns?: number;
+  readonly parser: () => PlatformParser;
+  readonly message: (piece: Buffer) => WireMessage;
+  readonly sampleBytes: number;
+  readonly maxPieceSamples: number;
+  readonly numRuns?: number;
 }): void {
   const { sampleBytes } = options;
   fc.assert(
