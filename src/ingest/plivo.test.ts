@@ -7,12 +7,12 @@ import {
   assertSessionWithOneFieldReplaced,
   type EventRules,
   errorOf,
-  expectWellFormed as expectWellFormedBy,
+  expectWellFormed,
   send,
   sessionMessages,
   startOf,
 } from '../../test/helpers/parser-properties.js';
-import type { PlatformParser, StreamEvent } from './platform-stream.js';
+import type { PlatformParser } from './platform-stream.js';
 import { createPlivoParser, PLIVO_MAX_EXTRA_HEADERS_CHARS, PLIVO_MAX_MESSAGE_CHARS } from './plivo.js';
 
 const CALL_ID = '12345678-1234-1234-1234-123456789abc';
@@ -77,11 +77,6 @@ const RULES: EventRules = {
   closeCodes: [1003, 1007, 1009],
 };
 
-/** Every event has the shape platform-stream.ts promises; an error is alone. */
-function expectWellFormed(events: readonly StreamEvent[]): void {
-  expectWellFormedBy(events, RULES);
-}
-
 const SESSION_URL = new URL('../../test/fixtures/platforms/plivo/session.jsonl', import.meta.url);
 
 describe('the recorded session (test/fixtures/platforms/plivo/session.jsonl)', () => {
@@ -107,7 +102,7 @@ describe('the recorded session (test/fixtures/platforms/plivo/session.jsonl)', (
     const parser = createPlivoParser();
     for (const { t } of lines.slice(1)) {
       const events = parser.parse(Buffer.from(JSON.stringify(t)), false);
-      expectWellFormed(events);
+      expectWellFormed(events, RULES);
       switch (t.event) {
         case 'start':
           expect(events).toEqual([

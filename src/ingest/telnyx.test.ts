@@ -7,7 +7,7 @@ import {
   assertSessionWithOneFieldReplaced,
   type EventRules,
   errorOf,
-  expectWellFormed as expectWellFormedBy,
+  expectWellFormed,
   send,
   sessionMessages,
   startOf,
@@ -101,11 +101,6 @@ const RULES: EventRules = {
   holdsAudio: true,
 };
 
-/** Every event has the shape platform-stream.ts promises; an error is alone. */
-function expectWellFormed(events: readonly StreamEvent[]): void {
-  expectWellFormedBy(events, RULES);
-}
-
 describe('the recorded session (test/fixtures/platforms/telnyx/session.jsonl)', () => {
   const CALL_ID = 'call-telnyx-1';
   const TOKEN = 'eik_fixtureToken';
@@ -164,7 +159,7 @@ describe('the recorded session (test/fixtures/platforms/telnyx/session.jsonl)', 
     let sawOverTaking = 0;
     for (const { t } of lines.slice(1)) {
       const events = parser.parse(Buffer.from(JSON.stringify(t)), false);
-      expectWellFormed(events);
+      expectWellFormed(events, RULES);
       switch (t.event) {
         case 'connected':
           expect(events).toEqual([{ type: 'ignored', what: 'connected' }]);
@@ -793,7 +788,7 @@ describe('putting chunks back in order', () => {
         for (const { outbound, chunk } of messages) {
           sent[outbound ? 'agent' : 'caller'].add(chunk);
           const events = send(parser, mediaMessage(outbound ? 'outbound' : 'inbound', chunk));
-          expectWellFormed(events);
+          expectWellFormed(events, RULES);
           // What one message releases is bounded by what two tracks may hold.
           expect(events.length).toBeLessThanOrEqual(2 * (TELNYX_REORDER_WINDOW_CHUNKS + 1));
           collect(events);

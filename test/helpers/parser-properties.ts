@@ -162,6 +162,25 @@ export function errorOf(events: readonly StreamEvent[]): AppError {
   return event.error;
 }
 
+/**
+ * Checks that `events` are one error of `code` (with its close code) whose message is `message`
+ * (or matches it), short, and does not repeat `marker`, a value the client sent.
+ */
+export function expectRefusal(
+  events: readonly StreamEvent[],
+  code: keyof typeof ErrorCode,
+  message: string | RegExp,
+  marker: string,
+): void {
+  const error = errorOf(events);
+  expect(error.code).toBe(code);
+  expect(error.closeCode).toBe(ErrorCode[code].closeCode);
+  if (typeof message === 'string') expect(error.message).toBe(message);
+  else expect(error.message).toMatch(message);
+  expect(error.message).not.toContain(marker);
+  expect(Buffer.byteLength(error.message)).toBeLessThanOrEqual(120);
+}
+
 /** The AppError `fn` throws (a parser piece refusing its input); fails if it throws nothing or anything else. */
 export function appErrorOf(fn: () => unknown): AppError {
   try {
