@@ -55,12 +55,12 @@ const USAGE = `usage: node bench/ingest-families.mjs [options]
                        generic is always measured (it is what the others are compared with)
   --calls=N,N,…        two-party calls per family, one load step each (default 100,200; --quick 3)
   --rounds=N           windows per family and step, families taking turns (default 2; --quick 1)
-  --window=S           seconds per measured window (default 4; --quick 0.6)
+  --window=S           seconds per measured window (default 3; --quick 0.6)
   --settle=S           seconds between a family's resuming and its window (default 1.5; --quick 0.4)
   --no-mixed           skip the windows with one listener per call
   --no-profile         skip the CPU profiles (node --cpu-prof, bench/profile-summary.mjs)
   --profile-calls=N    calls per family in the profiled run (default: the last of --calls)
-  --profile-window=S   seconds of each profiled window (default 3; --quick 0.6)
+  --profile-window=S   seconds of each profiled window (default 2.5; --quick 0.6)
   --quick              a smoke run: seconds, tiny counts
   --help               this text
 
@@ -303,9 +303,9 @@ function parseSummary(text) {
 /**
  * Cuts a .cpuprofile to [fromUs, toUs] (the process.hrtime clock) and summarizes it: self time by
  * area and the top functions, as % of the main thread's busy samples and in µs per participant-frame
- * = that share × `usPerFrame` (the CPU a frame costs, measured without the profiler).
+ * (a sample stands for the time to the next one: share of the window × its length / frames in it).
  */
-async function summarizeWindow(file, [fromUs, toUs], usPerFrame) {
+async function summarizeWindow(file, [fromUs, toUs], framesPerS) {
   const p = JSON.parse(readFileSync(file, 'utf8'));
   const samples = [];
   const deltas = [];
@@ -331,7 +331,8 @@ async function summarizeWindow(file, [fromUs, toUs], usPerFrame) {
   const items = parseSummary(stdout);
   const idlePct = items.find((x) => x.name.startsWith('(idle)'))?.pct ?? 0;
   const busyPct = 100 - idlePct;
-  const usPerPct = usPerFrame / busyPct;
+  // µs of the window per participant-frame, per % of its samples.
+  const usPerPct = (toUs - fromUs) / 100 / ((framesPerS * (toUs - fromUs)) / 1e6);
   const busy = items.filter((x) => !x.name.startsWith('(idle)'));
   const areas = {};
   for (const x of busy) {
@@ -341,6 +342,7 @@ async function summarizeWindow(file, [fromUs, toUs], usPerFrame) {
   return {
     samples: samples.length,
     busyPct,
+    mainUsPerFrame: busyPct * usPerPct,
     top: busy.slice(0, 10).map((x) => ({
       name: x.name,
       pctOfBusy: (100 * x.pct) / busyPct,
@@ -354,11 +356,8 @@ async function summarizeWindow(file, [fromUs, toUs], usPerFrame) {
   };
 }
 
-/**
- * Each family against a fresh server under --cpu-prof: one ingest-only window, summarized; µs from
- * `usPerFrame[f]` (the unprofiled cost at the same load), else the profiled window's own.
- */
-async function profileFamilies(families, opts, usPerFrame) {
+/** Each family against a fresh server under --cpu-prof: one ingest-only window, summarized. */
+async function profileFamilies(families, opts) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'earshot-families-profile-'));
   onTeardown(() => rmSync(dir, { recursive: true, force: true }));
   const targets = await startTargets(families, { profileDir: dir });
@@ -388,15 +387,14 @@ async function profileFamilies(families, opts, usPerFrame) {
       continue;
     }
     const w = windows[f];
-    const basis = usPerFrame[f] ?? w.usPerFrame;
     out[f] = {
       calls: w.calls,
       serverCpu: w.serverCpu,
       serverSysCpu: w.serverSysCpu,
-      profiledUsPerFrame: w.usPerFrame,
-      usPerFrame: basis,
-      usFrom: usPerFrame[f] === undefined ? 'profiled window' : 'unprofiled windows',
-      ...(await summarizeWindow(path.join(dir, file), w.hrUs, basis)),
+      /** CPU per participant-frame in the profiled window (/proc), and its kernel (system) part. */
+      usPerFrame: w.usPerFrame,
+      kernelUsPerFrame: (w.serverSysCpu * 10_000) / w.framesPerS,
+      ...(await summarizeWindow(path.join(dir, file), w.hrUs, w.framesPerS)),
     };
   }
   return out;
@@ -442,9 +440,17 @@ function summarize(families, measured) {
     }
     const mw = measured.mixed?.[f];
     if (mw) {
+      const ingest = perStep.find((st) => st.calls === mw[0].calls)?.byFamily[f];
+      const perCallTick = (pct) => (pct * 10_000) / (mw[0].calls * 50);
       s.mixed = {
         calls: mw[0].calls,
         serverCpu: pick(mw, 'serverCpu'),
+        serverSysCpu: pick(mw, 'serverSysCpu'),
+        // What mixing a call for its one listener adds, per call and 20 ms tick (same calls, ingest only subtracted).
+        extraUsPerCallTick: ingest ? perCallTick(pick(mw, 'serverCpu') - ingest.serverCpu) : Number.NaN,
+        extraSysUsPerCallTick: ingest
+          ? perCallTick(pick(mw, 'serverSysCpu') - ingest.serverSysCpu)
+          : Number.NaN,
         generatorCpu: pick(mw, 'generatorCpu'),
         othersCpu: pick(mw, 'othersCpu'),
         usPerFrame: pick(mw, 'usPerFrame'),
@@ -455,6 +461,8 @@ function summarize(families, measured) {
         late: mw.reduce((a, w) => a + w.late, 0),
         framesIn: mw.reduce((a, w) => a + w.jitterFramesIn, 0),
         skippedTicks: mw.reduce((a, w) => a + w.skippedTicks, 0),
+        /** Load-generator pacer runs more than 5 ms late: its own lateness also conceals frames. */
+        generatorLateRuns: mw.reduce((a, w) => a + w.generatorLateRuns, 0),
         errors: mw.reduce((a, w) => a + w.ingestErrors + w.closed, 0),
       };
     }
@@ -491,25 +499,24 @@ const opts = {
   quick,
   steps,
   rounds: cl.number('rounds', quick ? 1 : 2, { min: 1 }),
-  windowS: cl.number('window', quick ? 0.6 : 4, { min: 0.2, integer: false }),
+  windowS: cl.number('window', quick ? 0.6 : 3, { min: 0.2, integer: false }),
   settleS: cl.number('settle', quick ? 0.4 : 1.5, { min: 0, integer: false }),
   mixed: !cl.values['no-mixed'],
   profile: !cl.values['no-profile'],
   profileCalls: cl.number('profile-calls', steps.at(-1), { min: 1 }),
-  profileWindowS: cl.number('profile-window', quick ? 0.6 : 3, { min: 0.2, integer: false }),
+  profileWindowS: cl.number('profile-window', quick ? 0.6 : 2.5, { min: 0.2, integer: false }),
 };
 
 await runPrintingJson('ingest-families', quick ? 120 : 600, async () => {
   const measured = await measureFamilies(families, opts);
   const { perStep, summary } = summarize(families, measured);
-  const sameStep = perStep.find((st) => st.calls === opts.profileCalls);
-  const basis = sameStep ? Object.fromEntries(families.map((f) => [f, sameStep.byFamily[f].usPerFrame])) : {};
-  const profile = opts.profile ? await profileFamilies(families, opts, basis) : null;
+  const profile = opts.profile ? await profileFamilies(families, opts) : null;
   return {
     cores: os.availableParallelism(),
     cpu: cpuModel(),
     families,
     labels: Object.fromEntries(families.map((f) => [f, FAMILY_INFO[f].label])),
+    socketsPerCall: Object.fromEntries(families.map((f) => [f, FAMILY_INFO[f].connectionsPerCall])),
     steps,
     rounds: opts.rounds,
     windowS: opts.windowS,

@@ -25,22 +25,12 @@ import { toneMessages } from './signals.mjs';
 
 export const FAMILIES = ['generic', 'twilio', 'telnyx', 'audiohook'];
 
-/** What each family is in the report. */
+/** What each family is in the report, and how many sockets one call opens. */
 export const FAMILY_INFO = {
-  generic: {
-    label: 'generic binary PCM (μ-law)',
-    kind: 'binary',
-    platform: 'generic',
-    connectionsPerCall: 2,
-  },
-  twilio: { label: 'Twilio (base64 JSON)', kind: 'json', platform: 'twilio', connectionsPerCall: 1 },
-  telnyx: { label: 'Telnyx (base64 JSON)', kind: 'json', platform: 'telnyx', connectionsPerCall: 1 },
-  audiohook: {
-    label: 'Genesys AudioHook (binary stereo μ-law)',
-    kind: 'binary',
-    platform: 'audiohook',
-    connectionsPerCall: 1,
-  },
+  generic: { label: 'generic binary PCM (μ-law)', connectionsPerCall: 2 },
+  twilio: { label: 'Twilio (base64 JSON)', connectionsPerCall: 1 },
+  telnyx: { label: 'Telnyx (base64 JSON)', connectionsPerCall: 1 },
+  audiohook: { label: 'Genesys AudioHook (binary stereo μ-law)', connectionsPerCall: 1 },
 };
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';

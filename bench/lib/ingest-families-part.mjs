@@ -60,7 +60,13 @@ function runChild(quick) {
  * this run wrote are touched. Resolves with an exit code (1 when the part failed).
  */
 export async function ingestFamiliesPart(opts, enabled, written) {
-  const part = enabled ? await runChild(opts.quick) : { skipped: `skipped (${SKIP_FLAG})` };
+  // A run that failed before its report was written (the single-node part) has nothing to add to.
+  const failedEarly = opts.write && mtimeOf(opts.outFile) === written.report;
+  const part = !enabled
+    ? { skipped: `skipped (${SKIP_FLAG})` }
+    : failedEarly
+      ? { skipped: 'not run (the run failed before writing its report)' }
+      : await runChild(opts.quick);
   process.stdout.write(`\nIngest cost per family (bench/ingest-families.mjs)\n${ingestFamilyTable(part)}\n`);
   if (opts.write && mtimeOf(opts.outFile) !== written.report) {
     writeFileSync(opts.outFile, addToReport(readFileSync(opts.outFile, 'utf8'), part));

@@ -31,8 +31,7 @@ export const AREA_LABELS = {
   native: 'native code (`(program)`: system calls, libuv, V8)',
   node: "Node's sockets, streams and events",
   ws: '`ws` frame parsing',
-  handler:
-    "the endpoints' message handlers (`dist/ws/`, with what V8 inlined into them: validation, μ-law decoding)",
+  handler: "the endpoints' message handlers (`dist/ws/`, with what V8 inlined into them)",
   platform: "the platform's message parsing (`dist/ingest/`: JSON fields, base64, checks)",
   builtin: 'built-ins (JSON.parse, base64, Buffer)',
   decode: 'μ-law decoding and de-interleaving',
@@ -87,39 +86,46 @@ export function ingestFamilyTable(part) {
   return [line(r[0]), w.map((n) => '-'.repeat(n)).join('  '), ...r.slice(1).map(line)].join('\n');
 }
 
-/** "where the time goes" of one family's profile: areas and top items, in figures. */
+/** "where the time goes" of one family's profile: kernel, the main thread's areas, top items, in figures. */
 function profileLine(r, f) {
   const p = r.profile?.[f];
   if (!p) return null;
   if (p.error) return `- **${labelOf(r, f)}**: _${p.error}_`;
   const areas = Object.entries(p.areas)
-    .filter(([, a]) => a.pctOfBusy >= 1)
-    .map(([a, x]) => `${AREA_LABELS[a] ?? a} ${f0(x.pctOfBusy)} % (${f1(x.usPerFrame)} µs)`)
+    .filter(([, a]) => a.usPerFrame >= 0.05)
+    .map(([a, x]) => `${AREA_LABELS[a] ?? a} ${f1(x.usPerFrame)} µs (${f0(x.pctOfBusy)} %)`)
     .join(', ');
   const top = p.top
-    .slice(0, 6)
-    .map((x) => `\`${x.name}\` ${f1(x.pctOfBusy)} %`)
+    .slice(0, 5)
+    .map((x) => `\`${x.name.trim()}\` ${f1(x.usPerFrame)} µs`)
     .join(', ');
+  const rest = p.usPerFrame - p.kernelUsPerFrame - p.mainUsPerFrame;
   return (
-    `- **${labelOf(r, f)}** (${f1(p.usPerFrame)} µs per participant-frame; profiled: ${p.calls} calls, ` +
-    `${f1(p.serverCpu)} % of a core of which kernel ${f1(p.serverSysCpu)} %, main thread busy ${f0(p.busyPct)} % of the window): ` +
-    `${areas}. Top self time: ${top}.`
+    `- **${labelOf(r, f)}**: ${f1(p.usPerFrame)} µs of CPU per participant-frame in the profiled window ` +
+    `(${p.calls} calls, ${f1(p.serverCpu)} % of a core), of which **kernel ${f1(p.kernelUsPerFrame)} µs** (system time). ` +
+    `The main thread's samples hold ${f1(p.mainUsPerFrame)} µs: ${areas}. Top functions (self): ${top}.` +
+    (rest > 0.05
+      ? ` The other ${f1(rest)} µs are not in the main thread's samples (other threads — GC helpers, the profiler's own — and what the sampler misses).`
+      : '')
   );
 }
 
-/** Where a family's profile spends more per frame than generic's, largest first: "area +x µs". */
-function extraOverGeneric(r, f) {
+/** Where a family spends more or less per frame than generic binary (kernel, then the areas), largest first. */
+function againstGeneric(r, f) {
   const p = r.profile?.[f];
   const g = r.profile?.generic;
   if (!p?.areas || !g?.areas) return null;
   const keys = new Set([...Object.keys(p.areas), ...Object.keys(g.areas)]);
-  const d = [...keys]
-    .map((a) => [a, (p.areas[a]?.usPerFrame ?? 0) - (g.areas[a]?.usPerFrame ?? 0)])
+  const d = [
+    ['kernel', p.kernelUsPerFrame - g.kernelUsPerFrame],
+    ...[...keys].map((a) => [a, (p.areas[a]?.usPerFrame ?? 0) - (g.areas[a]?.usPerFrame ?? 0)]),
+  ]
     .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
-    .filter(([, x]) => Math.abs(x) >= 0.3)
-    .slice(0, 4);
+    .filter(([, x]) => Math.abs(x) >= 0.2)
+    .slice(0, 5);
   if (d.length === 0) return null;
-  return d.map(([a, x]) => `${AREA_LABELS[a] ?? a} ${x > 0 ? '+' : '−'}${f1(Math.abs(x))} µs`).join(', ');
+  const name = (a) => (a === 'kernel' ? 'kernel' : (AREA_LABELS[a] ?? a));
+  return d.map(([a, x]) => `${name(a)} ${x > 0 ? '+' : '−'}${f1(Math.abs(x))} µs`).join(', ');
 }
 
 /** The section of docs/benchmarks.md (lines). */
@@ -150,7 +156,8 @@ export function ingestFamilyMarkdown(part) {
       'one byte-counting listener per call — the least that makes the server mix a call (jitter buffers, the mix, PCM16 ' +
       "encoding, framing, one listener message per call per 20 ms) — and includes that listener's write; the targets " +
       'apply to it. Its windows also count the frames the jitter buffers concealed (`frames_lost` of every call) and the ' +
-      'ticks skipped. The load generator runs on the same cores; its CPU is given beside each figure.',
+      "ticks skipped, beside how often the load generator's own pacing ran more than 5 ms late (which conceals " +
+      'frames too). The load generator runs on the same cores; its CPU is given beside each figure.',
     '',
   );
   if (!r) {
@@ -168,11 +175,11 @@ export function ingestFamilyMarkdown(part) {
     const s = r.summary[f];
     const m = s.mixed;
     const t = r.targets[f];
-    const sockets = f === 'generic' ? 2 : 1;
+    const sockets = r.socketsPerCall?.[f] ?? 'n/a';
     md.push(
       `| ${labelOf(r, f)} | ${sockets} | ${f2(s.cpuPer1000)} | ${f1(s.usPerFrame)} (${f1(s.marginalUsPerFrame)}) | ${times(s.vsGeneric)} | ` +
         `${f0(s.callsPerCore)} | ${m ? f0(m.callsPerCore) : 'n/a'} | ${t ? `≥ ${t}${m ? ` **${verdict(m.callsPerCore >= t)}**` : ''}` : ''} | ` +
-        `${m ? `${m.concealed} / ${m.late} of ${m.framesIn}${m.skippedTicks ? `, ${m.skippedTicks} ticks skipped` : ''}` : 'n/a'} | ` +
+        `${m ? `${m.concealed} / ${m.late} of ${m.framesIn}${m.skippedTicks ? `, ${m.skippedTicks} ticks skipped` : ''} (generator late ${m.generatorLateRuns}×)` : 'n/a'} | ` +
         `${f0(s.generatorCpu)} / ${m ? f0(m.generatorCpu) : 'n/a'} |`,
     );
   }
@@ -207,11 +214,12 @@ export function ingestFamilyMarkdown(part) {
   md.push(
     `Each family once more against a fresh server under \`node --cpu-prof\`, ${r.profileCalls} calls, ingest only; the ` +
       `profile cut to the ${r.profileWindowS} s window (samples outside it dropped) and summarized with ` +
-      "`bench/profile-summary.mjs`. Self time by area, as % of the main thread's busy samples and in µs per " +
-      'participant-frame (that share of the cost per frame measured above without the profiler, which itself costs ' +
-      'CPU), then the functions with the most self time. `(program)` is native code with no JavaScript on the stack; ' +
-      'the time spent inside system calls (reading the sockets) is sampled under the function that made them. V8 ' +
-      'inlines small functions into their callers, whose self time then includes them.',
+      '`bench/profile-summary.mjs`. Per participant-frame: the CPU of the profiled window (`/proc`; the profiler ' +
+      "adds some) and its kernel part, then the main thread's samples by area of self time — a sample standing for " +
+      'the time to the next, so µs = share of the window × its length / frames in it; % = share of the busy samples — ' +
+      'and the functions with the most self time. `(program)` is native code with no JavaScript on the stack. V8 ' +
+      'inlines small functions into their callers, whose self time then includes them (the generic handler holds the ' +
+      'μ-law decoding).',
     '',
   );
   for (const f of r.families) {
@@ -220,13 +228,37 @@ export function ingestFamilyMarkdown(part) {
   }
   const extras = r.families
     .filter((f) => f !== 'generic')
-    .map((f) => [f, extraOverGeneric(r, f)])
+    .map((f) => [f, againstGeneric(r, f)])
     .filter(([, x]) => x);
   if (extras.length) {
     md.push(
       '',
-      'Against generic binary, per participant-frame: ' +
+      'Against generic binary, per participant-frame (profiled windows): ' +
         extras.map(([f, x]) => `**${labelOf(r, f)}** ${x}`).join('; ') +
+        '.',
+    );
+  }
+  const mixing = r.families.filter((f) => Number.isFinite(r.summary[f].mixed?.extraUsPerCallTick));
+  if (mixing.length) {
+    md.push(
+      '',
+      'Mixing, from the windows above (ingested and mixed − ingest only, same calls), per call and 20 ms tick: ' +
+        mixing
+          .map((f) => {
+            const m = r.summary[f].mixed;
+            return `${labelOf(r, f)} ${f1(m.extraUsPerCallTick)} µs (kernel ${f1(m.extraSysUsPerCallTick)})`;
+          })
+          .join(', ') +
+        ' — jitter buffers, the mix of two tracks, PCM16 encoding and framing, and one 644-byte listener message ' +
+        'written. One call costs 100 participant-frames and 50 ticks a second, so a core holds 1,000 calls at ' +
+        '1,000 µs of CPU per call per second: 10 µs per participant-frame with the mixing included. Measured ' +
+        '(100 × µs per participant-frame + 50 × mixing): ' +
+        mixing
+          .map((f) => {
+            const s = r.summary[f];
+            return `${labelOf(r, f)} ${f0(100 * s.usPerFrame + 50 * s.mixed.extraUsPerCallTick)} µs`;
+          })
+          .join(', ') +
         '.',
     );
   }
