@@ -205,7 +205,16 @@ describe.each(kinds)('Bus contract: $name', (kind) => {
     const call = pk();
     const stats = (listeners: number): NodeCallStats => ({
       listeners,
-      tracks: [{ name: 'caller', platform: 'twilio', encoding: 'mulaw', sampleRateHz: 8000, connected: true, framesIn: 10 }],
+      tracks: [
+        {
+          name: 'caller',
+          platform: 'twilio',
+          encoding: 'mulaw',
+          sampleRateHz: 8000,
+          connected: true,
+          framesIn: 10,
+        },
+      ],
       heard: [{ name: 'caller', framesLate: 1, framesLost: 2 }],
     });
     a.answerCallStats(call, () => stats(1));

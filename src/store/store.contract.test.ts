@@ -183,7 +183,11 @@ describe.each(backends)('Store contract on $name', (backend) => {
     // Only a digest is stored.
     const raw = JSON.stringify(await store.listIngestKeys(org.id));
     expect(raw).not.toContain(plain.ingestKey);
-    expect(await store.findIngestKey(plain.ingestKey)).toEqual({ org, prefix: plain.prefix, clientSecret: null });
+    expect(await store.findIngestKey(plain.ingestKey)).toEqual({
+      org,
+      prefix: plain.prefix,
+      clientSecret: null,
+    });
     expect((await store.findIngestKey(signed.ingestKey))?.clientSecret).toBe('c2VjcmV0');
     // Not an API key, and an API key is not an ingest key.
     expect(await store.findApiKey(plain.ingestKey)).toBeUndefined();

@@ -33,7 +33,10 @@ export function acceptPlatformStream(
   socketId?: number,
 ): void {
   const binding = platformNamed(grant.platform);
-  if (!binding) return failSocket(deps, ws, new AppError('NOT_FOUND', 'No such platform'), grant.platform);
+  if (!binding) {
+    failSocket(deps, ws, new AppError('NOT_FOUND', 'No such platform'), grant.platform);
+    return;
+  }
   const parser = binding.parser(handshake);
   let session: IngestSession | null = null;
   let tracks: IngestTrack[] = [];
@@ -65,7 +68,10 @@ export function acceptPlatformStream(
         return;
       case 'end': {
         if (!session) return;
-        if (event.scope === 'participants') return session.endTracks();
+        if (event.scope === 'participants') {
+          session.endTracks();
+          return;
+        }
         const call = session.call;
         deps.control
           .completeCall(call)
@@ -75,7 +81,8 @@ export function acceptPlatformStream(
         return;
       }
       case 'error':
-        return fail(event.error);
+        fail(event.error);
+        return;
       case 'ignored':
         return;
     }

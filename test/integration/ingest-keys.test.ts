@@ -22,7 +22,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TWILIO_SESSION = readFileSync(new URL('../fixtures/twilio/session.jsonl', import.meta.url), 'utf8')
   .trim()
   .split('\n');
-const CALL_SID = 'CA810bad11af2855a52a2d2cf14e48e1f6';
 
 async function createIngestKey(ts: TestServer, apiKey: string, body: object = {}) {
   const r = await jsonRequest(ts, 'POST', '/v1/ingest-keys', { apiKey, body });

@@ -33,7 +33,9 @@ describe.each(MODES)('a flood of any endpoint does not reach the audio (%s)', (_
     floodKey = await server.createOrg();
     const call = await createLiveCall(server, floodKey);
     listenUrl = await call.listenUrl();
-    if (process.env.WARM) for (let i = 0; i < Number(process.env.WARM); i++) await fetch(`${server.url}/metrics`).then((r) => r.text());
+    if (process.env.WARM)
+      for (let i = 0; i < Number(process.env.WARM); i++)
+        await fetch(`${server.url}/metrics`).then((r) => r.text());
     server.node.logs.length = 0;
   });
   afterAll(async () => {
