@@ -42,6 +42,7 @@ describe('parseGenericIngestParams', () => {
   });
 
   it('names both participants of an interleaved stereo stream in channel order', () => {
+    expect(parse('channels=2').participants).toEqual(['caller', 'agent']);
     const params = parse('participant=agent,caller&channels=2&encoding=mulaw&sample_rate=8000');
     expect(params.participants).toEqual(['agent', 'caller']);
     expect(params.channels).toBe(2);
@@ -71,7 +72,6 @@ describe('parseGenericIngestParams', () => {
     ['participant=bad%20name', 'participant names must be 1-64 characters of [A-Za-z0-9_.-]'],
     [`participant=${'p'.repeat(65)}`, 'participant names must be 1-64 characters of [A-Za-z0-9_.-]'],
     ['participant=a,b', 'participant must be one name when channels=1 (a,b needs channels=2)'],
-    ['channels=2', 'channels=2 requires participant=a,b naming both channels'],
     ['channels=2&participant=a', 'participant must be two names a,b when channels=2'],
     ['channels=2&participant=a,b,c', 'participant must be two names a,b when channels=2'],
     ['channels=2&participant=a,', 'participant names must be 1-64 characters of [A-Za-z0-9_.-]'],

@@ -24,6 +24,9 @@ export interface GenericIngestParams extends IngestAudioFormat {
   readonly participants: readonly string[];
 }
 
+/** The participants of a stereo connection that names none: the caller on the left, the agent on the right. */
+const STEREO_DEFAULT_PARTICIPANTS = Object.freeze(['caller', 'agent']);
+
 /** Defaults for omitted query parameters (`sample_rate` depends on the encoding: see below). */
 const GENERIC_INGEST_DEFAULTS = Object.freeze({
   participant: 'caller',
@@ -51,7 +54,7 @@ const channelCounts = new Map<string, IngestChannels>(INGEST_CHANNELS.map((c) =>
  * - `sample_rate`: 8000 | 16000 | 24000 | 32000 | 48000; default from {@link defaultSampleRateHz}.
  * - `channels`: 1 | 2; default 1.
  * - `participant`: one name when `channels=1` (default `caller`); exactly two distinct names
- *   `a,b` when `channels=2` (required: there is no sensible default pair). Names follow the
+ *   `a,b` when `channels=2` (default `caller,agent`: a PBX's stereo puts the caller left). Names follow the
  *   participant pattern of `domain/ids.ts`.
  *
  * Values are matched exactly (no case folding, no `08000`), an empty value is an error (not the
@@ -89,7 +92,8 @@ function parseParticipants(text: string | undefined, channels: IngestChannels): 
     checkName(name);
     return [name];
   }
-  if (text === undefined) throw invalid('channels=2 requires participant=a,b naming both channels');
+  // Stereo from a PBX (FreeSWITCH's mod_audio_fork, jambonz): caller left, agent right (SPEC §4.6).
+  if (text === undefined) return [...STEREO_DEFAULT_PARTICIPANTS];
   const names = text.split(',');
   if (names.length !== 2) throw invalid('participant must be two names a,b when channels=2');
   checkName(names[0]);

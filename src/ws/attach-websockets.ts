@@ -20,7 +20,7 @@ import type { SocketGrant } from '../live/media-protocol.js';
 import { redactUrl } from '../observability/logger.js';
 import { closeSockets } from './close-sockets.js';
 import { acceptGenericIngest, authorizeIngest } from './generic-ingest-endpoint.js';
-import { handshakeProblem } from './handshake.js';
+import { handshakeProblem, INGEST_PER_MESSAGE_DEFLATE } from './handshake.js';
 import { checkStreamUpgrade } from './ingest-credentials.js';
 import { Keepalive } from './keepalive.js';
 import { acceptListener, authorizeListener } from './listen-endpoint.js';
@@ -45,9 +45,10 @@ export interface WebSockets {
 export function attachWebSockets(server: import('node:http').Server, deps: WsDeps): WebSockets {
   const options = { noServer: true, perMessageDeflate: false, clientTracking: true } as const;
   const listenWss = new WebSocketServer({ ...options, maxPayload: LISTENER_MAX_PAYLOAD_BYTES });
-  const ingestWss = new WebSocketServer({ ...options, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES });
+  const ingestOptions = { ...options, perMessageDeflate: { ...INGEST_PER_MESSAGE_DEFLATE } };
+  const ingestWss = new WebSocketServer({ ...ingestOptions, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES });
   const streamWss = new Map(
-    PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...options, maxPayload: p.maxMessageBytes })]),
+    PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
   );
   const allWss = [listenWss, ingestWss, ...streamWss.values()];
   // Anything `ws` still finds wrong with a handshake is refused with the envelope too.

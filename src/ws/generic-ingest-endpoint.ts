@@ -2,10 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import { CloseCode } from '../domain/error-code.js';
-import { credentialFrom } from '../edge/credentials.js';
+import { ingestCredentialFrom } from '../edge/credentials.js';
 import { validateGenericAudioMessage } from '../ingest/generic-audio-message.js';
-import { parseGenericControlMessage } from '../ingest/generic-control-message.js';
+import {
+  MAX_GENERIC_CONTROL_MESSAGE_CHARS,
+  parseGenericControlMessage,
+} from '../ingest/generic-control-message.js';
 import { parseGenericIngestParams } from '../ingest/generic-ingest-params.js';
+import { isJsonObject } from '../ingest/json-field.js';
 import { IngestDecoder } from '../live/ingest-decoder.js';
 import type { SocketGrant } from '../live/media-protocol.js';
 import { resolveIngestCall } from './ingest-credentials.js';
@@ -33,7 +37,7 @@ export async function authorizeIngest(
     callId,
     platformCallId: null,
     credential: query.get('token') || null,
-    authorization: credentialFrom(request.headers.authorization),
+    authorization: ingestCredentialFrom(request.headers.authorization),
     from: null,
     to: null,
   });
@@ -48,8 +52,12 @@ export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: Inges
   });
   const tracks = session.addTracks(params.participants, params);
   const decoder = new IngestDecoder(params.encoding, params.channels);
+  /** Nothing but the first message yet: it may be a PBX's metadata frame. */
+  let first = true;
   ws.on('message', (data: RawData, isBinary: boolean) => {
     if (session.closed) return;
+    const wasFirst = first;
+    first = false;
     try {
       if (isBinary) {
         const bytes = data as Buffer;
@@ -57,7 +65,12 @@ export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: Inges
         const channels = decoder.decode(bytes);
         for (let i = 0; i < tracks.length; i++) tracks[i].write(channels[i]);
       } else {
-        const control = parseGenericControlMessage((data as Buffer).toString('utf8'));
+        const text = (data as Buffer).toString('utf8');
+        // FreeSWITCH's mod_audio_fork / mod_audio_stream and jambonz's listen send a metadata text
+        // first (SPEC §4.6): accepted as it is — anything on their subprotocols, a JSON object
+        // without an `event` otherwise (so that malformed JSON is still refused, SPEC §4.3).
+        if (wasFirst && isMetadata(text, ws.protocol)) return;
+        const control = parseGenericControlMessage(text);
         if (control.type === 'stop') {
           session.endTracks();
           session.close(CloseCode.NORMAL, 'stopped');
@@ -76,4 +89,29 @@ export function wsError(err: Error & { code?: string }): AppError {
   if (err.code === 'WS_ERR_INVALID_UTF8')
     return new AppError('INVALID_PAYLOAD', 'Text message is not valid UTF-8');
   return new AppError('INVALID_PAYLOAD', 'Malformed WebSocket frame');
+}
+
+/** The WebSocket subprotocols of FreeSWITCH's mod_audio_fork and jambonz's listen verb. */
+const PBX_SUBPROTOCOLS: ReadonlySet<string> = new Set(['audio.drachtio.org', 'audio.jambonz.org']);
+
+/** Whether a first text message is a PBX's metadata frame rather than a control message. */
+function isMetadata(text: string, subprotocol: string): boolean {
+  if (PBX_SUBPROTOCOLS.has(subprotocol)) return !isControlMessage(text);
+  if (text.length > MAX_GENERIC_CONTROL_MESSAGE_CHARS * 16) return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return isJsonObject(value) && typeof value['event'] !== 'string';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a text message is a control message of generic ingest (a JSON object with a string `event`). */
+function isControlMessage(text: string): boolean {
+  try {
+    parseGenericControlMessage(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -19,3 +19,16 @@ export function handshakeProblem(request: IncomingMessage): AppError | null {
     return bad('missing or unsupported Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '13, 8' });
   return null;
 }
+
+/**
+ * permessage-deflate as ingest sockets negotiate it (SPEC §4.6: FreeSWITCH's mod_audio_stream
+ * offers it by default): accepted when the client offers it, never on listener sockets (audio
+ * does not compress, and each listener would cost a compressor). Inflated messages are held to the
+ * endpoint's `maxPayload` like any other, so a small compressed frame cannot expand without bound.
+ */
+export const INGEST_PER_MESSAGE_DEFLATE = Object.freeze({
+  // Replies (AudioHook's) are small: sent as they are.
+  threshold: 4096,
+  // Each context keeps a 32 KiB window per socket; one per message frees it at once.
+  serverNoContextTakeover: true,
+});

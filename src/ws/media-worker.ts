@@ -37,6 +37,7 @@ import { Metrics } from '../observability/metrics.js';
 import { installProcessGuard } from '../observability/process-guard.js';
 import { closeSockets } from './close-sockets.js';
 import { acceptGenericIngest } from './generic-ingest-endpoint.js';
+import { INGEST_PER_MESSAGE_DEFLATE } from './handshake.js';
 import { Keepalive } from './keepalive.js';
 import { acceptListener } from './listen-endpoint.js';
 import type { MediaDeps } from './media-deps.js';
@@ -112,13 +113,14 @@ const registry = new LiveRegistry({
 const deps: MediaDeps = { registry, bus, metrics, logger, control };
 
 const options = { noServer: true, perMessageDeflate: false } as const;
+const ingestOptions = { ...options, perMessageDeflate: { ...INGEST_PER_MESSAGE_DEFLATE } };
 const servers: Record<Exclude<SocketGrant['kind'], 'stream'>, WebSocketServer> = {
   listener: new WebSocketServer({ ...options, maxPayload: LISTENER_MAX_PAYLOAD_BYTES }),
-  ingest: new WebSocketServer({ ...options, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES }),
+  ingest: new WebSocketServer({ ...ingestOptions, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES }),
 };
 /** One server per platform: each has its own largest message. */
 const streamServers = new Map(
-  PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...options, maxPayload: p.maxMessageBytes })]),
+  PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
 );
 const keepalive = new Keepalive();
 

@@ -8,9 +8,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 
-const ws = new WebSocket(workerData.url, { headers: workerData.headers ?? {} });
+const ws = new WebSocket(workerData.url, workerData.protocols ?? [], { headers: workerData.headers ?? {} });
 ws.on('error', (err) => parentPort.postMessage({ t: 'error', message: err.message }));
-ws.once('open', () => parentPort.postMessage({ t: 'open' }));
+ws.once('open', () =>
+  parentPort.postMessage({ t: 'open', protocol: ws.protocol, extensions: ws.extensions }),
+);
 ws.on('message', (data, isBinary) => {
   if (!isBinary) parentPort.postMessage({ t: 'text', text: data.toString() });
 });

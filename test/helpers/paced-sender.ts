@@ -12,6 +12,8 @@ export interface PacedSender {
   readonly received: readonly string[];
   /** How the socket closed (by either side). */
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** The subprotocol and extensions the server agreed to. */
+  readonly negotiated: { protocol: string; extensions: string };
 }
 
 /**
@@ -22,9 +24,15 @@ export interface PacedSender {
 export async function openPacedSender(
   url: string,
   headers: Record<string, string> = {},
+  protocols: string[] = [],
 ): Promise<PacedSender> {
   const worker = new Worker(new URL('./paced-sender-worker.mjs', import.meta.url), {
-    workerData: { url, headers },
+    workerData: { url, headers, protocols },
+  });
+  const negotiated = { protocol: '', extensions: '' };
+  worker.on('message', (m: { t: string; protocol?: string; extensions?: string }) => {
+    if (m.t === 'open')
+      Object.assign(negotiated, { protocol: m.protocol ?? '', extensions: m.extensions ?? '' });
   });
   const received: string[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
@@ -65,6 +73,7 @@ export async function openPacedSender(
   return {
     received,
     closed,
+    negotiated,
     async send(batches, intervalMs) {
       progress = 0;
       const sent = reply('sent');

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { bestTwoToneWindow, expectLevelNear } from '../helpers/audio-assertions.js';
+import { sqliteBackend } from '../helpers/databases.js';
+import { openPacedSender } from '../helpers/paced-sender.js';
+import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
+import { sine } from '../helpers/signals.js';
+import { toneLevelDb } from '../helpers/spectrum.js';
+import { openListener, pcm16Bytes } from '../helpers/ws-clients.js';
+
+/**
+ * SPEC §4.6: FreeSWITCH's mod_audio_fork (subprotocol `audio.drachtio.org`) and jambonz's listen
+ * (`audio.jambonz.org`) connect to the generic endpoint as they are — their subprotocol agreed,
+ * their first metadata text accepted, HTTP Basic credentials (password = an ingest key), stereo as
+ * caller left and agent right, permessage-deflate negotiated on ingest sockets and never on
+ * listener sockets.
+ */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** 20 ms messages of interleaved stereo PCM16 LE: `left` Hz on the left, `right` Hz on the right. */
+function stereoFrames(rateHz: number, seconds: number, left: number, right: number): Uint8Array[][] {
+  const n = rateHz * seconds;
+  const l = sine({ freqHz: left, sampleRateHz: rateHz, length: n, amplitudeDbfs: -12 });
+  const r = sine({ freqHz: right, sampleRateHz: rateHz, length: n, amplitudeDbfs: -12 });
+  const per = rateHz / 50;
+  const batches: Uint8Array[][] = [];
+  for (let i = 0; i + per <= n; i += per) {
+    const frame = new Int16Array(2 * per);
+    for (let k = 0; k < per; k++) {
+      frame[2 * k] = l[i + k];
+      frame[2 * k + 1] = r[i + k];
+    }
+    batches.push([pcm16Bytes(frame)]);
+  }
+  return batches;
+}
+
+describe.each(LISTENER_MODES.slice(0, 2))('%s: PBX media forks on the generic endpoint', (_mode, modeEnv) => {
+  let ts: TestServer;
+  let ws: string;
+  let apiKey: string;
+  let ingestKey: string;
+
+  beforeAll(async () => {
+    ts = await startTestServer(sqliteBackend, modeEnv);
+    ws = ts.url.replace(/^http/, 'ws');
+    ({ apiKey } = await ts.createOrg({ liveListen: true }));
+    ingestKey = (await jsonRequest(ts, 'POST', '/v1/ingest-keys', { apiKey, body: { name: 'pbx' } })).body
+      .data.ingest_key;
+  });
+  afterAll(() => ts?.close());
+
+  it('mod_audio_fork: its subprotocol, metadata and Basic credentials; stereo heard as caller and agent; deflate on ingest only', async () => {
+    const uuid = `fs-${Date.now().toString(36)}`;
+    const basic = `Basic ${Buffer.from(`freeswitch:${ingestKey}`).toString('base64')}`;
+    const fork = await openPacedSender(
+      `${ws}/ws/ingest/${uuid}?sample_rate=16000&channels=2`,
+      { authorization: basic },
+      ['audio.drachtio.org'],
+    );
+    // What the server agreed to: the module's subprotocol, and compression (ws offers it).
+    expect(fork.negotiated.protocol).toBe('audio.drachtio.org');
+    expect(fork.negotiated.extensions).toContain('permessage-deflate');
+    const call = await jsonRequest(ts, 'GET', `/v1/calls/${uuid}`, { apiKey });
+    expect(call.status, call.text).toBe(200);
+    expect(call.body.data.metadata).toEqual({ source: 'generic' });
+    const listen = await jsonRequest(ts, 'POST', `/v1/calls/${uuid}/listen`, { apiKey });
+    const listener = await openListener(listen.body.data.url);
+    // A listener never gets compression, though the client offered it.
+    expect(listener.ws.extensions).toBe('');
+    const frames = stereoFrames(16000, 2, 600, 1500);
+    // mod_audio_fork's first text: the free-form metadata given to uuid_audio_fork.
+    await fork.send([['{"callId":"fs-1","agent":"4711"}'], ...frames], 20);
+    await sleep(200);
+    const view = await jsonRequest(ts, 'GET', `/v1/calls/${uuid}`, { apiKey });
+    expect(view.body.data.participants.map((p: { name: string }) => p.name).sort()).toEqual([
+      'agent',
+      'caller',
+    ]);
+    await fork.close();
+    listener.ws.close();
+    const best = bestTwoToneWindow(listener, 16000, [600, 1500]);
+    const heard = view.body.data.participants as { frames_late: number; frames_lost: number }[];
+    if (heard.some((p) => p.frames_late + p.frames_lost > 0)) {
+      expect(best.tone1).toBeGreaterThan(-20);
+      expect(best.tone2).toBeGreaterThan(-20);
+      return;
+    }
+    expectLevelNear(best.tone1, -12);
+    expectLevelNear(best.tone2, -12);
+    expect(best.others).toBeLessThan(-40);
+  });
+
+  it('jambonz listen: its subprotocol and JSON metadata first, mono L16 at 8 kHz, the key as a bearer', async () => {
+    const callSid = `jb-${Date.now().toString(36)}`;
+    const jambonz = await openPacedSender(
+      `${ws}/ws/ingest/${callSid}?sample_rate=8000`,
+      { authorization: `Bearer ${ingestKey}` },
+      ['audio.jambonz.org'],
+    );
+    expect(jambonz.negotiated.protocol).toBe('audio.jambonz.org');
+    const listen = await jsonRequest(ts, 'POST', `/v1/calls/${callSid}/listen`, { apiKey });
+    expect(listen.status, listen.text).toBe(200);
+    const listener = await openListener(listen.body.data.url);
+    const tone = sine({ freqHz: 600, sampleRateHz: 8000, length: 16000, amplitudeDbfs: -12 });
+    const frames: (string | Uint8Array)[][] = [
+      [
+        JSON.stringify({
+          callSid,
+          from: '+15551230000',
+          to: '+15559870000',
+          sampleRate: 8000,
+          mixType: 'mono',
+        }),
+      ],
+    ];
+    for (let i = 0; i + 160 <= tone.length; i += 160) frames.push([pcm16Bytes(tone.subarray(i, i + 160))]);
+    await jambonz.send(frames, 20);
+    await sleep(200);
+    await jambonz.close();
+    listener.ws.close();
+    let best = -Infinity;
+    for (let i = 0; i + 25 <= listener.binary.length; i += 5)
+      best = Math.max(best, toneLevelDb(listener.samples(i, i + 25), 16000, 600));
+    expect(best).toBeGreaterThan(-14);
+  });
+
+  it('a first text that is not JSON is still malformed without a PBX subprotocol (1007)', async () => {
+    const socket = new WebSocket(`${ws}/ws/ingest/plain-${Date.now()}?token=${ingestKey}`);
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    socket.send('{not json');
+    expect(await closed).toBe(1007);
+  });
+});
