@@ -1,3 +1,4 @@
+import { ASTERISK_MAX_MESSAGE_BYTES, asteriskHandshakeCredential, createAsteriskParser } from './asterisk.js';
 import { AUDIOHOOK_HEADER, AUDIOHOOK_MAX_MESSAGE_BYTES, createAudioHookParser } from './audiohook.js';
 import { createExotelParser, EXOTEL_MAX_MESSAGE_BYTES, exotelHandshakeCredential } from './exotel.js';
 import type { Handshake, PlatformParser } from './platform-stream.js';
@@ -78,6 +79,14 @@ export const PLATFORMS: readonly PlatformBinding[] = [
     handshakeCredential: (h) => singleHeader(h.headers[AUDIOHOOK_HEADER.apiKey]),
     maxMessageBytes: AUDIOHOOK_MAX_MESSAGE_BYTES,
     signedUpgrade: true,
+  },
+  // Asterisk's WebSocket channel (chan_websocket, ARI externalMedia): MEDIA_START, then raw codec audio.
+  {
+    name: 'asterisk',
+    path: '/ws/asterisk',
+    parser: createAsteriskParser,
+    handshakeCredential: asteriskHandshakeCredential,
+    maxMessageBytes: ASTERISK_MAX_MESSAGE_BYTES,
   },
 ];
 

@@ -72,6 +72,15 @@ const CASES: readonly Case[] = [
     from: '+13175550123',
     to: '+18005550100',
   },
+  // Two audio frames arrive before MEDIA_START (asterisk#1712): held, then played.
+  {
+    platform: 'asterisk',
+    tones: [500],
+    end: 'participants',
+    platformCallId: 'pbx1-1764570000.42',
+    from: null,
+    to: null,
+  },
 ];
 
 /** Each tone's level and the level of everything else, in the 0.5 s window where the tones are loudest together. */
