@@ -22,6 +22,7 @@ import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore } from './store/open-store.js';
 import { attachWebSockets } from './ws/attach-websockets.js';
+import { startAudioSocketServer } from './ws/audiosocket-server.js';
 import { localControlPlane } from './ws/local-control-plane.js';
 import { mediaWorkerEntry } from './ws/media-worker-entry.js';
 import { SocketQuotas } from './ws/quotas.js';
@@ -34,6 +35,8 @@ export interface RunningServer {
   readonly deps: AppDeps;
   /** The URL of /metrics' own listener (EARSHOT_METRICS_LISTEN), or null when it is on the main port. */
   readonly metricsUrl: string | null;
+  /** Where AudioSocket is served (EARSHOT_AUDIOSOCKET_LISTEN, the port actually chosen), or null when off. */
+  readonly audiosocket: { readonly host: string; readonly port: number } | null;
   /** Stops accepting, closes every socket, and releases the database and bus. Idempotent. */
   close(): Promise<void>;
 }
@@ -152,7 +155,16 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   const stopWorkerReconnectHook = pool?.onWorkerReconnect(() => reconciler.reconcileSoon());
   let address: string;
   let metricsServer: { url: string; close(): Promise<void> } | null = null;
+  let audiosocketServer: { host: string; port: number; close(): Promise<void> } | null = null;
   try {
+    if (config.audiosocket !== null) {
+      audiosocketServer = await startAudioSocketServer({
+        ...config.audiosocket,
+        media: { registry, bus, metrics, logger, control: localControlPlane(wsDeps) },
+        quotas,
+        logger,
+      });
+    }
     if (config.metricsListen !== null) {
       metricsServer = await startMetricsServer({
         ...config.metricsListen,
@@ -172,6 +184,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       listenTextResolver: (addr) => `earshot listening on ${addr}`,
     });
   } catch (err) {
+    await audiosocketServer?.close();
     await metricsServer?.close();
     stopSweeper();
     stopHeartbeat();
@@ -193,6 +206,8 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     app,
     deps,
     metricsUrl: metricsServer === null ? null : `${metricsServer.url}/metrics`,
+    audiosocket:
+      audiosocketServer === null ? null : { host: audiosocketServer.host, port: audiosocketServer.port },
     close() {
       closing ??= (async () => {
         stopSweeper();
@@ -200,6 +215,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         reconciler.stop();
         stopReconnectHook();
         stopWorkerReconnectHook?.();
+        await audiosocketServer?.close();
         await app.close();
         await metricsServer?.close();
         await pool?.stop();

@@ -32,6 +32,8 @@ const FLAG_VALUES = {
   EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS: 'n',
   EARSHOT_METRICS_TOKEN: 'token',
   EARSHOT_METRICS_LISTEN: 'host:port',
+  EARSHOT_AUDIOSOCKET_LISTEN: 'host:port',
+  EARSHOT_AUDIOSOCKET_INGEST_KEY: 'key',
 } as const satisfies Record<ConfigVariable, string>;
 
 /** Every configuration variable, in the order of CONFIG_VARIABLES. */

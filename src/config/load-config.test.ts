@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       httpConnectionsPerAddress: 256,
       metricsToken: null,
       metricsListen: null,
+      audiosocket: null,
     });
   });
 
@@ -79,6 +80,8 @@ describe('loadConfig', () => {
       EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS: '7',
       EARSHOT_METRICS_TOKEN: 'm'.repeat(16),
       EARSHOT_METRICS_LISTEN: '[::1]:9100',
+      EARSHOT_AUDIOSOCKET_LISTEN: '10.0.0.5:9092',
+      EARSHOT_AUDIOSOCKET_INGEST_KEY: 'eik_abc',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -108,6 +111,7 @@ describe('loadConfig', () => {
       httpConnectionsPerAddress: 7,
       metricsToken: 'm'.repeat(16),
       metricsListen: { host: '::1', port: 9100 },
+      audiosocket: { listen: { host: '10.0.0.5', port: 9092 }, ingestKey: 'eik_abc' },
     });
   });
 

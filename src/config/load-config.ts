@@ -76,6 +76,14 @@ export interface Config {
   readonly metricsToken: string | null;
   /** A separate address for /metrics (`host:port`); null: /metrics is served on the main port. */
   readonly metricsListen: { readonly host: string; readonly port: number } | null;
+  /**
+   * Asterisk AudioSocket (SPEC §4.6): the TCP address it is served on and the ingest key whose
+   * organization its calls belong to; null: off (the default).
+   */
+  readonly audiosocket: {
+    readonly listen: { readonly host: string; readonly port: number };
+    readonly ingestKey: string;
+  } | null;
 }
 
 export function loadConfig(
@@ -151,5 +159,27 @@ export function loadConfig(
     httpConnectionsPerAddress: integer('EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS', 1, 1_000_000),
     metricsToken,
     metricsListen: parseHostPort('EARSHOT_METRICS_LISTEN', get('EARSHOT_METRICS_LISTEN')),
+    audiosocket: parseAudioSocket(
+      parseHostPort('EARSHOT_AUDIOSOCKET_LISTEN', get('EARSHOT_AUDIOSOCKET_LISTEN')),
+      get('EARSHOT_AUDIOSOCKET_INGEST_KEY') ?? null,
+    ),
   });
+}
+
+/** AudioSocket is on with both its address and an ingest key (`eik_…`), off with neither. */
+function parseAudioSocket(
+  listen: { host: string; port: number } | null,
+  ingestKey: string | null,
+): Config['audiosocket'] {
+  if (listen === null && ingestKey === null) return null;
+  if (listen === null)
+    throw new ConfigError('EARSHOT_AUDIOSOCKET_INGEST_KEY', 'needs EARSHOT_AUDIOSOCKET_LISTEN (host:port)');
+  if (ingestKey === null)
+    throw new ConfigError(
+      'EARSHOT_AUDIOSOCKET_LISTEN',
+      'needs EARSHOT_AUDIOSOCKET_INGEST_KEY (an ingest key, eik_…): AudioSocket has no credentials of its own',
+    );
+  if (!ingestKey.startsWith('eik_'))
+    throw new ConfigError('EARSHOT_AUDIOSOCKET_INGEST_KEY', 'must be an ingest key (eik_…)');
+  return Object.freeze({ listen, ingestKey });
 }

@@ -25,6 +25,8 @@ export const CONFIG_VARIABLES = {
   EARSHOT_MAX_HTTP_CONNECTIONS_PER_ADDRESS: '256',
   EARSHOT_METRICS_TOKEN: undefined,
   EARSHOT_METRICS_LISTEN: undefined,
+  EARSHOT_AUDIOSOCKET_LISTEN: undefined,
+  EARSHOT_AUDIOSOCKET_INGEST_KEY: undefined,
 } as const satisfies Record<string, string | undefined>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;

@@ -1,5 +1,6 @@
 import { ASTERISK_MAX_MESSAGE_BYTES, asteriskHandshakeCredential, createAsteriskParser } from './asterisk.js';
 import { AUDIOHOOK_HEADER, AUDIOHOOK_MAX_MESSAGE_BYTES, createAudioHookParser } from './audiohook.js';
+import { createAudioSocketParser } from './audiosocket.js';
 import { createExotelParser, EXOTEL_MAX_MESSAGE_BYTES, exotelHandshakeCredential } from './exotel.js';
 import type { Handshake, PlatformParser } from './platform-stream.js';
 import { createPlivoParser, PLIVO_MAX_MESSAGE_CHARS } from './plivo.js';
@@ -17,8 +18,8 @@ import { createVonageParser, VONAGE_MAX_MESSAGE_BYTES, vonageHandshakeCredential
  */
 export interface PlatformBinding {
   readonly name: string;
-  /** The WebSocket path, e.g. `/ws/telnyx`. */
-  readonly path: string;
+  /** The WebSocket path, e.g. `/ws/telnyx`; null for a platform on a TCP port of its own (AudioSocket). */
+  readonly path: string | null;
   readonly parser: (handshake: Handshake) => PlatformParser;
   /**
    * A credential the upgrade request carries in the platform's own way (a header), checked before
@@ -88,7 +89,14 @@ export const PLATFORMS: readonly PlatformBinding[] = [
     handshakeCredential: asteriskHandshakeCredential,
     maxMessageBytes: ASTERISK_MAX_MESSAGE_BYTES,
   },
+  // Asterisk AudioSocket: TLV frames on a TCP port of its own (EARSHOT_AUDIOSOCKET_LISTEN).
+  { name: 'audiosocket', path: null, parser: createAudioSocketParser, maxMessageBytes: 0 },
 ];
+
+/** The platforms served over WebSockets, each at its path. */
+export const WEBSOCKET_PLATFORMS = PLATFORMS.filter(
+  (p): p is PlatformBinding & { readonly path: string } => p.path !== null,
+);
 
 function singleHeader(value: string | string[] | undefined): string | null {
   const one = Array.isArray(value) ? value[0] : value;
@@ -97,7 +105,9 @@ function singleHeader(value: string | string[] | undefined): string | null {
 
 export type PlatformName = (typeof PLATFORMS)[number]['name'];
 
-const byPath = new Map(PLATFORMS.flatMap((p) => [[p.path, p] as const, [`${p.path}/`, p] as const]));
+const byPath = new Map(
+  WEBSOCKET_PLATFORMS.flatMap((p) => [[p.path, p] as const, [`${p.path}/`, p] as const]),
+);
 const byName = new Map(PLATFORMS.map((p) => [p.name, p] as const));
 
 /** The platform served at this URL path (with or without a trailing slash). */

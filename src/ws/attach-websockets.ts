@@ -13,7 +13,7 @@ import {
 import { toAppError } from '../edge/to-app-error.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
 import type { Handshake } from '../ingest/platform-stream.js';
-import { PLATFORMS, platformAtPath } from '../ingest/platforms.js';
+import { platformAtPath, WEBSOCKET_PLATFORMS } from '../ingest/platforms.js';
 import { LISTENER_MAX_PAYLOAD_BYTES } from '../live/listener.js';
 import type { Ended } from '../live/media-pool.js';
 import type { SocketGrant } from '../live/media-protocol.js';
@@ -48,7 +48,7 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   const ingestOptions = { ...options, perMessageDeflate: { ...INGEST_PER_MESSAGE_DEFLATE } };
   const ingestWss = new WebSocketServer({ ...ingestOptions, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES });
   const streamWss = new Map(
-    PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
+    WEBSOCKET_PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
   );
   const allWss = [listenWss, ingestWss, ...streamWss.values()];
   // Anything `ws` still finds wrong with a handshake is refused with the envelope too.

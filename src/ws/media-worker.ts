@@ -16,7 +16,7 @@ import { NatsBus } from '../bus/nats-bus.js';
 import { AppError } from '../domain/app-error.js';
 import { CloseCode } from '../domain/error-code.js';
 import { MAX_GENERIC_INGEST_MESSAGE_BYTES } from '../ingest/generic-audio-message.js';
-import { PLATFORMS } from '../ingest/platforms.js';
+import { WEBSOCKET_PLATFORMS } from '../ingest/platforms.js';
 import { Clock } from '../live/clock.js';
 import type { ControlPlane, ListenerStatus, StreamGrant } from '../live/control-plane.js';
 import { DirectWriteBatch } from '../live/direct-write.js';
@@ -120,7 +120,7 @@ const servers: Record<Exclude<SocketGrant['kind'], 'stream'>, WebSocketServer> =
 };
 /** One server per platform: each has its own largest message. */
 const streamServers = new Map(
-  PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
+  WEBSOCKET_PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
 );
 const keepalive = new Keepalive();
 
