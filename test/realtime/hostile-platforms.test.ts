@@ -8,7 +8,7 @@ import { startServerProcess } from '../helpers/server-process.js';
 
 /**
  * SPEC §4.3–4.5, bad input on every platform's endpoint: against one real `earshot serve` process,
- * each of Twilio, Telnyx, Plivo, Exotel, Vonage and AudioHook is sent malformed JSON, a codec it
+ * each of Twilio, Telnyx, Plivo, Exotel, Vonage, AudioHook and Asterisk is sent malformed JSON, a codec it
  * cannot take, media before its start, no credential, a wrong or revoked one (on the upgrade, in the
  * platform's own header, in the start message), a message over its bound, and — on the text-only
  * protocols — a binary message; AudioHook also gets unsigned, badly signed, stale and replayed
@@ -62,6 +62,8 @@ interface Platform {
   media(): Msg;
   /** Formats the platform cannot decode: the start message's format field, and what the close says. */
   readonly codecs: readonly CodecCase[];
+  /** Audio before the start is held, not refused (Asterisk: asterisk#1712). */
+  readonly holdsEarlyAudio?: boolean;
 }
 
 interface CodecCase {
@@ -330,6 +332,31 @@ const PLATFORMS: readonly Platform[] = [
       },
     ],
   },
+  {
+    name: 'asterisk',
+    textOnly: false,
+    startCredential: false,
+    baseHeaders: {},
+    ownHeader: true,
+    // Asterisk's websocket_client.conf username/password: HTTP Basic, the password an ingest key.
+    upgradeWith: (credential) => ({
+      headers: { authorization: `Basic ${Buffer.from(`asterisk:${credential}`).toString('base64')}` },
+    }),
+    start: ({ callId, format }) => [
+      `MEDIA_START connection_id:e226e283-c90a-4ea9-9e37-389000b9ef47 channel:WebSocket/earshot-1 channel_id:${callId} format:${format ?? 'ulaw'} optimal_frame_size:160 ptime:20`,
+    ],
+    media: () => Buffer.alloc(160, 0xff),
+    holdsEarlyAudio: true,
+    codecs: [
+      {
+        what: 'G.722',
+        format: 'g722',
+        close: 1003,
+        code: 'UNSUPPORTED_DATA',
+        reason: /Asterisk format 'g722' is not supported/,
+      },
+    ],
+  },
 ];
 
 function audioHookOpen(o: { conversationId: string; media: unknown; organizationId?: string }): string {
@@ -378,11 +405,15 @@ function casesOf(p: Platform): Case[] {
         send: [`{"event":"start","version":"2","type":"open","note":"${CANARY}",}`],
       }),
     },
-    {
-      what: 'media before the start',
-      expected: { close: 1007, code: 'INVALID_PAYLOAD', reason: /before/ },
-      build: (k) => ({ upgrade: p.upgradeWith(k.key), send: [p.media()] }),
-    },
+    ...(p.holdsEarlyAudio
+      ? []
+      : [
+          {
+            what: 'media before the start',
+            expected: { close: 1007, code: 'INVALID_PAYLOAD', reason: /before/ },
+            build: (k: Keys) => ({ upgrade: p.upgradeWith(k.key), send: [p.media()] }),
+          },
+        ]),
     ...p.codecs.map(
       (c): Case => ({
         what: `a codec it cannot decode: ${c.what}`,
@@ -461,7 +492,7 @@ function casesOf(p: Platform): Case[] {
         }),
       },
     );
-  else
+  else if (p.name === 'audiohook')
     cases.push({
       // AudioHook's open carries no credential; its authorization inside the protocol is the
       // organization the signed header names.
