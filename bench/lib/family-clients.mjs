@@ -19,7 +19,6 @@
  * Every family carries the same audio: the caller a 440 Hz tone, the agent 1000 Hz, at −20 dBFS.
  */
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { clientBinaryFrame } from './raw-ws.mjs';
 import { toneMessages } from './signals.mjs';
 
@@ -33,7 +32,6 @@ export const FAMILY_INFO = {
   audiohook: { label: 'Genesys AudioHook (binary stereo μ-law)', connectionsPerCall: 1 },
 };
 
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ORGANIZATION_ID = 'd7934305-0972-4844-938e-9060eef73d05';
 
 const caller = toneMessages(440);
@@ -226,71 +224,4 @@ function audiohookConnection(conversationId, key) {
     waitForReply: true,
     tick: (i) => stereoFrames[i % 50],
   };
-}
-
-/**
- * Like raw-ws.mjs's connectRaw, with extra request headers: resolves with { socket, bytes, closed,
- * expectedClose, upgraded } once the server answered 101 (`bytes` counts what arrives after it).
- * `onBytes` runs on every read after the upgrade.
- */
-export function connectWs({ host, port, path, headers = {}, readBuffer, timeoutMs = 15_000, onBytes }) {
-  return new Promise((resolve, reject) => {
-    const conn = { socket: null, bytes: 0, upgraded: false, closed: false, expectedClose: false };
-    let head = '';
-    const fail = (err) => {
-      if (conn.upgraded) return;
-      conn.closed = true;
-      socket.destroy();
-      reject(err);
-    };
-    const socket = net.connect({
-      host,
-      port,
-      onread: {
-        buffer: readBuffer,
-        callback(n, buf) {
-          if (conn.upgraded) {
-            conn.bytes += n;
-            onBytes?.(conn);
-            return true;
-          }
-          head += buf.latin1Slice(0, n);
-          const end = head.indexOf('\r\n\r\n');
-          if (end < 0) {
-            if (head.length > 16384) fail(new Error('handshake answer too long'));
-            return true;
-          }
-          if (!head.startsWith('HTTP/1.1 101')) {
-            fail(new Error(`upgrade refused: ${head.slice(0, head.indexOf('\r\n'))}`));
-            return false;
-          }
-          clearTimeout(timer);
-          conn.upgraded = true;
-          conn.bytes += head.length - end - 4;
-          head = '';
-          resolve(conn);
-          if (conn.bytes > 0) onBytes?.(conn);
-          return true;
-        },
-      },
-    });
-    conn.socket = socket;
-    const timer = setTimeout(() => fail(new Error(`no upgrade answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.once('close', () => clearTimeout(timer));
-    socket.setNoDelay(true);
-    socket.once('connect', () => {
-      const extra = Object.entries(headers)
-        .map(([k, v]) => `${k}: ${v}\r\n`)
-        .join('');
-      socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
-      );
-    });
-    socket.on('error', (err) => fail(err));
-    socket.once('close', () => {
-      conn.closed = true;
-      if (!conn.upgraded) reject(new Error('closed during handshake'));
-    });
-  });
 }

@@ -5,9 +5,9 @@
  * pacing from performance.now(), ten phase slots 2 ms apart — on a pacer of their own; a group can
  * be paused and resumed, so that several servers hold their calls while only one is measured.
  */
-import { callConnections, connectWs } from './family-clients.mjs';
+import { callConnections } from './family-clients.mjs';
 import { Pacer } from './pacer.mjs';
-import { mapLimit } from './raw-ws.mjs';
+import { connectRaw, mapLimit } from './raw-ws.mjs';
 
 const SLOTS = 10;
 const CONNECT_CONCURRENCY = 64;
@@ -62,7 +62,7 @@ export function familyLoad({ track, readBuffer }) {
         const reply = new Promise((resolve) => {
           replied = resolve;
         });
-        const conn = await connectWs({
+        const conn = await connectRaw({
           host,
           port,
           path: spec.path,

@@ -37,8 +37,19 @@ export const serverBinaryFrame = (payload) => binaryFrame(payload, false);
  * Opens a TCP connection to host:port, upgrades `path` to a WebSocket and resolves with a
  * connection record once the server answered 101; rejects on any other answer or error.
  * `record.bytes` counts every byte received after the handshake. `readBuffer` is shared.
+ * `headers`: extra request headers (a platform's credential); `onBytes(record)` runs on every read
+ * after the upgrade (a client that answers what it receives).
  */
-export function connectRaw({ host, port, path, readBuffer, pauseAfterRead = false, timeoutMs = 15_000 }) {
+export function connectRaw({
+  host,
+  port,
+  path,
+  readBuffer,
+  pauseAfterRead = false,
+  timeoutMs = 15_000,
+  headers = {},
+  onBytes,
+}) {
   return new Promise((resolve, reject) => {
     const conn = {
       socket: null,
@@ -65,6 +76,7 @@ export function connectRaw({ host, port, path, readBuffer, pauseAfterRead = fals
         callback(n, buf) {
           if (conn.upgraded) {
             conn.bytes += n;
+            onBytes?.(conn);
             if (pauseAfterRead) {
               conn.paused = true;
               return false;
@@ -86,6 +98,7 @@ export function connectRaw({ host, port, path, readBuffer, pauseAfterRead = fals
           conn.bytes += head.length - end - 4;
           head = '';
           resolve(conn);
+          if (conn.bytes > 0) onBytes?.(conn);
           return true;
         },
       },
@@ -97,9 +110,12 @@ export function connectRaw({ host, port, path, readBuffer, pauseAfterRead = fals
     socket.setNoDelay(true);
     socket.once('connect', () => {
       conn.connectedAt = performance.now();
+      const extra = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       socket.write(
         `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
       );
     });
     socket.on('error', (err) => fail(err));
