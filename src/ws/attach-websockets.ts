@@ -48,7 +48,10 @@ export function attachWebSockets(server: import('node:http').Server, deps: WsDep
   const ingestOptions = { ...options, perMessageDeflate: { ...INGEST_PER_MESSAGE_DEFLATE } };
   const ingestWss = new WebSocketServer({ ...ingestOptions, maxPayload: MAX_GENERIC_INGEST_MESSAGE_BYTES });
   const streamWss = new Map(
-    WEBSOCKET_PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
+    WEBSOCKET_PLATFORMS.map((p) => [
+      p.name,
+      new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes }),
+    ]),
   );
   const allWss = [listenWss, ingestWss, ...streamWss.values()];
   // Anything `ws` still finds wrong with a handshake is refused with the envelope too.

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import { AUDIOSOCKET_UUID_TIMEOUT_MS } from '../ingest/audiosocket.js';
+import type { IngestSocket } from './close-sockets.js';
 import type { MediaDeps } from './media-deps.js';
 import { acceptPlatformStream } from './platform-endpoint.js';
 import type { SocketQuotas } from './quotas.js';
@@ -56,10 +56,9 @@ export async function startAudioSocketServer(options: {
       release();
     });
     const stream = new TcpStream(socket);
-    // The endpoint is written for WebSockets; a TcpStream is the part of one it uses.
     acceptPlatformStream(
       media,
-      stream as unknown as WebSocket,
+      stream,
       {
         platform: 'audiosocket',
         address,
@@ -95,7 +94,7 @@ export async function startAudioSocketServer(options: {
  * A TCP connection as the platform endpoint sees a WebSocket: each chunk read is a binary
  * `message`; closing ends the connection (TCP carries no close code or reason).
  */
-class TcpStream extends EventEmitter {
+class TcpStream extends EventEmitter implements IngestSocket {
   readonly CONNECTING = 0;
   readonly OPEN = 1;
   readonly CLOSING = 2;

@@ -1,4 +1,23 @@
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+
+/**
+ * What the ingest endpoints use of a socket: a `ws` WebSocket has all of it, and so has the TCP
+ * adapter of Asterisk AudioSocket (audiosocket-server.ts), whose chunks are binary messages and
+ * whose close carries no code.
+ */
+export interface IngestSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly CLOSING: number;
+  readonly CLOSED: number;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 /** How long peers get to answer the close handshake when a process shuts down. */
 const CLOSE_GRACE_MS = 2000;
@@ -26,7 +45,7 @@ export async function closeSockets(
  * Closes one socket with a code and reason, and cuts it after `graceMs` if the peer does not answer
  * the close handshake. Does nothing to a socket already closing or closed (idempotent).
  */
-export function closeSocket(ws: WebSocket, code: number, reason: string, graceMs = 1000): void {
+export function closeSocket(ws: IngestSocket, code: number, reason: string, graceMs = 1000): void {
   if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
   ws.close(code, reason);
   const cut = setTimeout(() => ws.terminate(), graceMs);

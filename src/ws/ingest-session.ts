@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { WebSocket } from 'ws';
 import type { Call } from '../domain/entities.js';
 import { toAppError } from '../edge/to-app-error.js';
 import type { IngestConnection } from '../live/call-presence.js';
 import { IngestTrack } from '../live/ingest-track.js';
-import { closeSocket } from './close-sockets.js';
+import { closeSocket, type IngestSocket } from './close-sockets.js';
 import type { MediaDeps } from './media-deps.js';
 
 /**
@@ -25,12 +24,12 @@ export class IngestSession implements IngestConnection {
   /** `generic` or the platform's name: the metrics' label and the participants' `platform`. */
   readonly platform: string;
   readonly #deps: MediaDeps;
-  readonly #ws: WebSocket;
+  readonly #ws: IngestSocket;
   #closed = false;
 
   constructor(
     deps: MediaDeps,
-    ws: WebSocket,
+    ws: IngestSocket,
     call: Call,
     origin: { platform: string; keyPrefix: string | null },
   ) {
@@ -99,7 +98,7 @@ export class IngestSession implements IngestConnection {
 }
 
 /** Fails a socket that has no session yet (bad input before a platform's start was accepted). */
-export function failSocket(deps: MediaDeps, ws: WebSocket, err: unknown, platform: string): void {
+export function failSocket(deps: MediaDeps, ws: IngestSocket, err: unknown, platform: string): void {
   const { error, internal } = toAppError(err);
   if (internal) deps.logger.error({ err, platform }, 'ingest failed');
   countIngestError(deps, platform, error.code);

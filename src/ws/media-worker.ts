@@ -120,7 +120,10 @@ const servers: Record<Exclude<SocketGrant['kind'], 'stream'>, WebSocketServer> =
 };
 /** One server per platform: each has its own largest message. */
 const streamServers = new Map(
-  WEBSOCKET_PLATFORMS.map((p) => [p.name, new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes })]),
+  WEBSOCKET_PLATFORMS.map((p) => [
+    p.name,
+    new WebSocketServer({ ...ingestOptions, maxPayload: p.maxMessageBytes }),
+  ]),
 );
 const keepalive = new Keepalive();
 

@@ -1,10 +1,11 @@
-import type { RawData, WebSocket } from 'ws';
+import type { RawData } from 'ws';
 import { AppError } from '../domain/app-error.js';
 import type { Handshake, StreamEvent, StreamStart } from '../ingest/platform-stream.js';
 import { platformNamed } from '../ingest/platforms.js';
 import { IngestDecoder } from '../live/ingest-decoder.js';
 import type { IngestTrack } from '../live/ingest-track.js';
 import type { SocketGrant } from '../live/media-protocol.js';
+import type { IngestSocket } from './close-sockets.js';
 import { wsError } from './generic-ingest-endpoint.js';
 import { failSocket, IngestSession } from './ingest-session.js';
 import type { MediaDeps } from './media-deps.js';
@@ -27,7 +28,7 @@ const MAX_PENDING_EVENTS = 100;
  */
 export function acceptPlatformStream(
   deps: MediaDeps,
-  ws: WebSocket,
+  ws: IngestSocket,
   grant: StreamSocketGrant,
   handshake: Handshake,
   socketId?: number,
