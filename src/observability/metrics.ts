@@ -32,6 +32,12 @@ export class Metrics {
   /** By ingest endpoint (`generic` or a platform's name): connections admitted, frames, errors. */
   readonly ingestConnections: Counter<'platform'>;
   readonly ingestPlatformFrames: Counter<'platform'>;
+  /**
+   * The frame counts behind `ingestPlatformFrames`, one plain number per platform: a labelled
+   * child's inc() costs ~130 ns (a label hash per call), a field increment ~1 ns, and this runs
+   * for every participant frame. The counter reads them at each scrape.
+   */
+  readonly #platformFrames = new Map<string, { frames: number }>();
   readonly ingestPlatformErrors: Counter<'platform' | 'code'>;
   readonly mixLatency: Histogram;
   readonly writeCoalescing: Gauge;
@@ -109,7 +115,12 @@ export class Metrics {
       labelNames: ['platform'],
       registers,
     });
+    const platformFrames = this.#platformFrames;
     this.ingestPlatformFrames = new Counter({
+      collect() {
+        this.reset();
+        for (const [platform, count] of platformFrames) this.inc({ platform }, count.frames);
+      },
       name: 'earshot_ingest_platform_frames_total',
       help: '20 ms participant frames received by ingest on this node, by platform',
       labelNames: ['platform'],
@@ -162,6 +173,16 @@ export class Metrics {
       labelNames: ['limit'],
       registers,
     });
+  }
+
+  /** The frame count of one platform's ingest, to increment once per participant frame (`frames++`). */
+  platformFrameCount(platform: string): { frames: number } {
+    let count = this.#platformFrames.get(platform);
+    if (!count) {
+      count = { frames: 0 };
+      this.#platformFrames.set(platform, count);
+    }
+    return count;
   }
 
   /** This node created or completed a call: the next scrape counts active calls again. */

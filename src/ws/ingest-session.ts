@@ -51,8 +51,7 @@ export class IngestSession implements IngestConnection {
   /** Adds the tracks this socket carries. */
   addTracks(names: readonly string[], format: { encoding: string; sampleRateHz: number }): IngestTrack[] {
     const { metrics, bus } = this.#deps;
-    // The labelled child once, not a label lookup per frame.
-    const platformFrames = metrics.ingestPlatformFrames.labels(this.platform);
+    const platformFrames = metrics.platformFrameCount(this.platform);
     const added = names.map(
       (name) =>
         new IngestTrack(
@@ -61,7 +60,7 @@ export class IngestSession implements IngestConnection {
           { ...format, platform: this.platform },
           (frame) => {
             metrics.framesIn.inc();
-            platformFrames.inc();
+            platformFrames.frames++;
             bus.publishFrame(frame);
           },
           this.id,

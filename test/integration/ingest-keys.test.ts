@@ -148,6 +148,11 @@ describe.each(LISTENER_MODES)('%s: ingest keys', (_mode, modeEnv) => {
     for (const m of twilioMedia(25)) twilio.send(m);
     await sleep(300);
     expect(listener.binary.length).toBeGreaterThan(5);
+    // The frames were counted by platform (25 messages of 20 ms on each of the two tracks).
+    const counted = await (await ts.request('/metrics')).text();
+    expect(
+      Number(/^earshot_ingest_platform_frames_total\{platform="twilio"\} (\d+)$/m.exec(counted)?.[1]),
+    ).toBeGreaterThanOrEqual(50);
     twilio.send(JSON.stringify({ event: 'stop', stop: { callSid } }));
     expect(await listener.closed).toEqual({ code: 1000, reason: 'call ended' });
     twilio.close();
