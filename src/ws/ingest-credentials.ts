@@ -48,12 +48,17 @@ export async function resolveIngestCall(deps: WsDeps, claim: IngestClaim): Promi
     return { call: await openCallOfKey(deps, key, claim), keyPrefix: key.prefix };
   }
   if (claim.credential === null) return callOfApiKey(deps, credential, claim.callId);
-  const callPk = await deps.store.resolveIngestToken(credential);
+  return { call: await activeCallOfToken(deps, credential, claim.callId), keyPrefix: null };
+}
+
+/** The active call an ingest token belongs to, which must be `callId` when one is named. */
+async function activeCallOfToken(deps: WsDeps, token: string, callId: string | null): Promise<Call> {
+  const callPk = await deps.store.resolveIngestToken(token);
   const call = callPk === undefined ? undefined : await deps.store.getCallByPk(callPk);
-  if (!call || (claim.callId !== null && claim.callId !== call.callId))
+  if (!call || (callId !== null && callId !== call.callId))
     throw new AppError('UNAUTHORIZED', 'Ingest token is not valid for this call');
   if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
-  return { call, keyPrefix: null };
+  return call;
 }
 
 /** An existing, active call of the API key's organization (the generic endpoint's `Authorization`). */
@@ -124,11 +129,7 @@ export async function checkStreamUpgrade(
     if (named && named.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
     return;
   }
-  const callPk = await deps.store.resolveIngestToken(credential);
-  const call = callPk === undefined ? undefined : await deps.store.getCallByPk(callPk);
-  if (!call || (callId !== null && callId !== call.callId))
-    throw new AppError('UNAUTHORIZED', 'Ingest token is not valid for this call');
-  if (call.status !== 'active') throw new AppError('INVALID_CALL_STATUS');
+  await activeCallOfToken(deps, credential, callId);
 }
 
 /**
