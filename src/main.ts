@@ -18,6 +18,7 @@ import { DirectWriteBatch } from './live/direct-write.js';
 import { startIdleSweeper } from './live/idle-sweeper.js';
 import { LiveRegistry } from './live/live-registry.js';
 import { MediaPool } from './live/media-pool.js';
+import { RtpPorts } from './live/rtp-ports.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore } from './store/open-store.js';
@@ -25,7 +26,7 @@ import { attachWebSockets } from './ws/attach-websockets.js';
 import { startAudioSocketServer } from './ws/audiosocket-server.js';
 import { localControlPlane } from './ws/local-control-plane.js';
 import { mediaWorkerEntry } from './ws/media-worker-entry.js';
-import { SocketQuotas } from './ws/quotas.js';
+import { checkParticipants, SocketQuotas } from './ws/quotas.js';
 
 export interface RunningServer {
   /** The http:// URL the server listens on (with the port actually chosen when EARSHOT_PORT=0). */
@@ -107,6 +108,27 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   });
   const live = new ClusterCallStats(bus);
   const authFailures = new AuthFailureLimiter(config.authFailuresPerMin, metrics);
+  const quotas = new SocketQuotas(config.limits, metrics);
+  const touchCall = (pk: string) => {
+    store.touchCalls([pk]).catch((err) => logger.warn({ err }, 'could not record ingest activity'));
+  };
+  // RTP ports stay in this process, also with media workers (their frames reach the call's worker
+  // through the bus), so the node that answered POST …/rtp is the one that receives.
+  const rtp =
+    config.rtp === null
+      ? null
+      : new RtpPorts({
+          host: config.rtp.host,
+          ports: config.rtp.ports,
+          idleTimeoutMs: config.rtp.idleTimeoutS * 1000,
+          registry,
+          bus,
+          metrics,
+          logger,
+          admitParticipant: (callPk, participant) =>
+            checkParticipants({ live, quotas }, callPk, [participant]),
+          touchCall,
+        });
   const deps: AppDeps = {
     config,
     store,
@@ -118,13 +140,10 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     authFailures,
     // With media workers this clock mixes nothing and never runs: requests never wait.
     audioClock: clock,
+    rtp,
   };
 
   const app = await buildApp(deps);
-  const touchCall = (pk: string) => {
-    store.touchCalls([pk]).catch((err) => logger.warn({ err }, 'could not record ingest activity'));
-  };
-  const quotas = new SocketQuotas(config.limits, metrics);
   const wsDeps = { ...deps, registry, pool, touchCall, quotas };
   pool?.serve(localControlPlane(wsDeps));
   const sockets = attachWebSockets(app.server, wsDeps);
@@ -184,6 +203,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       listenTextResolver: (addr) => `earshot listening on ${addr}`,
     });
   } catch (err) {
+    rtp?.close();
     await audiosocketServer?.close();
     await metricsServer?.close();
     stopSweeper();
@@ -215,6 +235,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         reconciler.stop();
         stopReconnectHook();
         stopWorkerReconnectHook?.();
+        rtp?.close();
         await audiosocketServer?.close();
         await app.close();
         await metricsServer?.close();

@@ -34,6 +34,9 @@ const FLAG_VALUES = {
   EARSHOT_METRICS_LISTEN: 'host:port',
   EARSHOT_AUDIOSOCKET_LISTEN: 'host:port',
   EARSHOT_AUDIOSOCKET_INGEST_KEY: 'key',
+  EARSHOT_RTP_PORTS: 'first-last',
+  EARSHOT_RTP_HOST: 'address',
+  EARSHOT_RTP_IDLE_TIMEOUT_S: 'seconds',
 } as const satisfies Record<ConfigVariable, string>;
 
 /** Every configuration variable, in the order of CONFIG_VARIABLES. */

@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       metricsToken: null,
       metricsListen: null,
       audiosocket: null,
+      rtp: null,
     });
   });
 
@@ -82,6 +83,9 @@ describe('loadConfig', () => {
       EARSHOT_METRICS_LISTEN: '[::1]:9100',
       EARSHOT_AUDIOSOCKET_LISTEN: '10.0.0.5:9092',
       EARSHOT_AUDIOSOCKET_INGEST_KEY: 'eik_abc',
+      EARSHOT_RTP_PORTS: '40000-40999',
+      EARSHOT_RTP_HOST: '203.0.113.7',
+      EARSHOT_RTP_IDLE_TIMEOUT_S: '5',
     });
     expect(config).toEqual({
       host: '0.0.0.0',
@@ -112,6 +116,7 @@ describe('loadConfig', () => {
       metricsToken: 'm'.repeat(16),
       metricsListen: { host: '::1', port: 9100 },
       audiosocket: { listen: { host: '10.0.0.5', port: 9092 }, ingestKey: 'eik_abc' },
+      rtp: { ports: { first: 40000, last: 40999 }, host: '203.0.113.7', idleTimeoutS: 5 },
     });
   });
 
@@ -262,6 +267,34 @@ describe('loadConfig', () => {
     expect(() => {
       (config as { port: number }).port = 1;
     }).toThrow(TypeError);
+  });
+});
+
+describe('RTP ports', () => {
+  it('are off by default, and bound on EARSHOT_HOST unless EARSHOT_RTP_HOST says otherwise', () => {
+    expect(loadConfig({}).rtp).toBeNull();
+    expect(loadConfig({ EARSHOT_HOST: '10.1.2.3', EARSHOT_RTP_PORTS: '40000' }).rtp).toEqual({
+      ports: { first: 40000, last: 40000 },
+      host: '10.1.2.3',
+      idleTimeoutS: 30,
+    });
+    expect(loadConfig({ EARSHOT_RTP_PORTS: ' 20000 - 20099 ' }).rtp?.ports).toEqual({
+      first: 20000,
+      last: 20099,
+    });
+  });
+
+  it.each([
+    ['EARSHOT_RTP_PORTS', { EARSHOT_RTP_PORTS: '40000-' }],
+    ['EARSHOT_RTP_PORTS', { EARSHOT_RTP_PORTS: '500-600' }],
+    ['EARSHOT_RTP_PORTS', { EARSHOT_RTP_PORTS: '40999-40000' }],
+    ['EARSHOT_RTP_PORTS', { EARSHOT_RTP_PORTS: '65535-70000' }],
+    ['EARSHOT_RTP_PORTS', { EARSHOT_RTP_PORTS: '40001' }],
+    ['EARSHOT_RTP_HOST', { EARSHOT_RTP_HOST: '10.0.0.1' }],
+    ['EARSHOT_RTP_HOST', { EARSHOT_RTP_PORTS: '40000-40010', EARSHOT_RTP_HOST: 'a b' }],
+    ['EARSHOT_RTP_IDLE_TIMEOUT_S', { EARSHOT_RTP_PORTS: '40000-40010', EARSHOT_RTP_IDLE_TIMEOUT_S: '0' }],
+  ])('%s is refused when wrong: %j', (variable, env) => {
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));
   });
 });
 

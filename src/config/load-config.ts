@@ -12,7 +12,9 @@ import {
   parseNatsPrefix,
   parseNatsUrl,
   parseOneOf,
+  parsePortRange,
   parsePublicUrl,
+  parseRtpHost,
   parseTrustProxy,
 } from './parsers.js';
 import { CONFIG_VARIABLES, ConfigError, type ConfigOverrides, type ConfigVariable } from './variables.js';
@@ -84,6 +86,16 @@ export interface Config {
     readonly listen: { readonly host: string; readonly port: number };
     readonly ingestKey: string;
   } | null;
+  /**
+   * RTP ports (SPEC §4.6, `POST /v1/calls/{id}/rtp`): the even ports of `ports` bound on `host`
+   * (EARSHOT_RTP_HOST, else EARSHOT_HOST; a wildcard address is answered with the host name the
+   * request came to), each released after `idleTimeoutS` without a packet; null: off (the default).
+   */
+  readonly rtp: {
+    readonly ports: { readonly first: number; readonly last: number };
+    readonly host: string;
+    readonly idleTimeoutS: number;
+  } | null;
 }
 
 export function loadConfig(
@@ -108,8 +120,15 @@ export function loadConfig(
   const adminToken = secret('EARSHOT_ADMIN_TOKEN');
   const metricsToken = secret('EARSHOT_METRICS_TOKEN');
 
+  const host = parseHost(required('EARSHOT_HOST'));
+  const rtpPorts = parsePortRange(get('EARSHOT_RTP_PORTS'));
+  const rtpHost = get('EARSHOT_RTP_HOST');
+  const rtpIdleTimeoutS = integer('EARSHOT_RTP_IDLE_TIMEOUT_S', 1, 3600);
+  if (rtpPorts === null && rtpHost !== undefined)
+    throw new ConfigError('EARSHOT_RTP_HOST', 'needs EARSHOT_RTP_PORTS (RTP is off without a port range)');
+
   return Object.freeze({
-    host: parseHost(required('EARSHOT_HOST')),
+    host,
     port: parseInteger('EARSHOT_PORT', required('EARSHOT_PORT'), 0, 65535),
     database: parseDatabaseUrl(required('EARSHOT_DATABASE_URL')),
     natsServers: Object.freeze(parseNatsUrl(get('EARSHOT_NATS_URL'))),
@@ -163,6 +182,14 @@ export function loadConfig(
       parseHostPort('EARSHOT_AUDIOSOCKET_LISTEN', get('EARSHOT_AUDIOSOCKET_LISTEN')),
       get('EARSHOT_AUDIOSOCKET_INGEST_KEY') ?? null,
     ),
+    rtp:
+      rtpPorts === null
+        ? null
+        : Object.freeze({
+            ports: rtpPorts,
+            host: rtpHost === undefined ? host : parseRtpHost(rtpHost),
+            idleTimeoutS: rtpIdleTimeoutS,
+          }),
   });
 }
 

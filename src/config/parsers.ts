@@ -127,6 +127,38 @@ function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
+/**
+ * EARSHOT_RTP_PORTS: `first-last` (or one port), inclusive, 1024–65535. RTP goes on even ports and
+ * its RTCP on the odd one above (RFC 3550 §11), so only the even ports of the range are handed out:
+ * the range must hold at least one.
+ */
+export function parsePortRange(
+  value: string | undefined,
+): { readonly first: number; readonly last: number } | null {
+  if (value === undefined) return null;
+  const match = /^(\d{1,5})(?:\s*-\s*(\d{1,5}))?$/.exec(value);
+  const first = match ? Number(match[1]) : Number.NaN;
+  const last = match ? Number(match[2] ?? match[1]) : Number.NaN;
+  if (!match || first < 1024 || last > 65535 || first > last)
+    throw new ConfigError(
+      'EARSHOT_RTP_PORTS',
+      `must be a port range first-last within 1024-65535, got "${value}"`,
+    );
+  if (first === last && first % 2 === 1)
+    throw new ConfigError(
+      'EARSHOT_RTP_PORTS',
+      `must hold an even port (RTP's; RTCP takes the odd one above), got "${value}"`,
+    );
+  return Object.freeze({ first, last });
+}
+
+/** EARSHOT_RTP_HOST: the address RTP sockets bind to, and that `POST …/rtp` answers. */
+export function parseRtpHost(value: string): string {
+  if (/\s|\/|^\[|\]$/.test(value))
+    throw new ConfigError('EARSHOT_RTP_HOST', `must be a host name or IP address, got "${value}"`);
+  return value;
+}
+
 /** EARSHOT_MEDIA_WORKERS: 0–64, or `auto` = one per core beyond the first (the control plane's). */
 export function parseMediaWorkers(value: string, cores = availableParallelism()): number {
   if (value.trim().toLowerCase() === 'auto') return Math.min(64, Math.max(0, cores - 1));

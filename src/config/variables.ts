@@ -27,6 +27,9 @@ export const CONFIG_VARIABLES = {
   EARSHOT_METRICS_LISTEN: undefined,
   EARSHOT_AUDIOSOCKET_LISTEN: undefined,
   EARSHOT_AUDIOSOCKET_INGEST_KEY: undefined,
+  EARSHOT_RTP_PORTS: undefined,
+  EARSHOT_RTP_HOST: undefined,
+  EARSHOT_RTP_IDLE_TIMEOUT_S: '30',
 } as const satisfies Record<string, string | undefined>;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;

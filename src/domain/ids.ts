@@ -13,7 +13,7 @@ export function isValidCallId(id: string): boolean {
 }
 
 /** Participant names: 1–64 characters of [A-Za-z0-9_.-]. */
-const PARTICIPANT_PATTERN = '^[A-Za-z0-9_.\\-]{1,64}$';
+export const PARTICIPANT_PATTERN = '^[A-Za-z0-9_.\\-]{1,64}$';
 const participantRe = new RegExp(PARTICIPANT_PATTERN);
 
 export function isValidParticipant(name: string): boolean {

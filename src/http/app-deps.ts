@@ -4,6 +4,7 @@ import type { Config } from '../config/load-config.js';
 import type { AuthFailureLimiter } from '../edge/auth-failures.js';
 import type { CallLifecycle } from '../live/call-lifecycle.js';
 import type { LiveCallStats } from '../live/live-call-stats.js';
+import type { RtpPortGrant, RtpRequest } from '../live/rtp-ports.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
 
@@ -24,6 +25,13 @@ export interface AppDeps {
    * audio by more than one request's work.
    */
   readonly audioClock?: AudioClock;
+  /** This node's RTP ports (SPEC §4.6); absent or null when RTP is off. */
+  readonly rtp?: RtpAllocator | null;
+}
+
+/** What the HTTP app sees of the RTP ports (src/live/rtp-ports.ts). */
+export interface RtpAllocator {
+  allocate(request: RtpRequest): Promise<RtpPortGrant>;
 }
 
 /** What the HTTP app sees of a process's real-time clock (src/live/clock.ts). */

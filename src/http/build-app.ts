@@ -29,6 +29,7 @@ import { ingestKeyRoutes } from './routes/ingest-keys.js';
 import { listenRoutes } from './routes/listen.js';
 import { operationsRoutes } from './routes/operations.js';
 import { orgRoutes } from './routes/org.js';
+import { rtpRoutes } from './routes/rtp.js';
 import { ErrorEnvelope } from './schemas.js';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -159,6 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await v1.register(callRoutes, deps);
         await v1.register(orgRoutes, deps);
         await v1.register(ingestKeyRoutes, deps);
+        await v1.register(rtpRoutes, deps);
       },
       { prefix: '/v1' },
     );

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { ErrorCode } from '../domain/error-code.js';
-import { CALL_ID_PATTERN } from '../domain/ids.js';
+import { CALL_ID_PATTERN, PARTICIPANT_PATTERN } from '../domain/ids.js';
 
 /** Schemas of the HTTP API: they validate requests and document every route in the OpenAPI page. */
 
@@ -101,6 +101,36 @@ export const StoppedCall = Type.Object({
 
 export const ListenUrl = Type.Object({
   url: Type.String({ description: 'ws(s)://…/ws/listen/{call_id}?token=…' }),
+});
+
+export const RtpPortBody = Type.Object(
+  {
+    participant: Type.Optional(
+      Type.String({
+        pattern: PARTICIPANT_PATTERN,
+        description: 'The participant the port carries (default caller)',
+      }),
+    ),
+    format: Type.Union(
+      [Type.Literal('ulaw'), Type.Literal('alaw'), Type.Literal('slin16'), Type.Literal('slin')],
+      {
+        description:
+          'What the sender sends: ulaw (PT 0), alaw (PT 8), slin16 or slin (big-endian L16, 16 or 8 kHz)',
+      },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const RtpPort = Type.Object({
+  call_id: Type.String(),
+  host: Type.String({ description: "This node's RTP address: send the participant's RTP here" }),
+  port: Type.Integer({
+    description:
+      'The UDP port, held for this participant until the call ends or it idles (EARSHOT_RTP_IDLE_TIMEOUT_S, 30 s)',
+  }),
+  format: Type.String(),
+  participant: Type.String(),
 });
 
 export const Preferences = Type.Object({ live_listen_enabled: Type.Boolean() });

@@ -1,5 +1,33 @@
 import { createResampler, type Resampler } from '../audio/resampler.js';
+import type { Bus } from '../bus/bus.js';
 import { CANONICAL_SAMPLE_RATE_HZ, FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
+import type { Metrics } from '../observability/metrics.js';
+
+/**
+ * A participant track whose frames go onto the bus (to every node that mixes the call), counted in
+ * the node's frame metrics, overall and by the platform it arrived from.
+ */
+export function publishingTrack(
+  deps: { readonly metrics: Metrics; readonly bus: Bus },
+  callPk: string,
+  name: string,
+  format: { encoding: string; sampleRateHz: number; platform: string },
+  connectionId: string,
+): IngestTrack {
+  const { metrics, bus } = deps;
+  const platformFrames = metrics.platformFrameCount(format.platform);
+  return new IngestTrack(
+    callPk,
+    name,
+    format,
+    (frame) => {
+      metrics.framesIn.inc();
+      platformFrames.frames++;
+      bus.publishFrame(frame);
+    },
+    connectionId,
+  );
+}
 
 /**
  * One participant's audio on its way in: samples at the source rate are resampled to 16 kHz and cut
@@ -24,6 +52,10 @@ export class IngestTrack {
   #filled = 0;
   #seq = 0;
   #resampled = new Int16Array(0);
+  /** writeAt: the source position (samples) the next in-order write starts at; −1 before the first. */
+  #nextPosition = -1;
+  /** writeAt: a second resampler for packets that arrive late (the in-order one keeps its history). */
+  #lateResampler: Resampler | null = null;
 
   constructor(
     callPk: string,
@@ -48,6 +80,88 @@ export class IngestTrack {
   /** Takes the next samples of this participant (at the source rate, any count). */
   write(samples: Int16Array): void {
     if (!this.connected) return;
+    this.#append(samples);
+  }
+
+  /**
+   * Takes samples that start `position` samples (at the source rate) after the stream's first, in
+   * any order — RTP, whose timestamps place each packet (src/ingest/rtp.ts, RtpSequencer). Frames
+   * are numbered by where they fall (seq = position in 20 ms frames), so the call's jitter buffer
+   * (src/audio/track-buffer.ts) puts a reordered packet in its slot and conceals a lost one:
+   * - in order (the position the last one ended at): as `write`;
+   * - ahead (packets missing before it): a partial frame is sent with the rest silent, and the
+   *   frames of the gap are not sent — lost, unless they come late;
+   * - behind (late: filling a gap): resampled on its own, and the whole frames it covers sent with
+   *   their own seq. Its resampler starts from silence, not from the packet before: the frame's
+   *   first 3.5 ms (8 → 16 kHz: the half-band filter's length) differ from the in-order result.
+   * With 20 ms packets, as Asterisk sends, each packet is exactly one frame.
+   */
+  writeAt(position: number, samples: Int16Array): void {
+    if (!this.connected || !Number.isSafeInteger(position) || position < 0) return;
+    const next = this.#nextPosition;
+    if (next < 0 || position > next) this.#seek(position);
+    else if (position < next) {
+      this.#writeLate(position, samples);
+      return;
+    }
+    this.#nextPosition = position + samples.length;
+    this.#append(samples);
+  }
+
+  /** Moves the in-order frame cutter to a source position (a gap, or the first packet). */
+  #seek(position: number): void {
+    const at = this.#canonicalPosition(position);
+    const seq = Math.floor(at / FRAME_SAMPLES);
+    const filled = at - seq * FRAME_SAMPLES;
+    if (this.#nextPosition >= 0 && this.#filled > 0 && seq !== this.#seq) {
+      this.#frame.fill(0, this.#filled);
+      this.#publishFrame(this.#frame);
+    }
+    if (this.#nextPosition < 0 || seq !== this.#seq) this.#frame.fill(0, 0, filled);
+    else this.#frame.fill(0, this.#filled, filled);
+    this.#seq = seq;
+    this.#filled = filled;
+  }
+
+  #writeLate(position: number, samples: Int16Array): void {
+    let canonical = samples;
+    if (this.#resampler) {
+      this.#lateResampler ??= createResampler(this.sampleRateHz, CANONICAL_SAMPLE_RATE_HZ);
+      this.#lateResampler.reset();
+      const out = new Int16Array(this.#lateResampler.maxOutputLength(samples.length));
+      canonical = out.subarray(0, this.#lateResampler.process(samples, out));
+    }
+    const start = this.#canonicalPosition(position);
+    const end = start + canonical.length;
+    const firstSeq = Math.ceil(start / FRAME_SAMPLES);
+    const savedSeq = this.#seq;
+    for (let seq = firstSeq; (seq + 1) * FRAME_SAMPLES <= end; seq++) {
+      const offset = seq * FRAME_SAMPLES - start;
+      this.#seq = seq;
+      this.#publishFrame(canonical.subarray(offset, offset + FRAME_SAMPLES));
+    }
+    this.#seq = savedSeq;
+  }
+
+  /** A source position in canonical (16 kHz) samples. */
+  #canonicalPosition(position: number): number {
+    return Math.round((position * CANONICAL_SAMPLE_RATE_HZ) / this.sampleRateHz);
+  }
+
+  #publishFrame(samples: Int16Array): void {
+    this.framesIn++;
+    // The bus contract lets receivers see the samples only during this call, so the frame
+    // buffer is reused for the next frame.
+    this.#publish({
+      callPk: this.callPk,
+      participant: this.name,
+      seq: this.#seq,
+      captureTimeMs: Date.now(),
+      samples,
+    });
+  }
+
+  #append(samples: Int16Array): void {
     let canonical = samples;
     if (this.#resampler) {
       const needed = this.#resampler.maxOutputLength(samples.length);
@@ -63,16 +177,8 @@ export class IngestTrack {
       offset += n;
       if (this.#filled === FRAME_SAMPLES) {
         this.#filled = 0;
-        this.framesIn++;
-        // The bus contract lets receivers see the samples only during this call, so the frame
-        // buffer is reused for the next frame.
-        this.#publish({
-          callPk: this.callPk,
-          participant: this.name,
-          seq: this.#seq++,
-          captureTimeMs: Date.now(),
-          samples: this.#frame,
-        });
+        this.#publishFrame(this.#frame);
+        this.#seq++;
       }
     }
   }

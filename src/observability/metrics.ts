@@ -46,6 +46,9 @@ export class Metrics {
   readonly uncaughtErrors: Counter;
   readonly authFailures: Counter<'outcome'>;
   readonly quotaRefusals: Counter<'limit'>;
+  /** RTP ports (SPEC §4.6) bound on this node, and what became of each datagram they received. */
+  readonly rtpPorts: Gauge;
+  readonly rtpDatagrams: Counter<'outcome'>;
 
   /** The media workers' metrics, merged into each scrape (set by the control plane). */
   #remote: RemoteMetrics | null = null;
@@ -164,6 +167,17 @@ export class Metrics {
     this.authFailures = new Counter({
       name: 'earshot_auth_failures_total',
       help: 'Failed authentications (counted), and requests refused because their address failed too often (limited)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.rtpPorts = new Gauge({
+      name: 'earshot_rtp_ports',
+      help: 'RTP ports allocated on this node (POST /v1/calls/{id}/rtp), until released',
+      registers,
+    });
+    this.rtpDatagrams = new Counter({
+      name: 'earshot_rtp_datagrams_total',
+      help: 'Datagrams received on RTP ports, by outcome: audio and late (used); duplicate, stray, before_start, other_source, invalid, refused, ignored (dropped)',
       labelNames: ['outcome'],
       registers,
     });

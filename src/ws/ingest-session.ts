@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Call } from '../domain/entities.js';
 import { toAppError } from '../edge/to-app-error.js';
 import type { IngestConnection } from '../live/call-presence.js';
-import { IngestTrack } from '../live/ingest-track.js';
+import { type IngestTrack, publishingTrack } from '../live/ingest-track.js';
 import { closeSocket, type IngestSocket } from './close-sockets.js';
 import type { MediaDeps } from './media-deps.js';
 
@@ -50,21 +50,8 @@ export class IngestSession implements IngestConnection {
 
   /** Adds the tracks this socket carries. */
   addTracks(names: readonly string[], format: { encoding: string; sampleRateHz: number }): IngestTrack[] {
-    const { metrics, bus } = this.#deps;
-    const platformFrames = metrics.platformFrameCount(this.platform);
-    const added = names.map(
-      (name) =>
-        new IngestTrack(
-          this.call.pk,
-          name,
-          { ...format, platform: this.platform },
-          (frame) => {
-            metrics.framesIn.inc();
-            platformFrames.frames++;
-            bus.publishFrame(frame);
-          },
-          this.id,
-        ),
+    const added = names.map((name) =>
+      publishingTrack(this.#deps, this.call.pk, name, { ...format, platform: this.platform }, this.id),
     );
     for (const track of added) {
       this.tracks.push(track);

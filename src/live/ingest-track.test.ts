@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
+import { IngestTrack } from './ingest-track.js';
+
+/** A 1 kHz-ish ramp of distinct values, so frames can be told apart and compared. */
+function signal(length: number, from = 0): Int16Array {
+  const out = new Int16Array(length);
+  for (let i = 0; i < length; i++) out[i] = Math.round(8000 * Math.sin((2 * Math.PI * (from + i)) / 37));
+  return out;
+}
+
+function track(rateHz: number): { track: IngestTrack; frames: { seq: number; samples: Int16Array }[] } {
+  const frames: { seq: number; samples: Int16Array }[] = [];
+  const t = new IngestTrack(
+    'call',
+    'caller',
+    { encoding: 'pcm16be', sampleRateHz: rateHz, platform: 'rtp' },
+    (f: TrackFrame) => frames.push({ seq: f.seq, samples: f.samples.slice() }),
+  );
+  return { track: t, frames };
+}
+
+describe('IngestTrack.writeAt (RTP: packets placed by their timestamps)', () => {
+  it('in order, it is write(): 20 ms packets at 8 kHz are one frame each, numbered from 0', () => {
+    const placed = track(8000);
+    const plain = track(8000);
+    const audio = signal(160 * 10);
+    for (let k = 0; k < 10; k++) {
+      placed.track.writeAt(160 * k, audio.subarray(160 * k, 160 * (k + 1)));
+      plain.track.write(audio.subarray(160 * k, 160 * (k + 1)));
+    }
+    expect(placed.frames.map((f) => f.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(placed.frames).toEqual(plain.frames);
+  });
+
+  it('a gap leaves the missing frames unsent (the jitter buffer conceals them), the next numbered by its place', () => {
+    const { track: t, frames } = track(16000);
+    const audio = signal(320 * 6);
+    for (const k of [0, 1, 4, 5]) t.writeAt(320 * k, audio.subarray(320 * k, 320 * (k + 1)));
+    expect(frames.map((f) => f.seq)).toEqual([0, 1, 4, 5]);
+    expect(frames[2].samples).toEqual(audio.subarray(320 * 4, 320 * 5));
+  });
+
+  it('a late packet fills its own slot, and the in-order stream goes on unchanged', () => {
+    const inOrder = track(16000);
+    const reordered = track(16000);
+    const audio = signal(320 * 5);
+    const packet = (k: number) => audio.subarray(320 * k, 320 * (k + 1));
+    for (const k of [0, 1, 2, 3, 4]) inOrder.track.writeAt(320 * k, packet(k));
+    for (const k of [0, 2, 1, 3, 4]) reordered.track.writeAt(320 * k, packet(k));
+    expect(reordered.frames.map((f) => f.seq)).toEqual([0, 2, 1, 3, 4]);
+    const bySeq = (frames: { seq: number; samples: Int16Array }[]) =>
+      [...frames].sort((a, b) => a.seq - b.seq).map((f) => f.samples);
+    // At 16 kHz there is no resampler: bit-identical.
+    expect(bySeq(reordered.frames)).toEqual(bySeq(inOrder.frames));
+  });
+
+  it('at 8 kHz a late packet is resampled on its own: the same frame but for the filter starting from silence (< 4 ms)', () => {
+    const inOrder = track(8000);
+    const reordered = track(8000);
+    const audio = signal(160 * 5);
+    const packet = (k: number) => audio.subarray(160 * k, 160 * (k + 1));
+    for (const k of [0, 1, 2, 3, 4]) inOrder.track.writeAt(160 * k, packet(k));
+    for (const k of [0, 1, 3, 2, 4]) reordered.track.writeAt(160 * k, packet(k));
+    const late = reordered.frames.find((f) => f.seq === 2)?.samples as Int16Array;
+    const expected = inOrder.frames.find((f) => f.seq === 2)?.samples as Int16Array;
+    expect(late.length).toBe(FRAME_SAMPLES);
+    // Past the half-band filter's length (44 taps at 16 kHz, and the delay) the two agree.
+    for (let i = 0; i < 56; i++) expect(Math.abs(late[i] - expected[i])).toBeLessThan(8000);
+    for (let i = 56; i < FRAME_SAMPLES; i++) expect(Math.abs(late[i] - expected[i])).toBeLessThanOrEqual(1);
+  });
+
+  it('packets that are not 20 ms (ffmpeg: 128 ms) make whole frames; a gap sends the partial frame with silence after it', () => {
+    const { track: t, frames } = track(8000);
+    const audio = signal(1024 * 3);
+    t.writeAt(0, audio.subarray(0, 1024));
+    // 1024 samples at 8 kHz = 6.4 frames: 6 sent, 0.4 waiting.
+    expect(frames.map((f) => f.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    t.writeAt(2048, audio.subarray(2048, 3072));
+    // The partial frame 6 went out, its tail silent; frames 7 … 11 are missing (the jitter buffer
+    // conceals them); 12 starts silent and ends with the packet's first 0.2 frame; 13 … 18 follow.
+    expect(frames.map((f) => f.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 12, 13, 14, 15, 16, 17, 18]);
+    const tail = Math.round(0.4 * FRAME_SAMPLES);
+    expect(frames[6].samples.subarray(tail).every((v) => v === 0)).toBe(true);
+    expect(frames[6].samples.subarray(0, tail).some((v) => v !== 0)).toBe(true);
+    const head = Math.round(0.8 * FRAME_SAMPLES);
+    expect(frames[7].samples.subarray(0, head).every((v) => v === 0)).toBe(true);
+    expect(frames[7].samples.subarray(head).some((v) => v !== 0)).toBe(true);
+  });
+
+  it('ignores writes after it is disconnected, and positions that are not whole non-negative numbers', () => {
+    const { track: t, frames } = track(16000);
+    t.writeAt(-320, signal(320));
+    t.writeAt(Number.NaN, signal(320));
+    t.writeAt(0.5, signal(320));
+    expect(frames).toEqual([]);
+    t.connected = false;
+    t.writeAt(0, signal(320));
+    expect(frames).toEqual([]);
+  });
+});
