@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../domain/app-error.js';
 import { INGEST_ENCODINGS, INGEST_SAMPLE_RATES_HZ } from '../domain/audio-format.js';
-import { defaultSampleRateHz, parseGenericIngestParams } from './generic-ingest-params.js';
+import { defaultSampleRateHz, parseGenericIngestParams, withPbxMetadata } from './generic-ingest-params.js';
 
 const parse = (query: string) => parseGenericIngestParams(new URLSearchParams(query));
 
@@ -118,6 +118,58 @@ describe('parseGenericIngestParams', () => {
         expect(INGEST_ENCODINGS).toContain(result.encoding);
         expect(INGEST_SAMPLE_RATES_HZ).toContain(result.sampleRateHz);
       }),
+    );
+  });
+});
+
+describe("withPbxMetadata (a PBX's first text declaring the format, SPEC §4.6)", () => {
+  const jambonz = (extra: Record<string, unknown>) => ({
+    callSid: 'c1',
+    from: '+1555',
+    to: '+1666',
+    ...extra,
+  });
+
+  it("takes jambonz's sampleRate and mixType over the query's defaults", () => {
+    const stereo = withPbxMetadata(parse(''), jambonz({ sampleRate: 8000, mixType: 'stereo' }));
+    expect(stereo).toEqual({
+      participants: ['caller', 'agent'],
+      encoding: 'pcm16',
+      sampleRateHz: 8000,
+      channels: 2,
+    });
+    const mixed = withPbxMetadata(
+      parse('channels=2&participant=a,b'),
+      jambonz({ sampleRate: 24000, mixType: 'mixed' }),
+    );
+    expect(mixed).toEqual({ participants: ['caller'], encoding: 'pcm16', sampleRateHz: 24000, channels: 1 });
+  });
+
+  it("keeps the query's names when the channel count stays", () => {
+    const params = parse('participant=alice&sample_rate=8000');
+    expect(withPbxMetadata(params, jambonz({ sampleRate: 16000, mixType: 'mono' }))).toEqual({
+      participants: ['alice'],
+      encoding: 'pcm16',
+      sampleRateHz: 16000,
+      channels: 1,
+    });
+  });
+
+  it("changes nothing for metadata that declares nothing (mod_audio_fork's free-form JSON, or none)", () => {
+    const params = parse('sample_rate=8000');
+    for (const metadata of [null, 'text', 42, [], { agent: '4711' }, jambonz({})])
+      expect(withPbxMetadata(params, metadata)).toBe(params);
+  });
+
+  it.each([
+    [{ sampleRate: 44100 }],
+    [{ sampleRate: '8000' }],
+    [{ sampleRate: null }],
+    [{ mixType: 'quad' }],
+    [{ mixType: 2 }],
+  ])('refuses %j with UNSUPPORTED_DATA (close 1003)', (metadata) => {
+    expect(() => withPbxMetadata(parse(''), metadata)).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED_DATA' }) as unknown as Error,
     );
   });
 });

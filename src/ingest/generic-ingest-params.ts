@@ -6,6 +6,7 @@ import {
   type IngestSampleRateHz,
 } from '../domain/audio-format.js';
 import { isValidParticipant } from '../domain/ids.js';
+import { isJsonObject } from './json-field.js';
 
 /** Channel counts accepted on generic ingest (2: interleaved, one participant per channel). */
 export const INGEST_CHANNELS = [1, 2] as const;
@@ -82,6 +83,51 @@ export function parseGenericIngestParams(query: URLSearchParams): GenericIngestP
 
   const participants = parseParticipants(single(query, 'participant'), channels);
   return Object.freeze({ participants: Object.freeze(participants), encoding, sampleRateHz, channels });
+}
+
+/** jambonz's `mixType`: `stereo` is the caller on one channel and the other party on the other. */
+const MIX_TYPE_CHANNELS: ReadonlyMap<unknown, IngestChannels> = new Map([
+  ['mono', 1],
+  ['mixed', 1],
+  ['stereo', 2],
+]);
+
+/**
+ * The format a PBX's first text message declares (SPEC §4.6): jambonz's `listen` sends JSON with
+ * `sampleRate` (8000, 16000, …) and `mixType` (`mono`, `mixed`, `stereo`). What it declares is what
+ * the binary messages that follow are, so it wins over the query (whose defaults the PBX's URL
+ * often leaves in place); the encoding stays the query's (jambonz sends L16 LE, the default).
+ * When the channel count changes, the participants are the defaults for the new count (`caller`;
+ * `caller,agent`): the query's names were as many as its channels. Anything else in the metadata (mod_audio_fork's is
+ * free-form) is ignored; a non-object changes nothing.
+ *
+ * @throws AppError `UNSUPPORTED_DATA` (close 1003) for a sampleRate or mixType earshot does not take.
+ */
+export function withPbxMetadata(params: GenericIngestParams, metadata: unknown): GenericIngestParams {
+  if (!isJsonObject(metadata)) return params;
+  const { sampleRate, mixType } = metadata;
+  let { sampleRateHz, channels } = params;
+  if (sampleRate !== undefined) {
+    const declared = typeof sampleRate === 'number' ? sampleRates.get(String(sampleRate)) : undefined;
+    if (declared === undefined)
+      throw new AppError(
+        'UNSUPPORTED_DATA',
+        `metadata sampleRate must be one of ${INGEST_SAMPLE_RATES_HZ.join(', ')}`,
+      );
+    sampleRateHz = declared;
+  }
+  if (mixType !== undefined) {
+    const declared = MIX_TYPE_CHANNELS.get(mixType);
+    if (declared === undefined)
+      throw new AppError('UNSUPPORTED_DATA', 'metadata mixType must be mono, mixed or stereo');
+    channels = declared;
+  }
+  if (sampleRateHz === params.sampleRateHz && channels === params.channels) return params;
+  const participants =
+    channels === params.channels
+      ? params.participants
+      : Object.freeze(parseParticipants(undefined, channels));
+  return Object.freeze({ ...params, participants, sampleRateHz, channels });
 }
 
 function parseParticipants(text: string | undefined, channels: IngestChannels): string[] {

@@ -8,9 +8,10 @@ import {
   MAX_GENERIC_CONTROL_MESSAGE_CHARS,
   parseGenericControlMessage,
 } from '../ingest/generic-control-message.js';
-import { parseGenericIngestParams } from '../ingest/generic-ingest-params.js';
+import { parseGenericIngestParams, withPbxMetadata } from '../ingest/generic-ingest-params.js';
 import { isJsonObject } from '../ingest/json-field.js';
 import { IngestDecoder } from '../live/ingest-decoder.js';
+import type { IngestTrack } from '../live/ingest-track.js';
 import type { SocketGrant } from '../live/media-protocol.js';
 import { resolveIngestCall } from './ingest-credentials.js';
 import { IngestSession } from './ingest-session.js';
@@ -44,14 +45,26 @@ export async function authorizeIngest(
   return { call, params, apiKeyPrefix: keyPrefix };
 }
 
+/**
+ * The generic ingest socket (SPEC §4.1), which PBX media forks use as they are (§4.6). On a PBX's
+ * subprotocol the participants join with the first message, not at the upgrade: that message may
+ * be metadata that declares the format (jambonz: `sampleRate`, `mixType`), which then wins over
+ * the query's.
+ */
 export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: IngestGrant): void {
-  const { params } = grant;
+  let { params } = grant;
   const session = new IngestSession(deps, ws, grant.call, {
     platform: 'generic',
     keyPrefix: grant.apiKeyPrefix,
   });
-  const tracks = session.addTracks(params.participants, params);
-  const decoder = new IngestDecoder(params.encoding, params.channels);
+  let tracks: IngestTrack[] = [];
+  let decoder: IngestDecoder | null = null;
+  const join = () => {
+    tracks = session.addTracks(params.participants, params);
+    decoder = new IngestDecoder(params.encoding, params.channels);
+    return decoder;
+  };
+  if (!PBX_SUBPROTOCOLS.has(ws.protocol)) join();
   /** Nothing but the first message yet: it may be a PBX's metadata frame. */
   let first = true;
   ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -62,14 +75,21 @@ export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: Inges
       if (isBinary) {
         const bytes = data as Buffer;
         validateGenericAudioMessage(bytes, params);
-        const channels = decoder.decode(bytes);
+        const channels = (decoder ?? join()).decode(bytes);
         for (let i = 0; i < tracks.length; i++) tracks[i].write(channels[i]);
       } else {
         const text = (data as Buffer).toString('utf8');
         // FreeSWITCH's mod_audio_fork / mod_audio_stream and jambonz's listen send a metadata text
         // first (SPEC §4.6): accepted as it is — anything on their subprotocols, a JSON object
         // without an `event` otherwise (so that malformed JSON is still refused, SPEC §4.3).
-        if (wasFirst && isMetadata(text, ws.protocol)) return;
+        if (wasFirst && isMetadata(text, ws.protocol)) {
+          if (decoder === null) {
+            params = withPbxMetadata(params, parsedOrNull(text));
+            join();
+          }
+          return;
+        }
+        decoder ?? join();
         const control = parseGenericControlMessage(text);
         if (control.type === 'stop') {
           session.endTracks();
@@ -103,6 +123,14 @@ function isMetadata(text: string, subprotocol: string): boolean {
     return isJsonObject(value) && typeof value['event'] !== 'string';
   } catch {
     return false;
+  }
+}
+
+function parsedOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 

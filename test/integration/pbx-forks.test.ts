@@ -125,6 +125,52 @@ describe.each(LISTENER_MODES.slice(0, 2))('%s: PBX media forks on the generic en
     expect(best).toBeGreaterThan(-14);
   });
 
+  it("jambonz listen with a bare URL: its metadata's sampleRate 8000 and mixType stereo are what the audio is", async () => {
+    const callSid = `jbs-${Date.now().toString(36)}`;
+    // The URL says nothing of the format (generic ingest's defaults: mono, 16 kHz): the metadata does.
+    const jambonz = await openPacedSender(
+      `${ws}/ws/ingest/${callSid}`,
+      { authorization: `Basic ${Buffer.from(`jambonz:${ingestKey}`).toString('base64')}` },
+      ['audio.jambonz.org'],
+    );
+    const listen = await jsonRequest(ts, 'POST', `/v1/calls/${callSid}/listen`, { apiKey });
+    const listener = await openListener(listen.body.data.url);
+    const metadata = JSON.stringify({ callSid, sampleRate: 8000, mixType: 'stereo', direction: 'inbound' });
+    await jambonz.send([[metadata], ...stereoFrames(8000, 2, 600, 1500)], 20);
+    await sleep(200);
+    const view = await jsonRequest(ts, 'GET', `/v1/calls/${callSid}`, { apiKey });
+    expect(
+      view.body.data.participants
+        .map((p: { name: string; sample_rate: number }) => [p.name, p.sample_rate])
+        .sort(),
+    ).toEqual([
+      ['agent', 8000],
+      ['caller', 8000],
+    ]);
+    await jambonz.close();
+    listener.ws.close();
+    const best = bestTwoToneWindow(listener, 16000, [600, 1500]);
+    expect(best.tone1).toBeGreaterThan(-20);
+    expect(best.tone2).toBeGreaterThan(-20);
+  });
+
+  it('jambonz metadata declaring a rate earshot does not take closes the socket with 1003', async () => {
+    const socket = new WebSocket(`${ws}/ws/ingest/jbx-${Date.now()}?token=${ingestKey}`, [
+      'audio.jambonz.org',
+    ]);
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    socket.send(JSON.stringify({ sampleRate: 44100, mixType: 'mono' }));
+    const { code, reason } = await closed;
+    expect(code).toBe(1003);
+    expect(reason).toMatch(/sampleRate/);
+  });
+
   it('a first text that is not JSON is still malformed without a PBX subprotocol (1007)', async () => {
     const socket = new WebSocket(`${ws}/ws/ingest/plain-${Date.now()}?token=${ingestKey}`);
     await new Promise((resolve, reject) => {
