@@ -7,9 +7,11 @@ import { type RunningServer, startServer } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { openStore } from '../../src/store/open-store.js';
 import { expectLevelNear } from '../helpers/audio-assertions.js';
+import { startBystander } from '../helpers/bystander.js';
 import { sqliteBackend, type TestDatabase } from '../helpers/databases.js';
 import { loadPlatformSession } from '../helpers/platform-session.js';
 import { LISTENER_MODES } from '../helpers/server.js';
+import { requestTo } from '../helpers/server-process.js';
 import { maxLevelExcludingDb, toneLevelDb } from '../helpers/spectrum.js';
 import { openListener } from '../helpers/ws-clients.js';
 
@@ -152,6 +154,92 @@ describe.each(LISTENER_MODES.slice(0, 2))('%s: Asterisk AudioSocket', (_mode, mo
     expect(waited).toBeGreaterThan(4000);
     expect(waited).toBeLessThan(8000);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  }, 20_000);
+});
+
+describe('AudioSocket: hostile connections', () => {
+  let db: TestDatabase;
+  let server: RunningServer;
+  let apiKey: string;
+  let port: number;
+
+  beforeAll(async () => {
+    db = await sqliteBackend.create();
+    const store = await openStore(db.config);
+    const org = await store.createOrg('Asterisk PBX', true);
+    apiKey = (await store.createApiKey(org.id)).apiKey;
+    const { ingestKey } = await store.createIngestKey(org.id, { name: 'audiosocket', clientSecret: null });
+    await store.close();
+    const config = loadConfig(
+      {},
+      {
+        EARSHOT_PORT: '0',
+        EARSHOT_DATABASE_URL: db.url,
+        EARSHOT_LOG_LEVEL: 'warn',
+        EARSHOT_MEDIA_WORKERS: '0',
+        EARSHOT_AUDIOSOCKET_LISTEN: '127.0.0.1:0',
+        EARSHOT_AUDIOSOCKET_INGEST_KEY: ingestKey,
+      },
+    );
+    server = await startServer(config, { logger: createLogger('warn') });
+    port = server.audiosocket?.port as number;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db?.drop();
+  });
+
+  it('every kind of bad input closes its own connection; a bystander call hears no gap over 100 ms', async () => {
+    const bystander = await startBystander({ url: server.url, request: requestTo(server.url) }, apiKey);
+    const uuid = (n: number) => encodeAudioSocketFrame(0x01, Buffer.alloc(16, n));
+    const slin20ms = encodeAudioSocketFrame(0x10, Buffer.alloc(320));
+    const hostile: Buffer[] = [
+      // Unknown kinds, before and after the UUID.
+      ...[0x04, 0x0f, 0x19, 0x42, 0x80, 0xfe].map((kind) => Buffer.from([kind, 0, 1, 0])),
+      ...[0x04, 0x20, 0xfe].map((kind, i) => Buffer.concat([uuid(i + 1), Buffer.from([kind, 0, 0])])),
+      // Audio before the UUID; a UUID of 15 bytes; a second UUID; an odd slin byte count.
+      slin20ms,
+      Buffer.from([0x01, 0, 15, ...Buffer.alloc(15, 9)]),
+      Buffer.concat([uuid(20), uuid(21)]),
+      Buffer.concat([uuid(22), encodeAudioSocketFrame(0x10, Buffer.alloc(3))]),
+      // Lengths over a kind's bound: a hang-up with a payload of 64 KiB − 1, audio over 1 s.
+      Buffer.concat([uuid(23), Buffer.from([0x00, 0xff, 0xff])]),
+      Buffer.concat([uuid(24), Buffer.from([0x10, 0xff, 0xff]), Buffer.alloc(65_535)]),
+      // slin96 (beyond 48 kHz), and plain garbage: an HTTP request, random bytes.
+      Buffer.concat([uuid(25), encodeAudioSocketFrame(0x17, Buffer.alloc(3840))]),
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) & 0xff)),
+    ];
+    const before = await (await fetch(`${server.url}/metrics`)).text();
+    const sockets = await Promise.all(hostile.map(() => tcp(port)));
+    const ends = sockets.map(closed);
+    sockets.forEach((socket, i) => {
+      socket.on('error', () => {});
+      socket.write(hostile[i]);
+    });
+    await Promise.all(ends);
+    // Connections that stop mid-frame or send half a UUID: closed at once by their end, or after 5 s.
+    const halves = await Promise.all([0, 1, 2].map(() => tcp(port)));
+    halves[0].end(Buffer.from([0x01, 0, 16, 1, 2, 3]));
+    halves[1].end(Buffer.concat([uuid(30), Buffer.from([0x10, 1])]));
+    halves[2].destroy();
+    await Promise.all(halves.map(closed));
+    const report = await bystander.stop();
+    expect(report.closed).toBeNull();
+    expect(report.maxGapMs, `gaps: ${report.gaps.join(', ')}`).toBeLessThan(100);
+    const after = await (await fetch(`${server.url}/metrics`)).text();
+    const refused = (text: string) =>
+      [
+        ...text.matchAll(
+          /^earshot_ingest_platform_errors_total\{platform="audiosocket",code="[A-Z_]+"\} (\d+)$/gm,
+        ),
+      ]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0);
+    // Every hostile connection was refused and counted (the ones cut mid-frame just ended).
+    expect(refused(after) - refused(before)).toBeGreaterThanOrEqual(hostile.length);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    await bystander.call.stop();
   }, 20_000);
 });
 

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { bestTwoToneWindow, expectLevelNear } from '../helpers/audio-assertions.js';
+import { startBystander } from '../helpers/bystander.js';
 import { sqliteBackend } from '../helpers/databases.js';
 import { openPacedSender } from '../helpers/paced-sender.js';
 import { jsonRequest, LISTENER_MODES, startTestServer, type TestServer } from '../helpers/server.js';
 import { sine } from '../helpers/signals.js';
 import { toneLevelDb } from '../helpers/spectrum.js';
-import { openListener, pcm16Bytes } from '../helpers/ws-clients.js';
+import { expectUpgradeRefused, openListener, pcm16Bytes } from '../helpers/ws-clients.js';
 
 /**
  * SPEC §4.6: FreeSWITCH's mod_audio_fork (subprotocol `audio.drachtio.org`) and jambonz's listen
@@ -169,6 +170,50 @@ describe.each(LISTENER_MODES.slice(0, 2))('%s: PBX media forks on the generic en
     const { code, reason } = await closed;
     expect(code).toBe(1003);
     expect(reason).toMatch(/sampleRate/);
+  });
+
+  it('hostile forks: bad Basic credentials refused at the upgrade, bad metadata and audio closed; a bystander call hears no gap over 100 ms', async () => {
+    const bystander = await startBystander(ts, apiKey);
+    const url = (id: string, query = '') => `${ws}/ws/ingest/${id}-${Date.now().toString(36)}${query}`;
+    const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+    for (const authorization of [
+      'Basic !!!not-base64!!!',
+      basic('no-colon-here'),
+      basic('freeswitch:eik_wrong'),
+      basic(`freeswitch:${ingestKey}x`),
+      'Basic ',
+    ]) {
+      const refused = await expectUpgradeRefused(url('fs-bad'), { authorization });
+      expect(refused.status, authorization).toBe(401);
+    }
+    const opened = async (query: string, protocol: string) => {
+      const socket = new WebSocket(url('fork', query), [protocol], {
+        headers: { authorization: basic(`x:${ingestKey}`) },
+      });
+      await new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      const ended = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      return { socket, ended };
+    };
+    const cases: [string, string, (string | Buffer)[], number][] = [
+      ['', 'audio.jambonz.org', [JSON.stringify({ sampleRate: 11025 })], 1003],
+      ['', 'audio.jambonz.org', [JSON.stringify({ sampleRate: 8000, mixType: 'surround' })], 1003],
+      ['?channels=2', 'audio.drachtio.org', ['{"meta":1}', Buffer.alloc(6)], 1007],
+      ['', 'audio.jambonz.org', [JSON.stringify({ mixType: 'stereo' }), Buffer.alloc(2)], 1007],
+      ['', 'audio.drachtio.org', [Buffer.alloc(3)], 1007],
+      ['', 'audio.drachtio.org', ['metadata', 'a second text that is no control message'], 1007],
+    ];
+    for (const [query, protocol, messages, code] of cases) {
+      const { socket, ended } = await opened(query, protocol);
+      for (const message of messages) socket.send(message);
+      expect(await ended, `${protocol} ${JSON.stringify(messages.map(String))}`).toBe(code);
+    }
+    const report = await bystander.stop();
+    expect(report.closed).toBeNull();
+    expect(report.maxGapMs, `gaps: ${report.gaps.join(', ')}`).toBeLessThan(100);
+    await bystander.call.stop();
   });
 
   it('a first text that is not JSON is still malformed without a PBX subprotocol (1007)', async () => {
