@@ -129,6 +129,11 @@ export async function startServer(config: Config, options: { logger?: Logger } =
             checkParticipants({ live, quotas }, callPk, [participant]),
           touchCall,
         });
+  if (config.rtp !== null)
+    logger.info(
+      { host: config.rtp.host, ports: config.rtp.ports, capacity: rtp?.capacity },
+      'RTP ports ready',
+    );
   const deps: AppDeps = {
     config,
     store,
