@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 /**
  * Ingest cost per family: what one participant-frame (20 ms of one participant) costs the server
- * when it arrives as generic binary μ-law (/ws/ingest), as Twilio's or Telnyx's base64 JSON, or as
- * Genesys AudioHook's binary stereo μ-law — as a ratio to the generic binary path in the same run —
- * and how many two-party calls one core ingests (and mixes) that way.
+ * when it arrives as generic binary μ-law (/ws/ingest), as Twilio's or Telnyx's base64 JSON, as
+ * Genesys AudioHook's binary stereo μ-law, as Asterisk AudioSocket's slin over TCP or as RTP (PCMU)
+ * over UDP — as a ratio to the generic binary path in the same run — and how many two-party calls
+ * one core ingests (and mixes) that way. An AudioSocket call has one participant (always `caller`),
+ * so its two-party call is two AudioSocket calls: the same participant-frames, twice the calls on
+ * the server (and, mixed, a listener on each).
  *
  * One server per family (EARSHOT_MEDIA_WORKERS=0: everything in one process, so its CPU is that of
  * one core at most), all up at once, each holding its calls; one load generator (bench/lib/family-load.mjs)
@@ -25,9 +28,9 @@
  * window and summarized with bench/profile-summary.mjs (where the time goes).
  * Prints one JSON line last (bench/run.mjs reads it).
  *
- *   node bench/ingest-families.mjs [--families=generic,twilio,telnyx,audiohook] [--calls=100,200]
- *     [--rounds=N] [--window=S] [--settle=S] [--no-mixed] [--no-profile] [--profile-calls=N]
- *     [--profile-window=S] [--quick]
+ *   node bench/ingest-families.mjs [--families=generic,twilio,telnyx,audiohook,audiosocket,rtp]
+ *     [--calls=100,200] [--rounds=N] [--window=S] [--settle=S] [--no-mixed] [--no-profile]
+ *     [--profile-calls=N] [--profile-window=S] [--quick]
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +39,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { apiClient } from './lib/api.mjs';
 import { commandLine } from './lib/cli.mjs';
-import { createOrg, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
+import { createOrgWithIngestKey, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
 import { FAMILIES, FAMILY_INFO, platformCallId } from './lib/family-clients.mjs';
 import { benchFile, ROOT } from './lib/paths.mjs';
 import { freePort } from './lib/ports.mjs';
@@ -51,8 +54,9 @@ import { onTeardown, runPrintingJson } from './lib/teardown.mjs';
 
 const USAGE = `usage: node bench/ingest-families.mjs [options]
 
-  --families=a,b,…     families to measure, generic first (default generic,twilio,telnyx,audiohook);
-                       generic is always measured (it is what the others are compared with)
+  --families=a,b,…     families to measure, generic first (default
+                       generic,twilio,telnyx,audiohook,audiosocket,rtp); generic is always measured
+                       (it is what the others are compared with)
   --calls=N,N,…        two-party calls per family, one load step each (default 100,200; --quick 3)
   --rounds=N           windows per family and step, families taking turns (default 2; --quick 1)
   --window=S           seconds per measured window (default 3; --quick 0.6)
@@ -71,8 +75,20 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 /** Participant-frames per call and second: two participants, 50 frames each. */
 const FRAMES_PER_CALL_S = 100;
 
-/** A fresh server for `family` (one process, SQLite in a throwaway directory) with an ingest key. */
-async function startTarget(family, port, { profileDir }) {
+/** Calls of the family's own per two-party call measured (AudioSocket's carry one participant each). */
+const ownCallsPerCall = (family) => 2 / FAMILY_INFO[family].participantsPerCall;
+
+/**
+ * The first of the RTP server's UDP ports: below Linux's ephemeral range (32768–60999), where the
+ * load generator's own sockets and the servers' HTTP ports (freePort) are.
+ */
+const RTP_FIRST_PORT = 20_000;
+
+/**
+ * A fresh server for `family` (one process, SQLite in a throwaway directory) with an ingest key;
+ * AudioSocket's served on `audiosocketPort`, RTP's ports enough for `maxCalls` calls.
+ */
+async function startTarget(family, port, { profileDir, audiosocketPort, maxCalls }) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `earshot-families-${family}-`));
   onTeardown(() => rmSync(tmp, { recursive: true, force: true }));
   const env = earshotEnv({
@@ -80,36 +96,75 @@ async function startTarget(family, port, { profileDir }) {
     port,
     extra: { EARSHOT_MEDIA_WORKERS: '0' },
   });
-  const apiKey = await createOrg(env);
+  // Made offline, before the server starts: AudioSocket's server is started with its key. Without
+  // client_secret: AudioHook's upgrade then needs no signature.
+  const { apiKey, ingestKey: key } = await createOrgWithIngestKey(env, `bench ${family}`);
+  let ingestPort = port;
+  if (family === 'audiosocket') {
+    env.EARSHOT_AUDIOSOCKET_LISTEN = `${HOST}:${audiosocketPort}`;
+    env.EARSHOT_AUDIOSOCKET_INGEST_KEY = key;
+    ingestPort = audiosocketPort;
+  } else if (family === 'rtp') {
+    // Two participants per call, each on an even port (the odd one above is RTCP's); 64 more in
+    // case another program holds some (the server passes them over).
+    env.EARSHOT_RTP_PORTS = `${RTP_FIRST_PORT}-${RTP_FIRST_PORT + 4 * maxCalls + 63}`;
+    env.EARSHOT_RTP_HOST = HOST;
+    // A port is released after this long without a packet: its calls wait paused, with nothing
+    // sent, while the other families are measured — in a full run longer than the 30 s default.
+    env.EARSHOT_RTP_IDLE_TIMEOUT_S = '3600';
+  }
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const server = await startEarshot({ env, nodeArgs });
   const api = apiClient(server.base, apiKey);
-  // Without client_secret: AudioHook's upgrade then needs no signature.
-  const { ingest_key: key } = await api('POST', '/v1/ingest-keys', { name: `bench ${family}` });
-  return { family, server, port, api, key, calls: [], group: family };
+  return { family, server, port, ingestPort, api, key, calls: [], group: family };
 }
 
-/** One server per family, ports distinct. */
+/** One server per family, ports distinct: the HTTP port of each, and AudioSocket's TCP port. */
 async function startTargets(families, opts) {
   const ports = [];
-  while (ports.length < families.length) {
+  while (ports.length < families.length + 1) {
     const p = await freePort();
     if (!ports.includes(p)) ports.push(p);
   }
-  const targets = await Promise.all(families.map((f, i) => startTarget(f, ports[i], opts)));
+  const audiosocketPort = ports.pop();
+  const targets = await Promise.all(
+    families.map((f, i) => startTarget(f, ports[i], { ...opts, audiosocketPort })),
+  );
   return new Map(targets.map((t) => [t.family, t]));
 }
 
-/** Brings `t` up to `count` calls, all connected through `lg` (paused), and waits for their tracks. */
+/** `count` calls created through the API, each with an RTP port (μ-law) per participant: rtpPorts = [caller, agent]. */
+async function createRtpCalls(api, count) {
+  const calls = await createCalls(api, count);
+  for (let i = 0; i < calls.length; i += 10) {
+    await Promise.all(
+      calls.slice(i, i + 10).map(async (c) => {
+        c.rtpPorts = await Promise.all(
+          ['caller', 'agent'].map(async (participant) => {
+            const body = { participant, format: 'ulaw' };
+            return (await api('POST', `/v1/calls/${encodeURIComponent(c.id)}/rtp`, body)).port;
+          }),
+        );
+      }),
+    );
+  }
+  return calls;
+}
+
+/**
+ * Brings `t` up to `count` two-party calls, all connected through `lg` (paused), and waits for their
+ * tracks.
+ */
 async function addCalls(t, lg, count) {
-  const n = count - t.calls.length;
+  const n = count * ownCallsPerCall(t.family) - t.calls.length;
   if (n <= 0) return;
   let added;
   if (t.family === 'generic') added = await createCalls(t.api, n);
+  else if (t.family === 'rtp') added = await createRtpCalls(t.api, n);
   else added = Array.from({ length: n }, (_, i) => ({ id: platformCallId(t.family, t.calls.length + i) }));
   const r = await lg.call('familyIngest', {
     host: HOST,
-    port: t.port,
+    port: t.ingestPort,
     family: t.family,
     group: t.group,
     calls: added,
@@ -117,9 +172,9 @@ async function addCalls(t, lg, count) {
   });
   if (r.failed) throw new Error(`${t.family}: ${r.failed} ingest connections failed (${r.firstError})`);
   t.calls.push(...added);
-  // Each platform stream's start is authorized (and its call created) asynchronously: wait until
-  // the server holds both participants of every call.
-  const want = 2 * t.calls.length;
+  // Each platform stream's start is authorized (and its call created) asynchronously, and an RTP
+  // port's participant joins with its first packet: wait until the server holds every participant.
+  const want = FAMILY_INFO[t.family].participantsPerCall * t.calls.length;
   const until = performance.now() + 15_000;
   let have = 0;
   while (performance.now() < until) {
@@ -174,7 +229,8 @@ async function window(t, lg, { windowS, jitter }) {
   const j1 = jitter ? await jitterStats(t.api, t.calls) : null;
   const delta = (name) => sumOf(m1, name) - sumOf(m0, name);
   const framesPerS = delta('earshot_frames_in_total') / scrapeS;
-  const calls = t.calls.length;
+  /** Two-party calls (AudioSocket's: pairs of its one-party calls). */
+  const calls = t.calls.length / ownCallsPerCall(t.family);
   return {
     calls,
     wallS,
@@ -241,7 +297,7 @@ const order = (families, r) => (r % 2 === 0 ? families : [...families].reverse()
 
 /** The measured part: { idle, steps: [{ calls, windows: { family: [w…] } }], mixed: { family: [w…] } }. */
 async function measureFamilies(families, opts) {
-  const targets = await startTargets(families, { profileDir: null });
+  const targets = await startTargets(families, { profileDir: null, maxCalls: opts.steps.at(-1) });
   const lg = forkChild('load-generator.mjs');
   const budget = { s: opts.quick ? 0 : 45 };
   try {
@@ -360,7 +416,7 @@ async function summarizeWindow(file, [fromUs, toUs], framesPerS) {
 async function profileFamilies(families, opts) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'earshot-families-profile-'));
   onTeardown(() => rmSync(dir, { recursive: true, force: true }));
-  const targets = await startTargets(families, { profileDir: dir });
+  const targets = await startTargets(families, { profileDir: dir, maxCalls: opts.profileCalls });
   const lg = forkChild('load-generator.mjs');
   const windows = {};
   try {

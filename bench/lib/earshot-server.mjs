@@ -40,14 +40,25 @@ export function earshotEnv({ dbUrl, port, extra = {} }) {
   };
 }
 
+/** `earshot <args…> --json` against the database of `env`: what it printed, parsed. */
+async function cliJson(env, args) {
+  const { stdout } = await execFileP(process.execPath, [BIN, ...args, '--json'], { cwd: ROOT, env });
+  return JSON.parse(stdout);
+}
+
 /** `earshot org create bench --live-listen` against the database of `env`; resolves with its API key. */
 export async function createOrg(env) {
-  const { stdout } = await execFileP(
-    process.execPath,
-    [BIN, 'org', 'create', 'bench', '--live-listen', '--json'],
-    { cwd: ROOT, env },
-  );
-  return JSON.parse(stdout).api_key;
+  return (await cliJson(env, ['org', 'create', 'bench', '--live-listen'])).api_key;
+}
+
+/**
+ * createOrg's organization and an ingest key of it named `name`, without client secret, both made
+ * offline: { apiKey, ingestKey } — for a server that is started with the key (AudioSocket's).
+ */
+export async function createOrgWithIngestKey(env, name) {
+  const org = await cliJson(env, ['org', 'create', 'bench', '--live-listen']);
+  const key = await cliJson(env, ['ingest-key', 'create', '--org', org.org_id, '--name', name]);
+  return { apiKey: org.api_key, ingestKey: key.ingest_key };
 }
 
 /**

@@ -15,21 +15,53 @@
  *   audiohook  /ws/audiohook: X-API-KEY = an ingest key without client secret (no signature),
  *              `open` offering PCMU stereo, then one 320-byte binary message per 20 ms (caller and
  *              agent μ-law interleaved byte by byte); the stream waits for `opened`
+ *   audiosocket  Asterisk AudioSocket, plain TCP to EARSHOT_AUDIOSOCKET_LISTEN (no handshake; the
+ *              server's EARSHOT_AUDIOSOCKET_INGEST_KEY places the call): a 0x01 frame with the 16
+ *              bytes of the UUID that names the call, then one 0x10 frame (slin: PCM16
+ *              little-endian, 8 kHz) of 320 bytes per 20 ms. An AudioSocket call has one
+ *              participant, always `caller`: a second connection naming the same UUID would take it
+ *              over, so a two-party call is measured as two AudioSocket calls (see FAMILY_INFO)
+ *   rtp        RTP over UDP to the ports POST /v1/calls/{call_id}/rtp gave each participant of a
+ *              call created through the API ({"format":"ulaw"}): per 20 ms one packet, a 12-byte
+ *              header (version 2, payload type 0 PCMU, sequence number +1, timestamp +160, one SSRC
+ *              per participant) and 160 bytes of μ-law, from one UDP socket per participant (the
+ *              port latches the first source that sends to it)
  *
- * Every family carries the same audio: the caller a 440 Hz tone, the agent 1000 Hz, at −20 dBFS.
+ * AudioSocket's and RTP's participants exist on the server only once their first audio came (the
+ * AudioSocket start is announced with the first audio frame, an RTP port's participant joins with
+ * its first packet), so their preamble carries the first 20 ms of audio and their ticks go on from
+ * the next.
+ *
+ * Every family carries the same audio: the caller a 440 Hz tone, the agent 1000 Hz, at −20 dBFS
+ * (AudioSocket's participants, all `caller`, the 440 Hz one).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { clientBinaryFrame } from './raw-ws.mjs';
-import { toneMessages } from './signals.mjs';
+import { toneMessages, tonePcm16Messages } from './signals.mjs';
 
-export const FAMILIES = ['generic', 'twilio', 'telnyx', 'audiohook'];
+export const FAMILIES = ['generic', 'twilio', 'telnyx', 'audiohook', 'audiosocket', 'rtp'];
 
-/** What each family is in the report, and how many sockets one call opens. */
+/**
+ * What each family is in the report, how many connections (sockets; RTP: UDP ports) one two-party
+ * call opens, and how many participants one call of the family's own carries: AudioSocket's one
+ * (its participant is always `caller`), so that its two-party call is two AudioSocket calls — the
+ * participant-frames, which the cost is per, are the same.
+ */
 export const FAMILY_INFO = {
-  generic: { label: 'generic binary PCM (μ-law)', connectionsPerCall: 2 },
-  twilio: { label: 'Twilio (base64 JSON)', connectionsPerCall: 1 },
-  telnyx: { label: 'Telnyx (base64 JSON)', connectionsPerCall: 1 },
-  audiohook: { label: 'Genesys AudioHook (binary stereo μ-law)', connectionsPerCall: 1 },
+  generic: { label: 'generic binary PCM (μ-law)', connectionsPerCall: 2, participantsPerCall: 2 },
+  twilio: { label: 'Twilio (base64 JSON)', connectionsPerCall: 1, participantsPerCall: 2 },
+  telnyx: { label: 'Telnyx (base64 JSON)', connectionsPerCall: 1, participantsPerCall: 2 },
+  audiohook: {
+    label: 'Genesys AudioHook (binary stereo μ-law)',
+    connectionsPerCall: 1,
+    participantsPerCall: 2,
+  },
+  audiosocket: {
+    label: 'Asterisk AudioSocket (TCP, slin 8 kHz; two one-party calls)',
+    connectionsPerCall: 2,
+    participantsPerCall: 1,
+  },
+  rtp: { label: 'RTP (UDP, PCMU)', connectionsPerCall: 2, participantsPerCall: 2 },
 };
 
 const ORGANIZATION_ID = 'd7934305-0972-4844-938e-9060eef73d05';
@@ -50,6 +82,21 @@ const stereoFrames = caller.map((c, i) => {
   return clientBinaryFrame(out);
 });
 
+/** AudioSocket's frame kinds used here (Asterisk's res_audiosocket.h). */
+const AUDIOSOCKET_UUID = 0x01;
+const AUDIOSOCKET_SLIN = 0x10;
+
+/** One AudioSocket frame: kind, payload length (big-endian, 2 bytes), payload. */
+function audiosocketFrame(kind, payload) {
+  const frame = Buffer.allocUnsafe(3 + payload.length);
+  frame[0] = kind;
+  frame.writeUInt16BE(payload.length, 1);
+  payload.copy(frame, 3);
+  return frame;
+}
+
+const callerSlinFrames = tonePcm16Messages(440).map((b) => audiosocketFrame(AUDIOSOCKET_SLIN, b));
+
 /** One client text message (FIN, text, masked with key 0) of an ASCII string under 64 KiB. */
 export function textFrame(text) {
   const n = text.length;
@@ -68,15 +115,18 @@ export function textFrame(text) {
 const hex32 = () => randomUUID().replaceAll('-', '');
 
 /**
- * The connections of one call of `family`: [{ path, headers, preamble: [Buffer], waitForReply,
- * tick(i) → one Buffer or an array }] — `i` counts 20 ms periods from 0. `call` = { id, ingestPath }
- * (generic: a call created through the API, its ingest token in ingestPath; platforms: the call id
- * the platform names, created by the ingest key `key`).
+ * The connections of one call of `family`: [{ transport, path, headers, port, preamble: [Buffer],
+ * waitForReply, tick(i) → one Buffer or an array }] — `i` counts 20 ms periods from 0. `transport`
+ * is 'ws' (an upgrade of `path` with `headers`), 'tcp' or 'udp' (to `port`, else the port the
+ * load generator was given). `call` = { id, ingestPath, rtpPorts } (generic: a call created through
+ * the API, its ingest token in ingestPath; rtp: one created through the API, rtpPorts = the caller's
+ * and the agent's port; platforms: the call id the platform names, created by the ingest key `key`).
  */
 export function callConnections(family, call, key) {
   switch (family) {
     case 'generic':
       return ['caller', 'agent'].map((who) => ({
+        transport: 'ws',
         path: `${call.ingestPath}&participant=${who}&encoding=mulaw&sample_rate=8000`,
         headers: {},
         preamble: [],
@@ -89,6 +139,10 @@ export function callConnections(family, call, key) {
       return [telnyxConnection(call.id, key)];
     case 'audiohook':
       return [audiohookConnection(call.id, key)];
+    case 'audiosocket':
+      return [audiosocketConnection(call.id)];
+    case 'rtp':
+      return [rtpConnection(call.rtpPorts[0], caller), rtpConnection(call.rtpPorts[1], agent)];
     default:
       throw new Error(`unknown family ${family}`);
   }
@@ -103,6 +157,7 @@ export function platformCallId(family, n) {
     case 'telnyx':
       return `v3:bench-${hex32()}-${tail}`;
     case 'audiohook':
+    case 'audiosocket':
       return randomUUID();
     default:
       throw new Error(`${family} calls are created through the API`);
@@ -131,6 +186,7 @@ function twilioConnection(callSid, key) {
         `"timestamp":"${ts}","payload":"${payload}"},"streamSid":"${streamSid}"}`,
     );
   return {
+    transport: 'ws',
     path: '/ws/twilio',
     headers: {},
     preamble: [
@@ -170,6 +226,7 @@ function telnyxConnection(callControlId, key) {
         `"timestamp":"${ts}","payload":"${payload}"},"stream_id":"${streamId}"}`,
     );
   return {
+    transport: 'ws',
     path: '/ws/telnyx',
     headers: { 'x-telnyx-streaming-auth-token': key },
     preamble: [
@@ -211,6 +268,7 @@ function audiohookConnection(conversationId, key) {
     },
   };
   return {
+    transport: 'ws',
     path: '/ws/audiohook',
     headers: {
       'User-Agent': 'GenesysCloud-AudioHook-Client',
@@ -223,5 +281,46 @@ function audiohookConnection(conversationId, key) {
     // Genesys sends audio only once `opened` has come.
     waitForReply: true,
     tick: (i) => stereoFrames[i % 50],
+  };
+}
+
+/** AudioSocket: the UUID frame (the canonical form's 16 bytes), then slin audio; nothing comes back. */
+function audiosocketConnection(uuid) {
+  return {
+    transport: 'tcp',
+    preamble: [
+      audiosocketFrame(AUDIOSOCKET_UUID, Buffer.from(uuid.replaceAll('-', ''), 'hex')),
+      callerSlinFrames[0],
+    ],
+    waitForReply: false,
+    tick: (i) => callerSlinFrames[(i + 1) % 50],
+  };
+}
+
+/**
+ * RTP to `port`: packets of the μ-law `payloads` (50, looping), sequence number and timestamp from
+ * random starts (RFC 3550 §5.1) and wrapping. Each packet is a Buffer of its own: send() may read
+ * it after it returns.
+ */
+function rtpConnection(port, payloads) {
+  const seq0 = randomBytes(2).readUInt16BE(0);
+  const ts0 = randomBytes(4).readUInt32BE(0);
+  const ssrc = randomBytes(4).readUInt32BE(0);
+  const packet = (n) => {
+    const p = Buffer.allocUnsafe(12 + payloads[0].length);
+    p[0] = 0x80; // version 2, no padding, extension or CSRC
+    p[1] = 0; // no marker, payload type 0 (PCMU)
+    p.writeUInt16BE((seq0 + n) & 0xffff, 2);
+    p.writeUInt32BE((ts0 + 160 * n) % 2 ** 32, 4);
+    p.writeUInt32BE(ssrc, 8);
+    payloads[n % 50].copy(p, 12);
+    return p;
+  };
+  return {
+    transport: 'udp',
+    port,
+    preamble: [packet(0)],
+    waitForReply: false,
+    tick: (i) => packet(i + 1),
   };
 }

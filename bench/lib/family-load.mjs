@@ -4,7 +4,11 @@
  * grouped (one group per server under test) and paced like the generator's own ingest — deadline
  * pacing from performance.now(), ten phase slots 2 ms apart — on a pacer of their own; a group can
  * be paused and resumed, so that several servers hold their calls while only one is measured.
+ * WebSocket connections are the generator's raw ones (connectRaw, its pongs); AudioSocket's TCP and
+ * RTP's UDP sockets are plain, and closed here at stop.
  */
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { callConnections } from './family-clients.mjs';
 import { Pacer } from './pacer.mjs';
 import { connectRaw, mapLimit } from './raw-ws.mjs';
@@ -22,6 +26,8 @@ export function familyLoad({ track, readBuffer }) {
   /** group → { paused, streams: [] } */
   const groups = new Map();
   const slotStreams = Array.from({ length: SLOTS }, () => []);
+  /** The TCP and UDP connections ({ socket, closed, close() }), which the generator does not track. */
+  const plain = new Set();
   let placed = 0;
   let writes = 0;
   let messages = 0;
@@ -31,11 +37,11 @@ export function familyLoad({ track, readBuffer }) {
       if (s.group.paused || !s.live || s.conn.closed) continue;
       const out = s.tick(s.i++);
       if (Array.isArray(out)) {
-        for (const b of out) s.conn.socket.write(b);
+        for (const b of out) s.write(b);
         writes += out.length;
         messages += out.length;
       } else {
-        s.conn.socket.write(out);
+        s.write(out);
         writes++;
         messages++;
       }
@@ -50,9 +56,10 @@ export function familyLoad({ track, readBuffer }) {
 
   const handlers = {
     /**
-     * Connects every call of `calls` ([{ id, ingestPath? }]) as `family` to host:port into `group`
-     * (created paused), with `key` as the platforms' ingest key; sends each connection's preamble and
-     * (AudioHook) waits for the server's answer; audio starts START_DELAY_MS later, once the group runs.
+     * Connects every call of `calls` ([{ id, ingestPath?, rtpPorts? }]) as `family` to host:port (a
+     * connection's own port, if it has one) into `group` (created paused), with `key` as the
+     * platforms' ingest key; sends each connection's preamble and (AudioHook) waits for the server's
+     * answer; audio starts START_DELAY_MS later, once the group runs.
      */
     async familyIngest({ host, port, family, group, calls, key }) {
       const g = groupOf(group);
@@ -62,16 +69,25 @@ export function familyLoad({ track, readBuffer }) {
         const reply = new Promise((resolve) => {
           replied = resolve;
         });
-        const conn = await connectRaw({
-          host,
-          port,
-          path: spec.path,
-          headers: spec.headers,
-          readBuffer,
-          onBytes: () => replied(),
-        });
-        track(conn);
-        for (const m of spec.preamble) conn.socket.write(m);
+        let conn;
+        let write;
+        if (spec.transport === 'ws') {
+          conn = await connectRaw({
+            host,
+            port,
+            path: spec.path,
+            headers: spec.headers,
+            readBuffer,
+            onBytes: () => replied(),
+          });
+          track(conn);
+          write = (b) => conn.socket.write(b);
+        } else {
+          conn = await (spec.transport === 'tcp' ? connectTcp : connectUdp)(host, spec.port ?? port);
+          plain.add(conn);
+          write = spec.transport === 'tcp' ? (b) => conn.socket.write(b) : (b) => conn.socket.send(b);
+        }
+        for (const m of spec.preamble) write(m);
         if (spec.waitForReply) {
           let timer;
           const timeout = new Promise((_, reject) => {
@@ -86,7 +102,7 @@ export function familyLoad({ track, readBuffer }) {
             clearTimeout(timer);
           }
         }
-        const stream = { conn, tick: spec.tick, i: 0, group: g, live: false };
+        const stream = { conn, write, tick: spec.tick, i: 0, group: g, live: false };
         g.streams.push(stream);
         slotStreams[placed++ % SLOTS].push(stream);
         setTimeout(() => {
@@ -128,6 +144,48 @@ export function familyLoad({ track, readBuffer }) {
     handlers,
     stop() {
       pacer.stop();
+      for (const conn of plain) conn.close();
     },
   };
+}
+
+/** A plain TCP connection (no handshake; nothing read back): { socket, closed, close() }, once connected. */
+function connectTcp(host, port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const conn = { socket, closed: false, close: () => socket.destroy() };
+    socket.setNoDelay(true);
+    socket.on('error', reject); // after the connect, a no-op: 'close' follows
+    socket.once('close', () => {
+      conn.closed = true;
+    });
+    socket.once('connect', () => resolve(conn));
+  });
+}
+
+/**
+ * A UDP socket connected to host:port: { socket, closed, close() }. An error (ICMP port unreachable
+ * once the server released the port: ECONNREFUSED on a later send) closes it.
+ */
+function connectUdp(host, port) {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    const conn = {
+      socket,
+      closed: false,
+      close() {
+        if (conn.closed) return;
+        conn.closed = true;
+        socket.close();
+      },
+    };
+    socket.on('error', (err) => {
+      reject(err);
+      conn.close();
+    });
+    socket.once('close', () => {
+      conn.closed = true;
+    });
+    socket.connect(port, host, () => resolve(conn));
+  });
 }

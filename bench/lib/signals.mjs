@@ -22,12 +22,24 @@ function mulaw(samples) {
   return Buffer.from(out);
 }
 
+/** One second of a tone at −20 dBFS, 8 kHz, as 50 consecutive 20 ms blocks (looping seamlessly). */
+function toneBlocks(freqHz) {
+  const all = sine(freqHz, INGEST_RATE_HZ, INGEST_SAMPLES * 50, 3277);
+  return Array.from({ length: 50 }, (_, i) => all.subarray(i * INGEST_SAMPLES, (i + 1) * INGEST_SAMPLES));
+}
+
 /** 50 consecutive 20 ms μ-law payloads (one second, looping seamlessly) of a tone at −20 dBFS. */
 export function toneMessages(freqHz) {
-  const all = sine(freqHz, INGEST_RATE_HZ, INGEST_SAMPLES * 50, 3277);
-  return Array.from({ length: 50 }, (_, i) =>
-    mulaw(all.subarray(i * INGEST_SAMPLES, (i + 1) * INGEST_SAMPLES)),
-  );
+  return toneBlocks(freqHz).map(mulaw);
+}
+
+/** toneMessages' tone as 8 kHz PCM16 little-endian: 50 payloads of 320 bytes. */
+export function tonePcm16Messages(freqHz) {
+  return toneBlocks(freqHz).map((block) => {
+    const out = Buffer.allocUnsafe(2 * block.length);
+    for (let i = 0; i < block.length; i++) out.writeInt16LE(block[i], 2 * i);
+    return out;
+  });
 }
 
 /** One 20 ms μ-law payload of digital silence. */

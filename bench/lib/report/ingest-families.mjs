@@ -18,7 +18,8 @@ export function areaOf(name) {
   if (name.includes('dist/audio/resampler')) return 'resample';
   if (/dist\/(audio\/g711|live\/ingest-decoder)/.test(name)) return 'decode';
   if (name.includes('dist/live/ingest-track')) return 'track';
-  if (name.includes('dist/ws/')) return 'handler';
+  // RTP has no socket endpoint in dist/ws/: its ports' datagram handler is in dist/live/.
+  if (name.includes('dist/ws/') || name.includes('dist/live/rtp-ports')) return 'handler';
   if (name.includes('dist/')) return 'earshot';
   if (name.includes('node_modules/')) return 'other';
   // Node's own JavaScript: `fn internal/…:12`, `fn net:772`, `fn events:471`.
@@ -31,8 +32,10 @@ export const AREA_LABELS = {
   native: 'native code (`(program)`: system calls, libuv, V8)',
   node: "Node's sockets, streams and events",
   ws: '`ws` frame parsing',
-  handler: "the endpoints' message handlers (`dist/ws/`, with what V8 inlined into them)",
-  platform: "the platform's message parsing (`dist/ingest/`: JSON fields, base64, checks)",
+  handler:
+    "the endpoints' message handlers (`dist/ws/`, RTP's `dist/live/rtp-ports`, with what V8 inlined into them)",
+  platform:
+    "the platform's message parsing (`dist/ingest/`: JSON fields, base64, framing, RTP headers, checks)",
   builtin: 'built-ins (JSON.parse, base64, Buffer)',
   decode: 'μ-law decoding and de-interleaving',
   resample: '8 → 16 kHz resampling',
@@ -144,12 +147,22 @@ export function ingestFamilyMarkdown(part) {
       '`media` JSON text message per 20 ms (160 bytes of μ-law as 216 base64 characters, counters as the platform ' +
       'counts them, the two written back to back); **AudioHook** — one socket per call, `X-API-KEY` an ingest key without ' +
       'client secret (no signature), `open` offering PCMU stereo, then after `opened` one 320-byte binary message per ' +
-      '20 ms, caller and agent μ-law interleaved. All carry the same two tones.',
+      '20 ms, caller and agent μ-law interleaved; **AudioSocket** — plain TCP to `EARSHOT_AUDIOSOCKET_LISTEN` (the ' +
+      "server's `EARSHOT_AUDIOSOCKET_INGEST_KEY` places the calls), a UUID frame naming the call, then one slin frame " +
+      '(8 kHz PCM16 little-endian, 320 bytes and a 3-byte header) per 20 ms. An AudioSocket call has one participant, ' +
+      'always `caller` (a second connection naming the same UUID would take it over), so a two-party call is measured ' +
+      'as **two one-party AudioSocket calls**: the same participant-frames, but twice the calls on the server, and in ' +
+      'the mixed windows a listener on each (two mixes of one track, two listener messages per 20 ms); **RTP** — a ' +
+      'call created through the API, `POST /v1/calls/{call_id}/rtp` (`ulaw`) giving each participant a UDP port, ' +
+      'then per participant one packet per 20 ms from a UDP socket of its own: a 12-byte header (PCMU, sequence ' +
+      'number +1, timestamp +160) and 160 bytes of μ-law. All carry the same two tones (every AudioSocket ' +
+      "participant the caller's).",
     '',
     '- **Cost per participant-frame** (20 ms of one participant): server CPU (`/proc`, user + system) over the window ' +
       'divided by the participant-frames it took in (`earshot_frames_in_total`), with **no listener**. earshot mixes a ' +
-      "call only where it has listeners, so this is the ingest path alone: socket read, WebSocket frame, the platform's " +
-      'message parsing (JSON, base64), μ-law decoding, 8 → 16 kHz resampling, 20 ms framing and the publish. "× generic" ' +
+      'call only where it has listeners, so this is the ingest path alone: socket read, WebSocket frame (AudioSocket: ' +
+      "TCP framing; RTP: one datagram and its header), the platform's message parsing (JSON, base64), μ-law decoding, " +
+      '8 → 16 kHz resampling, 20 ms framing and the publish. "× generic" ' +
       "is the median over the rounds of the ratio to the generic window next to it. The figure includes the idle server's " +
       'fixed cost; "marginal" is the difference between the two load steps, where it cancels.',
     '- **Calls per core** = calls / (server CPU as a fraction of one core), at the largest step. "Ingested and mixed" adds ' +
@@ -250,7 +263,11 @@ export function ingestFamilyMarkdown(part) {
           })
           .join(', ') +
         ' — jitter buffers, the mix of two tracks, PCM16 encoding and framing, and one 644-byte listener message ' +
-        'written. One call costs 100 participant-frames and 50 ticks a second, so a core holds 1,000 calls at ' +
+        'written' +
+        (mixing.includes('audiosocket')
+          ? ' (AudioSocket: two one-party calls, each mixed alone for a listener of its own: two messages)'
+          : '') +
+        '. One call costs 100 participant-frames and 50 ticks a second, so a core holds 1,000 calls at ' +
         '1,000 µs of CPU per call per second: 10 µs per participant-frame with the mixing included. Measured ' +
         '(100 × µs per participant-frame + 50 × mixing): ' +
         mixing
