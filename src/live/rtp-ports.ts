@@ -95,7 +95,7 @@ export class RtpPorts {
   readonly #open = new Map<number, RtpPort>();
   /** Ports being bound (reserved until the bind settles). */
   readonly #binding = new Set<number>();
-  readonly #outcomes: Readonly<Record<Outcome, { inc(): void }>>;
+  readonly #outcomes: Readonly<Record<Outcome, { count: number }>>;
   readonly #evenPorts: number;
   #cursor = 0;
   #sweep: NodeJS.Timeout | null = null;
@@ -106,9 +106,11 @@ export class RtpPorts {
     const first = options.ports.first + (options.ports.first % 2);
     this.#evenPorts = first > options.ports.last ? 0 : Math.floor((options.ports.last - first) / 2) + 1;
     if (this.#evenPorts === 0) throw new RangeError('the RTP port range holds no even port');
+    // One count per datagram: plain fields, read by the counter at each scrape (a labelled
+    // child's inc() hashes its labels every time).
     this.#outcomes = Object.fromEntries(
-      OUTCOMES.map((outcome) => [outcome, options.metrics.rtpDatagrams.labels(outcome)]),
-    ) as Record<Outcome, { inc(): void }>;
+      OUTCOMES.map((outcome) => [outcome, options.metrics.rtpOutcomeCount(outcome)]),
+    ) as Record<Outcome, { count: number }>;
   }
 
   /** Ports that can be handed out in all. */
@@ -233,7 +235,7 @@ class RtpPort implements IngestConnection {
   readonly #latch = new RtpSourceLatch();
   readonly #sequencer: RtpSequencer;
   readonly #decoder: IngestDecoder;
-  readonly #outcomes: Readonly<Record<Outcome, { inc(): void }>>;
+  readonly #outcomes: Readonly<Record<Outcome, { count: number }>>;
   readonly #onReleased: () => void;
   #track: IngestTrack | null = null;
   #closed = false;
@@ -243,7 +245,7 @@ class RtpPort implements IngestConnection {
     request: RtpRequest,
     socket: Socket,
     port: number,
-    outcomes: Readonly<Record<Outcome, { inc(): void }>>,
+    outcomes: Readonly<Record<Outcome, { count: number }>>,
     onReleased: () => void,
   ) {
     this.#options = options;
@@ -290,12 +292,12 @@ class RtpPort implements IngestConnection {
     if (this.#closed) return;
     const read = this.#parser.parse(datagram);
     if (read.kind !== 'audio') {
-      this.#outcomes[read.kind].inc();
+      this.#outcomes[read.kind].count++;
       return;
     }
     const admitted = this.#latch.admit(from.address, from.port);
     if (!admitted.admitted) {
-      this.#outcomes.other_source.inc();
+      this.#outcomes.other_source.count++;
       return;
     }
     this.lastPacketAt = performance.now();
@@ -307,11 +309,11 @@ class RtpPort implements IngestConnection {
       this.#parser.samplesIn(packet.payload),
     );
     if (order === RtpOrder.DUPLICATE || order === RtpOrder.STRAY || order === RtpOrder.BEFORE_START) {
-      this.#outcomes[order === RtpOrder.BEFORE_START ? 'before_start' : order].inc();
+      this.#outcomes[order === RtpOrder.BEFORE_START ? 'before_start' : order].count++;
       return;
     }
     const track = this.#track ?? this.#join(from);
-    this.#outcomes[order === RtpOrder.LATE ? 'late' : 'audio'].inc();
+    this.#outcomes[order === RtpOrder.LATE ? 'late' : 'audio'].count++;
     track.writeAt(this.#sequencer.position, this.#decoder.decode(packet.payload)[0]);
   }
 

@@ -49,6 +49,8 @@ export class Metrics {
   /** RTP ports (SPEC §4.6) bound on this node, and what became of each datagram they received. */
   readonly rtpPorts: Gauge;
   readonly rtpDatagrams: Counter<'outcome'>;
+  /** The counts behind `rtpDatagrams`, plain numbers by outcome (one per datagram: as #platformFrames). */
+  readonly #rtpOutcomes = new Map<string, { count: number }>();
 
   /** The media workers' metrics, merged into each scrape (set by the control plane). */
   #remote: RemoteMetrics | null = null;
@@ -175,7 +177,12 @@ export class Metrics {
       help: 'RTP ports allocated on this node (POST /v1/calls/{id}/rtp), until released',
       registers,
     });
+    const rtpOutcomes = this.#rtpOutcomes;
     this.rtpDatagrams = new Counter({
+      collect() {
+        this.reset();
+        for (const [outcome, counted] of rtpOutcomes) this.inc({ outcome }, counted.count);
+      },
       name: 'earshot_rtp_datagrams_total',
       help: 'Datagrams received on RTP ports, by outcome: audio and late (used); duplicate, stray, before_start, other_source, invalid, refused, ignored (dropped)',
       labelNames: ['outcome'],
@@ -197,6 +204,16 @@ export class Metrics {
       this.#platformFrames.set(platform, count);
     }
     return count;
+  }
+
+  /** The plain count behind `earshot_rtp_datagrams_total{outcome}`: increment `count`. */
+  rtpOutcomeCount(outcome: string): { count: number } {
+    let counted = this.#rtpOutcomes.get(outcome);
+    if (!counted) {
+      counted = { count: 0 };
+      this.#rtpOutcomes.set(outcome, counted);
+    }
+    return counted;
   }
 
   /** This node created or completed a call: the next scrape counts active calls again. */

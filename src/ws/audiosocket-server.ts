@@ -47,9 +47,11 @@ export async function startAudioSocketServer(options: {
       if (received < UUID_FRAME_BYTES) socket.destroy();
     }, AUDIOSOCKET_UUID_TIMEOUT_MS);
     silent.unref();
-    socket.on('data', (chunk: Buffer) => {
+    const countUntilUuid = (chunk: Buffer) => {
       received += chunk.length;
-    });
+      if (received >= UUID_FRAME_BYTES) socket.off('data', countUntilUuid);
+    };
+    socket.on('data', countUntilUuid);
     socket.once('close', () => {
       clearTimeout(silent);
       open.delete(socket);
