@@ -22,7 +22,7 @@ export function publishingTrack(
     format,
     (frame) => {
       metrics.framesIn.inc();
-      platformFrames.frames++;
+      platformFrames.count++;
       bus.publishFrame(frame);
     },
     connectionId,

@@ -32,12 +32,8 @@ export class Metrics {
   /** By ingest endpoint (`generic` or a platform's name): connections admitted, frames, errors. */
   readonly ingestConnections: Counter<'platform'>;
   readonly ingestPlatformFrames: Counter<'platform'>;
-  /**
-   * The frame counts behind `ingestPlatformFrames`, one plain number per platform: a labelled
-   * child's inc() costs ~130 ns (a label hash per call), a field increment ~1 ns, and this runs
-   * for every participant frame. The counter reads them at each scrape.
-   */
-  readonly #platformFrames = new Map<string, { frames: number }>();
+  /** The frame counts behind `ingestPlatformFrames`, by platform (PlainCounts: once per frame). */
+  readonly #platformFrames = new PlainCounts();
   readonly ingestPlatformErrors: Counter<'platform' | 'code'>;
   readonly mixLatency: Histogram;
   readonly writeCoalescing: Gauge;
@@ -49,8 +45,8 @@ export class Metrics {
   /** RTP ports (SPEC §4.6) bound on this node, and what became of each datagram they received. */
   readonly rtpPorts: Gauge;
   readonly rtpDatagrams: Counter<'outcome'>;
-  /** The counts behind `rtpDatagrams`, plain numbers by outcome (one per datagram: as #platformFrames). */
-  readonly #rtpOutcomes = new Map<string, { count: number }>();
+  /** The counts behind `rtpDatagrams`, by outcome (PlainCounts: once per datagram). */
+  readonly #rtpOutcomes = new PlainCounts();
 
   /** The media workers' metrics, merged into each scrape (set by the control plane). */
   #remote: RemoteMetrics | null = null;
@@ -123,8 +119,7 @@ export class Metrics {
     const platformFrames = this.#platformFrames;
     this.ingestPlatformFrames = new Counter({
       collect() {
-        this.reset();
-        for (const [platform, count] of platformFrames) this.inc({ platform }, count.frames);
+        platformFrames.collectInto(this, 'platform');
       },
       name: 'earshot_ingest_platform_frames_total',
       help: '20 ms participant frames received by ingest on this node, by platform',
@@ -180,8 +175,7 @@ export class Metrics {
     const rtpOutcomes = this.#rtpOutcomes;
     this.rtpDatagrams = new Counter({
       collect() {
-        this.reset();
-        for (const [outcome, counted] of rtpOutcomes) this.inc({ outcome }, counted.count);
+        rtpOutcomes.collectInto(this, 'outcome');
       },
       name: 'earshot_rtp_datagrams_total',
       help: 'Datagrams received on RTP ports, by outcome: audio and late (used); duplicate, stray, before_start, other_source, invalid, refused, ignored (dropped)',
@@ -196,24 +190,14 @@ export class Metrics {
     });
   }
 
-  /** The frame count of one platform's ingest, to increment once per participant frame (`frames++`). */
-  platformFrameCount(platform: string): { frames: number } {
-    let count = this.#platformFrames.get(platform);
-    if (!count) {
-      count = { frames: 0 };
-      this.#platformFrames.set(platform, count);
-    }
-    return count;
+  /** The frame count of one platform's ingest, to increment once per participant frame (`count++`). */
+  platformFrameCount(platform: string): { count: number } {
+    return this.#platformFrames.of(platform);
   }
 
-  /** The plain count behind `earshot_rtp_datagrams_total{outcome}`: increment `count`. */
+  /** The count behind `earshot_rtp_datagrams_total{outcome}`, to increment once per datagram. */
   rtpOutcomeCount(outcome: string): { count: number } {
-    let counted = this.#rtpOutcomes.get(outcome);
-    if (!counted) {
-      counted = { count: 0 };
-      this.#rtpOutcomes.set(outcome, counted);
-    }
-    return counted;
+    return this.#rtpOutcomes.of(outcome);
   }
 
   /** This node created or completed a call: the next scrape counts active calls again. */
@@ -277,5 +261,29 @@ class Recent<T> {
 
   forget(): void {
     this.#value = null;
+  }
+}
+
+/**
+ * Counts by one label's value kept as plain numbers, for what happens once per frame or datagram:
+ * a labelled prom-client child's inc() costs ~130 ns (its labels hashed on every call), a field
+ * increment ~1 ns. The counter that exposes them reads them at each scrape (`collectInto`).
+ */
+class PlainCounts {
+  readonly #counts = new Map<string, { count: number }>();
+
+  /** The count of one label value, created at 0: increment its `count`. */
+  of(value: string): { count: number } {
+    let counted = this.#counts.get(value);
+    if (!counted) {
+      counted = { count: 0 };
+      this.#counts.set(value, counted);
+    }
+    return counted;
+  }
+
+  collectInto(counter: Counter<string>, label: string): void {
+    counter.reset();
+    for (const [value, counted] of this.#counts) counter.inc({ [label]: value }, counted.count);
   }
 }

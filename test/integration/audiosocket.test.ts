@@ -1,14 +1,11 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { ConfigOverrides } from '../../src/config/variables.js';
 import { encodeAudioSocketFrame } from '../../src/ingest/audiosocket.js';
-import { type RunningServer, startServer } from '../../src/main.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { openStore } from '../../src/store/open-store.js';
+import type { RunningServer } from '../../src/main.js';
 import { expectLevelNear } from '../helpers/audio-assertions.js';
+import { type AudioSocketTestServer, startAudioSocketTestServer } from '../helpers/audiosocket-server.js';
 import { startBystander } from '../helpers/bystander.js';
-import { sqliteBackend, type TestDatabase } from '../helpers/databases.js';
 import { loadPlatformSession } from '../helpers/platform-session.js';
 import { LISTENER_MODES } from '../helpers/server.js';
 import { requestTo } from '../helpers/server-process.js';
@@ -48,7 +45,7 @@ async function replay(socket: Socket, batches: readonly (string | Uint8Array)[][
 }
 
 describe.each(LISTENER_MODES.slice(0, 2))('%s: Asterisk AudioSocket', (_mode, modeEnv) => {
-  let db: TestDatabase;
+  let target: AudioSocketTestServer;
   let server: RunningServer;
   let apiKey: string;
   let port: number;
@@ -61,29 +58,10 @@ describe.each(LISTENER_MODES.slice(0, 2))('%s: Asterisk AudioSocket', (_mode, mo
 
   beforeAll(async () => {
     // As an operator does: an organization and an ingest key first, then the server configured with it.
-    db = await sqliteBackend.create();
-    const store = await openStore(db.config);
-    const org = await store.createOrg('Asterisk PBX', true);
-    apiKey = (await store.createApiKey(org.id)).apiKey;
-    const { ingestKey } = await store.createIngestKey(org.id, { name: 'audiosocket', clientSecret: null });
-    await store.close();
-    const env: ConfigOverrides = {
-      EARSHOT_PORT: '0',
-      EARSHOT_DATABASE_URL: db.url,
-      EARSHOT_LOG_LEVEL: 'warn',
-      EARSHOT_MEDIA_WORKERS: '0',
-      EARSHOT_AUDIOSOCKET_LISTEN: '127.0.0.1:0',
-      EARSHOT_AUDIOSOCKET_INGEST_KEY: ingestKey,
-      ...modeEnv,
-    };
-    const config = loadConfig({}, env);
-    server = await startServer(config, { logger: createLogger('warn') });
-    port = server.audiosocket?.port as number;
+    target = await startAudioSocketTestServer(modeEnv);
+    ({ server, apiKey, port } = target);
   });
-  afterAll(async () => {
-    await server?.close();
-    await db?.drop();
-  });
+  afterAll(() => target?.close());
 
   it.each([
     ['as Asterisk writes it', Infinity],
@@ -158,38 +136,15 @@ describe.each(LISTENER_MODES.slice(0, 2))('%s: Asterisk AudioSocket', (_mode, mo
 });
 
 describe('AudioSocket: hostile connections', () => {
-  let db: TestDatabase;
-  let server: RunningServer;
-  let apiKey: string;
-  let port: number;
+  let target: AudioSocketTestServer;
 
   beforeAll(async () => {
-    db = await sqliteBackend.create();
-    const store = await openStore(db.config);
-    const org = await store.createOrg('Asterisk PBX', true);
-    apiKey = (await store.createApiKey(org.id)).apiKey;
-    const { ingestKey } = await store.createIngestKey(org.id, { name: 'audiosocket', clientSecret: null });
-    await store.close();
-    const config = loadConfig(
-      {},
-      {
-        EARSHOT_PORT: '0',
-        EARSHOT_DATABASE_URL: db.url,
-        EARSHOT_LOG_LEVEL: 'warn',
-        EARSHOT_MEDIA_WORKERS: '0',
-        EARSHOT_AUDIOSOCKET_LISTEN: '127.0.0.1:0',
-        EARSHOT_AUDIOSOCKET_INGEST_KEY: ingestKey,
-      },
-    );
-    server = await startServer(config, { logger: createLogger('warn') });
-    port = server.audiosocket?.port as number;
+    target = await startAudioSocketTestServer();
   });
-  afterAll(async () => {
-    await server?.close();
-    await db?.drop();
-  });
+  afterAll(() => target?.close());
 
   it('every kind of bad input closes its own connection; a bystander call hears no gap over 100 ms', async () => {
+    const { server, apiKey, port } = target;
     const bystander = await startBystander({ url: server.url, request: requestTo(server.url) }, apiKey);
     const uuid = (n: number) => encodeAudioSocketFrame(0x01, Buffer.alloc(16, n));
     const slin20ms = encodeAudioSocketFrame(0x10, Buffer.alloc(320));

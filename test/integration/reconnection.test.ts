@@ -1,12 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { loadConfig } from '../../src/config/load-config.js';
 import { encodeAudioSocketFrame } from '../../src/ingest/audiosocket.js';
-import { type RunningServer, startServer } from '../../src/main.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { openStore } from '../../src/store/open-store.js';
-import { sqliteBackend, type TestDatabase } from '../helpers/databases.js';
+import type { RunningServer } from '../../src/main.js';
+import { type AudioSocketTestServer, startAudioSocketTestServer } from '../helpers/audiosocket-server.js';
 import { rtpPacket, tonePayloads, udpSource } from '../helpers/rtp-sender.js';
 import { jsonRequest } from '../helpers/server.js';
 import { requestTo } from '../helpers/server-process.js';
@@ -62,38 +59,17 @@ async function closeWs(ws: WebSocket): Promise<void> {
 }
 
 describe('a participant reconnecting across transports', () => {
-  let db: TestDatabase;
+  let target: AudioSocketTestServer;
   let server: RunningServer;
   let apiKey: string;
   let ingestKey: string;
   let audiosocketPort: number;
 
   beforeAll(async () => {
-    db = await sqliteBackend.create();
-    const store = await openStore(db.config);
-    const org = await store.createOrg('PBX org', true);
-    apiKey = (await store.createApiKey(org.id)).apiKey;
-    ({ ingestKey } = await store.createIngestKey(org.id, { name: 'pbx', clientSecret: null }));
-    await store.close();
-    const config = loadConfig(
-      {},
-      {
-        EARSHOT_PORT: '0',
-        EARSHOT_DATABASE_URL: db.url,
-        EARSHOT_LOG_LEVEL: 'warn',
-        EARSHOT_MEDIA_WORKERS: '0',
-        EARSHOT_AUDIOSOCKET_LISTEN: '127.0.0.1:0',
-        EARSHOT_AUDIOSOCKET_INGEST_KEY: ingestKey,
-        EARSHOT_RTP_PORTS: '41700-41749',
-      },
-    );
-    server = await startServer(config, { logger: createLogger('warn') });
-    audiosocketPort = server.audiosocket?.port as number;
+    target = await startAudioSocketTestServer({ EARSHOT_RTP_PORTS: '41700-41749' });
+    ({ server, apiKey, ingestKey, port: audiosocketPort } = target);
   });
-  afterAll(async () => {
-    await server?.close();
-    await db?.drop();
-  });
+  afterAll(() => target?.close());
 
   it('generic → Asterisk WebSocket → AudioSocket → RTP → generic: one participant throughout, silence no longer than each outage', async () => {
     const ts = { url: server.url, request: requestTo(server.url) };
