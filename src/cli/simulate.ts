@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { WebSocket } from 'ws';
-import { writePcm16le } from '../audio/pcm16.js';
 import { createResampler } from '../audio/resampler.js';
-import { INGEST_SAMPLE_RATES_HZ } from '../domain/audio-format.js';
+import type { Ingesting } from '../client/ingest.js';
+import { INGEST_SAMPLE_RATES_HZ, type IngestSampleRateHz } from '../domain/audio-format.js';
 import { apiKeyFrom, SERVER_URL_HELP, serverUrlFrom } from './api-client.js';
 import { CliError } from './cli-error.js';
 
@@ -26,7 +25,10 @@ export function registerSimulateCommand(program: Command): void {
       ) => {
         const apiKey = apiKeyFrom(options.apiKey);
         // Loaded when the command runs, not when the CLI starts (`earshot --help` stays quick).
-        const [{ decodeWav }, { WebSocket }] = await Promise.all([import('../audio/wav.js'), import('ws')]);
+        const [{ decodeWav }, { ingest, IngestRefusedError }] = await Promise.all([
+          import('../audio/wav.js'),
+          import('../client/ingest.js'),
+        ]);
         let wav: { sampleRateHz: number; samples: Int16Array };
         try {
           wav = decodeWav(await readFile(options.file));
@@ -35,17 +37,19 @@ export function registerSimulateCommand(program: Command): void {
         }
         const audio = toIngestRate(wav);
         const base = serverUrlFrom(options.url).replace(/^http/, 'ws').replace(/\/+$/, '');
-        const query = new URLSearchParams({
-          participant: options.participant,
-          encoding: 'pcm16',
-          sample_rate: String(audio.sampleRateHz),
-        });
-        const ws = new WebSocket(`${base}/ws/ingest/${encodeURIComponent(callId)}?${query}`, {
-          headers: { authorization: apiKey },
-          perMessageDeflate: false,
-        });
-        await opened(ws);
-        const seconds = await stream(ws, audio, options.loop);
+        let caller: Ingesting;
+        try {
+          caller = await ingest(`${base}/ws/ingest/${encodeURIComponent(callId)}`, {
+            participant: options.participant,
+            sampleRate: audio.sampleRateHz as IngestSampleRateHz,
+            authorization: apiKey,
+          });
+        } catch (err) {
+          if (err instanceof IngestRefusedError)
+            throw new CliError(`ingest refused: ${err.message.replace(/^ingest refused: /, '')}`);
+          throw new CliError(`cannot connect: ${(err as Error).message}`);
+        }
+        const seconds = await stream(caller, audio, options.loop);
         process.stderr.write(
           `earshot: streamed ${seconds.toFixed(1)} s into ${callId} as ${options.participant}\n`,
         );
@@ -61,63 +65,23 @@ function toIngestRate(wav: { sampleRateHz: number; samples: Int16Array }) {
   return { sampleRateHz: 16000, samples: out.subarray(0, resampler.process(wav.samples, out)) };
 }
 
-function opened(ws: WebSocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c));
-      res.on('end', () => {
-        let message = `HTTP ${res.statusCode}`;
-        try {
-          const e = JSON.parse(body).errors[0];
-          message = `${e.message} [${e.code}]`;
-        } catch {}
-        reject(new CliError(`ingest refused: ${message}`));
-      });
-    });
-    ws.once('error', (err) => reject(new CliError(`cannot connect: ${err.message}`)));
-  });
-}
-
-/** Sends 20 ms chunks on deadlines (no drift); resolves with the seconds sent when done or stopped. */
+/** Plays the audio in real time (again and again with `loop`) until done, interrupted or closed. */
 async function stream(
-  ws: WebSocket,
+  caller: Ingesting,
   audio: { sampleRateHz: number; samples: Int16Array },
   loop: boolean,
 ): Promise<number> {
-  const perChunk = (audio.sampleRateHz * CHUNK_MS) / 1000;
-  const chunk = Buffer.alloc(perChunk * 2);
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-  };
-  process.once('SIGINT', stop);
-  ws.once('close', stop);
-  // A socket error ends the stream like a close does (ws closes the socket after it).
-  ws.on('error', stop);
+  const stop = new AbortController();
+  const interrupt = () => stop.abort();
+  process.once('SIGINT', interrupt);
+  void caller.closed.then(interrupt);
   const start = performance.now();
-  let sent = 0;
   try {
-    for (let offset = 0; !stopped; offset += perChunk) {
-      if (offset >= audio.samples.length) {
-        if (!loop) break;
-        offset = 0;
-      }
-      const part = audio.samples.subarray(offset, offset + perChunk);
-      chunk.fill(0);
-      writePcm16le(part, chunk, 0);
-      ws.send(chunk);
-      sent++;
-      const wait = start + sent * CHUNK_MS - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-    if (ws.readyState === ws.OPEN) {
-      ws.send(JSON.stringify({ event: 'stop' }));
-      ws.close(1000, 'done');
-    }
+    do await caller.play(audio.samples, { signal: stop.signal });
+    while (loop && !stop.signal.aborted);
+    await caller.end();
   } finally {
-    process.off('SIGINT', stop);
+    process.off('SIGINT', interrupt);
   }
-  return (sent * CHUNK_MS) / 1000;
+  return Math.round((performance.now() - start) / CHUNK_MS) * (CHUNK_MS / 1000);
 }

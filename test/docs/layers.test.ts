@@ -24,7 +24,8 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   ws: [...BELOW_LIVE, 'live', 'config', 'edge'],
   main: [...BELOW_LIVE, 'live', 'config', 'edge', 'http', 'ws'],
   demo: [...BELOW_LIVE, 'live', 'config', 'edge', 'http', 'ws', 'main'],
-  cli: [...BELOW_LIVE, 'live', 'config', 'edge', 'http', 'ws', 'main', 'demo'],
+  client: ['domain', 'audio'],
+  cli: [...BELOW_LIVE, 'live', 'config', 'edge', 'http', 'ws', 'main', 'demo', 'client'],
 };
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');

@@ -1,0 +1,135 @@
+import { WebSocket } from 'ws';
+import { encodeAlaw, encodeMulaw } from '../audio/g711.js';
+import { writePcm16le } from '../audio/pcm16.js';
+
+/**
+ * `ingest()` of `earshot/client`: one participant's audio pushed into a call from Node over the
+ * generic ingest socket (SPEC §4.1) — what `earshot simulate` uses. The caller writes PCM16 at
+ * its own pace (`write`), or hands over a whole signal to be sent in real time (`play`).
+ */
+
+export interface IngestOptions {
+  /** Participant name; default `caller`. */
+  readonly participant?: string;
+  /** Rate of the samples written; default 16000 (8000, 16000, 24000, 32000, 48000). */
+  readonly sampleRate?: 8000 | 16000 | 24000 | 32000 | 48000;
+  /** On the wire: `pcm16` (default), or G.711 `mulaw`/`alaw` encoded here. */
+  readonly encoding?: 'pcm16' | 'mulaw' | 'alaw';
+  /** Sent as `Authorization` (an API key or ingest key), when the URL carries no `?token=`. */
+  readonly authorization?: string;
+}
+
+export interface Ingesting {
+  /**
+   * Sends samples (any whole number; 20 ms is typical) at once. Resolves when the socket's send
+   * buffer is below 64 KiB again, so a loop that awaits it never queues without bound.
+   */
+  write(samples: Int16Array): Promise<void>;
+  /** Sends `samples` in 20 ms messages on a deadline clock (real time, no drift); resolves when done or stopped. */
+  play(samples: Int16Array, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Ends the participant (`{"event":"stop"}`) and closes; resolves when closed. */
+  end(): Promise<void>;
+  /** Settles when the socket closes: its code and reason (4002: taken over by a newer connection). */
+  readonly closed: Promise<{ code: number; reason: string }>;
+}
+
+/** An ingest upgrade the server refused: its HTTP status and the envelope's first error. */
+export class IngestRefusedError extends Error {
+  readonly status: number;
+  readonly code: string | null;
+  constructor(status: number, code: string | null, message: string) {
+    super(`ingest refused: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`);
+    this.name = 'IngestRefusedError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const HIGH_WATER_BYTES = 64 * 1024;
+const MESSAGE_MS = 20;
+
+/**
+ * Opens the generic ingest socket: `url` is the call's `ingest.url` from `POST /v1/calls` (with its
+ * token), or `ws(s)://host/ws/ingest/{call_id}` with `authorization`. Resolves once it is open;
+ * rejects with IngestRefusedError when the server refuses it.
+ */
+export async function ingest(url: string, options: IngestOptions = {}): Promise<Ingesting> {
+  const target = new URL(url);
+  const encoding = options.encoding ?? 'pcm16';
+  const sampleRate = options.sampleRate ?? 16000;
+  target.searchParams.set('participant', options.participant ?? 'caller');
+  target.searchParams.set('encoding', encoding);
+  target.searchParams.set('sample_rate', String(sampleRate));
+  const ws = new WebSocket(target, {
+    perMessageDeflate: false,
+    headers: options.authorization ? { authorization: options.authorization } : {},
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_request, response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        if (body.length < 4096) body += chunk;
+      });
+      response.on('end', () => {
+        let code: string | null = null;
+        let message = response.statusMessage ?? '';
+        try {
+          const first = JSON.parse(body).errors[0];
+          code = String(first.code);
+          message = String(first.message);
+        } catch {}
+        reject(new IngestRefusedError(response.statusCode ?? 0, code, message));
+        ws.terminate();
+      });
+    });
+    ws.once('error', reject);
+  });
+  // After the open, errors end in a close (which `closed` reports).
+  ws.on('error', () => {});
+
+  const encode = (samples: Int16Array): Buffer => {
+    if (encoding === 'pcm16') {
+      const bytes = Buffer.allocUnsafe(samples.length * 2);
+      writePcm16le(samples, bytes, 0);
+      return bytes;
+    }
+    const bytes = Buffer.allocUnsafe(samples.length);
+    (encoding === 'mulaw' ? encodeMulaw : encodeAlaw)(samples, bytes);
+    return bytes;
+  };
+
+  const write = async (samples: Int16Array): Promise<void> => {
+    if (ws.readyState !== ws.OPEN) throw new Error('the ingest socket is closed');
+    ws.send(encode(samples));
+    while (ws.bufferedAmount > HIGH_WATER_BYTES && ws.readyState === ws.OPEN)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  return {
+    write,
+    async play(samples, playOptions = {}) {
+      const per = (sampleRate * MESSAGE_MS) / 1000;
+      const start = performance.now();
+      for (let i = 0, sent = 0; i < samples.length; i += per) {
+        if (playOptions.signal?.aborted || ws.readyState !== ws.OPEN) return;
+        await write(samples.subarray(i, i + per));
+        sent++;
+        const wait = start + sent * MESSAGE_MS - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    },
+    async end() {
+      if (ws.readyState === ws.OPEN) {
+        ws.send(JSON.stringify({ event: 'stop' }));
+        ws.close(1000, 'done');
+      }
+      await closed;
+    },
+    closed,
+  };
+}
