@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
@@ -103,6 +104,45 @@ describe('earshot/client', () => {
     const after = items.slice(at).find((i) => i.type === 'frame') as { positionMs: number };
     expect(after.positionMs - before.positionMs).toBeGreaterThanOrEqual(20 + (gap as { ms: number }).ms);
     expect(await listening.ended).toEqual({ code: 1000, reason: 'closed by the client' });
+    await call.stop();
+  });
+
+  it('reconnects after a network drop (the TCP connection cut, no close frame), with the same URL', async () => {
+    const { ts, apiKey } = live;
+    const call = await createLiveCall(ts, apiKey);
+    // A TCP relay in front of the server: cutting its connections is the network failing.
+    const target = new URL(ts.url);
+    const relayed = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      relayed.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const cut = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', cut).on('close', cut);
+      upstream.on('error', cut).on('close', cut);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayPort = (relay.address() as AddressInfo).port;
+    const url = new URL(await call.listenUrl());
+    url.host = `127.0.0.1:${relayPort}`;
+    const listening = listen(url.toString(), { maxReconnectDelayMs: 300 });
+    const items: ListenItem[] = [];
+    let cut = false;
+    for await (const item of listening) {
+      items.push(item);
+      const frames = items.filter((i) => i.type === 'frame').length;
+      if (frames === 10 && !cut) {
+        cut = true;
+        for (const socket of relayed) socket.destroy();
+      }
+      if (items.some((i) => i.type === 'gap') && frames >= 30) listening.close();
+    }
+    relay.close();
+    expect(items.find((i) => i.type === 'reconnecting')).toMatchObject({ attempt: 1, code: 1006 });
+    expect(items.find((i) => i.type === 'gap')).toMatchObject({ reason: 'reconnect' });
     await call.stop();
   });
 
