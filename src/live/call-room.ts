@@ -1,5 +1,6 @@
 import { mixMono } from '../audio/mixer.js';
 import { TrackBuffer, TrackPull } from '../audio/track-buffer.js';
+import { VoiceActivity } from '../audio/voice-activity.js';
 import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
 import type { DirectWriteBatch } from './direct-write.js';
 import { type ListenerSink, type SendCounts, sendToAll } from './listener.js';
@@ -14,6 +15,8 @@ interface RoomTrack {
   readonly buffer: TrackBuffer;
   readonly out: Int16Array;
   idleTicks: number;
+  /** Who is speaking, for `events=1` listeners (run only while the room has one). */
+  readonly voice: VoiceActivity;
 }
 
 /**
@@ -33,6 +36,8 @@ export class CallRoom {
   readonly #right = new Int16Array(FRAME_SAMPLES);
   #stereoGroups = 0;
   #listeners = 0;
+  /** Listeners that asked for events (`events=1`): while there are none, nobody runs voice activity. */
+  #eventListeners = 0;
   readonly #batch: DirectWriteBatch | null;
 
   /** `batch`: the process's direct-write batch, or null to write through each socket. */
@@ -54,6 +59,12 @@ export class CallRoom {
     }
     group.listeners.add(listener);
     this.#listeners++;
+    if (listener.format.events) {
+      this.#eventListeners++;
+      // It joins a conversation already going: who is speaking now.
+      for (const track of this.#tracks.values())
+        if (track.voice.speaking) listener.sendEvent({ type: 'speaking', name: track.name, state: 'start' });
+    }
   }
 
   /** Returns the number of listeners left. */
@@ -62,6 +73,7 @@ export class CallRoom {
     const group = this.#groups.get(key);
     if (group?.listeners.delete(listener)) {
       this.#listeners--;
+      if (listener.format.events) this.#eventListeners--;
       if (group.listeners.size === 0) {
         this.#groups.delete(key);
         if (listener.format.channels === 2) this.#stereoGroups--;
@@ -79,6 +91,7 @@ export class CallRoom {
         buffer: new TrackBuffer(),
         out: new Int16Array(FRAME_SAMPLES),
         idleTicks: 0,
+        voice: new VoiceActivity(),
       };
       this.#tracks.set(frame.participant, track);
     }
@@ -123,8 +136,10 @@ export class CallRoom {
     let rightCount = 0;
     let index = 0;
     let leftActive = false;
+    const voices = this.#eventListeners > 0;
     for (const track of this.#tracks.values()) {
       const pulled = track.buffer.pull(track.out);
+      if (voices) this.#detectVoice(track, pulled === TrackPull.AUDIO || pulled === TrackPull.CONCEALED);
       if (pulled === TrackPull.IDLE) {
         if (++track.idleTicks > FORGET_IDLE_TICKS) this.#tracks.delete(track.name);
       } else {
@@ -146,6 +161,14 @@ export class CallRoom {
       const message = group.push(this.#mono, this.#left, this.#right);
       if (message !== null) sendToAll(group.listeners, message, nowMs, result, this.#batch);
     }
+  }
+
+  /** Tells `events=1` listeners when the track starts or stops speaking (src/audio/voice-activity.ts). */
+  #detectVoice(track: RoomTrack, heard: boolean): void {
+    const state = track.voice.update(heard ? track.out : null);
+    if (state === null) return;
+    const event = { type: 'speaking', name: track.name, state };
+    this.forEachListener((listener) => listener.sendEvent(event));
   }
 
   forEachListener(fn: (listener: ListenerSink) => void): void {
