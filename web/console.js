@@ -2,7 +2,7 @@
 // Uses only the public API (GET /v1/calls, POST /v1/calls/{id}/listen) and the listen WebSocket.
 
 import { ApiError, callApi, describeClose } from './api.js';
-import { INPUT_RATE, ListenSession, measureLevel } from './player.js';
+import { INPUT_RATE, ListenSession, measureLevel } from './listen-session.js';
 
 const KEY_STORAGE = 'earshot.apiKey';
 const POLL_MS = 2000;

@@ -1,105 +1,337 @@
-// earshot console: plays one listen WebSocket through an AudioWorklet, exactly as a customer's page
-// could: the URL comes from POST /v1/calls/{id}/listen, the socket gets binaryType 'arraybuffer',
-// and every binary message (PCM16 LE, 16 kHz mono, 20 ms) is handed to the worklet's jitter buffer.
+// <earshot-player>: plays a live call in any web page, no build step (SPEC §6).
+//
+//   <script type="module" src="https://earshot.example.com/player.js"></script>
+//   <earshot-player src="wss://earshot.example.com/ws/listen/CALL?token=…"></earshot-player>
+//
+// or, so that it can reconnect with a fresh URL: `player.urlProvider = async () => (await myApi()).url`.
+// The stream goes through an AudioWorklet jitter buffer with drift correction (pcm-player.worklet.js);
+// the element shows its state, level, waveform and who is speaking, offers a click-to-start control
+// when the browser blocks autoplay, reconnects after a drop (reporting the outage as a gap), and
+// dispatches `statechange` ({ state, code, reason }), `gap` ({ ms, count }) and `streamevent` (the
+// stream's JSON events). Styleable through CSS parts: start, state, level, waveform, speakers, gaps.
+import { createPcmOutput, measureLevel } from './listen-session.js';
 
-const WORKLET_URL = new URL('./pcm-player.worklet.js', import.meta.url);
-export const INPUT_RATE = 16000;
-export const TARGET_MS = 80;
-export const MAX_MS = 250;
+const FIRST_RECONNECT_DELAY_MS = 250;
+const MAX_RECONNECT_DELAY_MS = 5000;
+/** Attempts that never open (a dead URL, refused credentials) before the player gives up. */
+const MAX_FAILED_OPENS = 5;
+/** How long resume() may take before the browser is taken to be blocking autoplay. */
+const AUTOPLAY_WAIT_MS = 300;
 
-/**
- * One listening session. Create it inside the click handler (the AudioContext may only start on a
- * user gesture), then `connect(url)`. `onState({ state, code, reason })` reports connecting → live →
- * ended; `onStats(stats)` the worklet's counters; `onEvent(event)` the stream's JSON text frames.
- */
-export class ListenSession {
-  constructor({ onState, onStats, onEvent }) {
-    this.onState = onState;
-    this.onStats = onStats;
-    this.onEvent = onEvent;
-    this.context = new AudioContext({ latencyHint: 'interactive' });
-    this.analyser = this.context.createAnalyser();
-    this.analyser.fftSize = 2048;
-    this.analyser.smoothingTimeConstant = 0;
-    this.node = null;
-    this.socket = null;
-    this.stoppedByUser = false;
-    this.ended = false;
+const TEMPLATE = `
+<style>
+  :host { display: inline-flex; align-items: center; gap: .5em; font: 13px/1.4 system-ui, sans-serif;
+    padding: .35em .6em; border: 1px solid #8884; border-radius: .5em; }
+  :host([hidden]) { display: none; }
+  [part=state]::before { content: '●'; margin-right: .3em; color: #999; }
+  :host([state=live]) [part=state]::before { color: #1a7f37; }
+  :host([state=connecting]) [part=state]::before, :host([state=reconnecting]) [part=state]::before { color: #bf8700; }
+  :host([state=error]) [part=state]::before { color: #cf222e; }
+  [part=waveform] { width: 160px; height: 32px; }
+  [part=level] { width: 60px; }
+  [part=speakers]:empty, [part=gaps]:empty { display: none; }
+  button[hidden] { display: none; }
+</style>
+<button part="start" type="button" hidden>▶ Listen</button>
+<span part="state">idle</span>
+<canvas part="waveform" width="320" height="64" aria-hidden="true"></canvas>
+<meter part="level" min="-60" max="0" low="-30" high="-6" optimum="-20" value="-60" aria-label="level"></meter>
+<span part="speakers" aria-live="polite"></span>
+<span part="gaps"></span>`;
+
+export class EarshotPlayer extends HTMLElement {
+  static observedAttributes = ['src'];
+  #urlProvider = null;
+  #context = null;
+  #analyser = null;
+  #node = null;
+  #socket = null;
+  #state = 'idle';
+  #stopped = false;
+  #starting = false;
+  #attempt = 0;
+  #failedOpens = 0;
+  #outageSince = null;
+  #timer = null;
+  #frame = 0;
+  #gaps = { count: 0, ms: 0 };
+  #stats = null;
+  #level = { rmsDbfs: -120, peakDbfs: -120 };
+  #speaking = new Set();
+  #ui = null;
+
+  constructor() {
+    super();
+    // In the constructor: an upgraded element gets attributeChangedCallback before connectedCallback.
+    this.#render();
   }
 
-  async connect(url) {
-    this.onState({ state: 'connecting' });
-    await this.context.audioWorklet.addModule(WORKLET_URL);
-    if (this.ended) return;
-    this.node = new AudioWorkletNode(this.context, 'earshot-pcm-player', {
-      numberOfInputs: 0,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      processorOptions: { inputRate: INPUT_RATE, targetMs: TARGET_MS, maxMs: MAX_MS },
-    });
-    this.node.port.onmessage = (event) => {
-      if (event.data?.type === 'stats') this.onStats(event.data);
-    };
-    this.node.connect(this.analyser);
-    this.analyser.connect(this.context.destination);
-    if (this.context.state !== 'running') await this.context.resume();
+  /** An async function returning a fresh listen URL: used first (over `src`) and again to reconnect. */
+  get urlProvider() {
+    return this.#urlProvider;
+  }
+  set urlProvider(provider) {
+    this.#urlProvider = typeof provider === 'function' ? provider : null;
+    this.#autostart();
+  }
 
-    // events=1 adds JSON text frames (participants joining/leaving, audio the server had to drop).
-    const wsUrl = new URL(url);
-    wsUrl.searchParams.set('events', '1');
-    const ws = new WebSocket(wsUrl);
-    ws.binaryType = 'arraybuffer';
-    this.socket = ws;
-    ws.onopen = () => this.onState({ state: 'live' });
-    ws.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) {
-        this.node.port.postMessage(event.data, [event.data]);
+  get src() {
+    return this.getAttribute('src') ?? '';
+  }
+  set src(value) {
+    this.setAttribute('src', value);
+  }
+
+  /** `idle`, `connecting`, `live`, `reconnecting`, `ended` or `error`. */
+  get state() {
+    return this.#state;
+  }
+
+  /** The AnalyserNode after the jitter buffer (for visualizations and tests), once playing. */
+  get analyser() {
+    return this.#analyser;
+  }
+
+  /** The worklet's latest counters (buffered ms, underruns, drift correction), or null. */
+  get stats() {
+    return this.#stats;
+  }
+
+  /** Outages so far: how many, and their total ms (reconnections and audio the server dropped). */
+  get gaps() {
+    return { ...this.#gaps };
+  }
+
+  /** The latest level of the output: RMS and peak in dBFS. */
+  get level() {
+    return { ...this.#level };
+  }
+
+  /** Whether the click-to-start control is showing (the browser blocked autoplay). */
+  get needsGesture() {
+    return this.#ui ? !this.#ui.start.hidden : false;
+  }
+
+  connectedCallback() {
+    this.#autostart();
+  }
+
+  disconnectedCallback() {
+    this.stop();
+  }
+
+  attributeChangedCallback(name, previous, value) {
+    if (name !== 'src' || previous === value || !this.isConnected) return;
+    if (this.#state !== 'idle' && !this.#urlProvider) {
+      this.stop();
+      this.#state = 'idle';
+    }
+    this.#autostart();
+  }
+
+  /** Starts playing (call it from a click handler where autoplay is blocked). */
+  async play() {
+    if (this.#starting) return;
+    this.#starting = true;
+    this.#stopped = false;
+    try {
+      if (!window.isSecureContext)
+        throw new Error(
+          'the player needs a secure context (an https page, or localhost): AudioWorklet is not available',
+        );
+      this.#context ??= new AudioContext({ latencyHint: 'interactive' });
+      if (this.#context.state !== 'running') {
+        const resumed = this.#context.resume().catch(() => {});
+        await Promise.race([resumed, new Promise((r) => setTimeout(r, AUTOPLAY_WAIT_MS))]);
+      }
+      if (this.#context.state !== 'running') {
+        this.#ui.start.hidden = false;
         return;
       }
-      try {
-        this.onEvent(JSON.parse(event.data));
-      } catch {
-        // Not JSON: ignore (the stream only sends JSON text frames).
+      this.#ui.start.hidden = true;
+      if (!this.#node) {
+        this.#analyser = this.#context.createAnalyser();
+        this.#analyser.fftSize = 2048;
+        this.#analyser.smoothingTimeConstant = 0;
+        this.#node = await createPcmOutput(this.#context, this.#analyser, (stats) => {
+          this.#stats = stats;
+        });
+        this.#draw();
       }
+      this.#attempt = 0;
+      this.#failedOpens = 0;
+      this.#outageSince = null;
+      await this.#connect();
+    } catch (err) {
+      console.error('earshot-player:', err);
+      this.#setState('error', { code: null, reason: String(err?.message ?? err) });
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  /** Stops: closes the socket (1000) and the audio. */
+  stop() {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    if (this.#socket && this.#socket.readyState <= WebSocket.OPEN)
+      this.#socket.close(1000, 'listener stopped');
+    this.#socket = null;
+    this.#teardown();
+    if (this.#state !== 'idle' && this.#state !== 'ended' && this.#state !== 'error')
+      this.#setState('ended', { code: 1000, reason: 'listener stopped' });
+  }
+
+  #autostart() {
+    if (!this.isConnected || this.#state !== 'idle' || this.#starting) return;
+    if (!this.#urlProvider && !this.src) return;
+    void this.play();
+  }
+
+  async #connect() {
+    this.#setState(this.#attempt > 0 ? 'reconnecting' : 'connecting');
+    let url;
+    try {
+      url = new URL(this.#urlProvider ? await this.#urlProvider() : this.src, location.href);
+    } catch (err) {
+      this.#setState('error', { code: null, reason: `no listen URL: ${err?.message ?? err}` });
+      return;
+    }
+    if (this.#stopped) return;
+    url.searchParams.set('events', '1');
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    this.#socket = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this.#failedOpens = 0;
+      if (this.#outageSince !== null) this.#addGap(performance.now() - this.#outageSince);
+      this.#outageSince = null;
+      this.#attempt = 0;
+      this.#setState('live');
+    };
+    ws.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) this.#node?.port.postMessage(event.data, [event.data]);
+      else this.#onStreamEvent(event.data);
     };
     ws.onclose = (event) => {
-      this.teardownAudio();
-      this.onState({ state: 'ended', code: event.code, reason: event.reason, byUser: this.stoppedByUser });
+      if (this.#socket !== ws || this.#stopped) return;
+      this.#socket = null;
+      const close = { code: event.code, reason: event.reason };
+      // The call ended (or the server shut down for good): nothing to come back to.
+      if (event.code === 1000) {
+        this.#teardown();
+        this.#setState('ended', close);
+        return;
+      }
+      if (!opened && ++this.#failedOpens >= MAX_FAILED_OPENS) {
+        this.#teardown();
+        this.#setState('error', { code: event.code, reason: event.reason || 'cannot connect' });
+        return;
+      }
+      // Revoked, too slow, the network: again, with a fresh URL when there is a provider.
+      this.#outageSince ??= performance.now();
+      this.#attempt++;
+      const delay = Math.min(MAX_RECONNECT_DELAY_MS, FIRST_RECONNECT_DELAY_MS * 2 ** (this.#attempt - 1));
+      this.#setState('reconnecting', close);
+      this.#timer = setTimeout(() => {
+        if (!this.#stopped) void this.#connect();
+      }, delay);
     };
   }
 
-  /** Stop listening: closes the socket (1000) and the audio graph. */
-  stop() {
-    this.stoppedByUser = true;
-    if (this.socket && this.socket.readyState <= WebSocket.OPEN) {
-      this.socket.close(1000, 'listener stopped');
-    } else {
-      this.teardownAudio();
-      this.onState({ state: 'ended', code: null, reason: '', byUser: true });
+  #onStreamEvent(text) {
+    let event;
+    try {
+      event = JSON.parse(text);
+    } catch {
+      return;
     }
+    if (event.type === 'gap' && typeof event.ms === 'number') this.#addGap(event.ms);
+    else if (event.type === 'speaking') {
+      if (event.state === 'start') this.#speaking.add(event.name);
+      else this.#speaking.delete(event.name);
+      this.#ui.speakers.textContent = [...this.#speaking].map((name) => `🗣 ${name}`).join(' ');
+    } else if (event.type === 'participant' && event.state === 'left') {
+      this.#speaking.delete(event.name);
+      this.#ui.speakers.textContent = [...this.#speaking].map((name) => `🗣 ${name}`).join(' ');
+    }
+    this.dispatchEvent(new CustomEvent('streamevent', { detail: event }));
   }
 
-  teardownAudio() {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.node) {
-      this.node.port.postMessage({ type: 'close' });
-      this.node.disconnect();
+  #addGap(ms) {
+    this.#gaps.count++;
+    this.#gaps.ms += Math.round(ms);
+    this.#ui.gaps.textContent = `${this.#gaps.count} gap${this.#gaps.count === 1 ? '' : 's'} (${(this.#gaps.ms / 1000).toFixed(1)} s)`;
+    this.dispatchEvent(new CustomEvent('gap', { detail: { ms: Math.round(ms), ...this.#gaps } }));
+  }
+
+  #setState(state, { code = null, reason = '' } = {}) {
+    const changed = state !== this.#state || !this.hasAttribute('state');
+    this.#state = state;
+    this.setAttribute('state', state);
+    this.#ui.state.textContent = state;
+    if (changed) this.dispatchEvent(new CustomEvent('statechange', { detail: { state, code, reason } }));
+  }
+
+  #teardown() {
+    cancelAnimationFrame(this.#frame);
+    if (this.#node) {
+      this.#node.port.postMessage({ type: 'close' });
+      this.#node.disconnect();
     }
-    this.context.close().catch(() => {});
+    this.#node = null;
+    this.#analyser = null;
+    this.#context?.close().catch(() => {});
+    this.#context = null;
+    this.#speaking.clear();
+    if (this.#ui) this.#ui.speakers.textContent = '';
+  }
+
+  #render() {
+    const root = this.attachShadow({ mode: 'open' });
+    root.innerHTML = TEMPLATE;
+    const part = (name) => root.querySelector(`[part=${name}]`);
+    this.#ui = {
+      start: part('start'),
+      state: part('state'),
+      waveform: part('waveform'),
+      level: part('level'),
+      speakers: part('speakers'),
+      gaps: part('gaps'),
+    };
+    this.#ui.start.addEventListener('click', () => void this.play());
+  }
+
+  /** Level meter and waveform, once per animation frame while playing. */
+  #draw() {
+    const analyser = this.#analyser;
+    if (!analyser) return;
+    const samples = new Float32Array(analyser.fftSize);
+    const canvas = this.#ui.waveform;
+    const g = canvas.getContext('2d');
+    const step = () => {
+      if (this.#analyser !== analyser) return;
+      analyser.getFloatTimeDomainData(samples);
+      this.#level = measureLevel(samples);
+      this.#ui.level.value = Math.max(-60, this.#level.rmsDbfs);
+      if (g) {
+        const { width, height } = canvas;
+        g.clearRect(0, 0, width, height);
+        g.strokeStyle = getComputedStyle(this).color || '#333';
+        g.beginPath();
+        for (let x = 0; x < width; x++) {
+          const y = (0.5 - samples[Math.floor((x / width) * samples.length)] / 2) * height;
+          if (x === 0) g.moveTo(x, y);
+          else g.lineTo(x, y);
+        }
+        g.stroke();
+      }
+      this.#frame = requestAnimationFrame(step);
+    };
+    this.#frame = requestAnimationFrame(step);
   }
 }
 
-/** RMS and peak level (dBFS, full-scale square wave = 0) of the analyser's current window. */
-export function measureLevel(samples) {
-  let sum = 0;
-  let peak = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const v = samples[i];
-    sum += v * v;
-    const a = Math.abs(v);
-    if (a > peak) peak = a;
-  }
-  const toDb = (x) => (x > 1e-6 ? 20 * Math.log10(x) : -120);
-  return { rmsDbfs: toDb(Math.sqrt(sum / samples.length)), peakDbfs: toDb(peak) };
-}
+if (!customElements.get('earshot-player')) customElements.define('earshot-player', EarshotPlayer);

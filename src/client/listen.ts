@@ -96,6 +96,8 @@ export class ListenRefusedError extends Error {
 }
 
 const FIRST_RECONNECT_DELAY_MS = 250;
+/** Events (participants, speaking, gaps) held for a consumer that does not read; the oldest go first. */
+const MAX_QUEUED_EVENTS = 1000;
 
 export function listen(source: ListenSource, options: ListenOptions = {}): Listening {
   return new ListenSession(source, options).iterator();
@@ -114,6 +116,8 @@ class ListenSession {
   readonly #maxFrames: number;
   readonly #queue: ListenItem[] = [];
   #frames = 0;
+  /** Events queued (not frames): bounded too, for a consumer that stops reading for hours. */
+  #events = 0;
   #droppedMs = 0;
   #positionMs = 0;
   #waiter: ((result: IteratorResult<ListenItem>) => void) | null = null;
@@ -153,6 +157,7 @@ class ListenSession {
       return: async () => {
         this.#stop();
         this.#queue.length = 0;
+        this.#frames = this.#events = 0;
         return { done: true, value: undefined };
       },
       [Symbol.asyncIterator]() {
@@ -173,6 +178,7 @@ class ListenSession {
     const item = this.#queue.shift();
     if (item !== undefined) {
       if (item.type === 'frame') this.#frames--;
+      else this.#events--;
       return Promise.resolve({ done: false, value: item });
     }
     if (this.#error) return Promise.reject(this.#error);
@@ -198,7 +204,13 @@ class ListenSession {
         this.#droppedMs += this.#msOf(dropped.samples);
       }
       this.#frames++;
-    }
+    } else if (this.#events >= MAX_QUEUED_EVENTS) {
+      // The oldest event goes: after this many, the consumer has been away for a long while.
+      this.#queue.splice(
+        this.#queue.findIndex((queued) => queued.type !== 'frame'),
+        1,
+      );
+    } else this.#events++;
     this.#queue.push(item);
   }
 

@@ -271,7 +271,11 @@ class RtpPort implements IngestConnection {
   close(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#socket.close();
+    try {
+      this.#socket.close();
+    } catch {
+      // Already closed by its error.
+    }
     this.#onReleased();
     this.#options.logger.info(
       {

@@ -32,13 +32,22 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** Headless Chromium with a fresh user-data directory, removed on close. */
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * Headless Chromium with a fresh user-data directory, removed on close. Autoplay is allowed unless
+ * `blockAutoplay` (then audio may only start on a user gesture, as browsers do by default).
+ */
+export async function launchBrowser(options: { blockAutoplay?: boolean } = {}): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'earshot-chromium-'));
+  const args = options.blockAutoplay
+    ? [
+        ...CHROMIUM_ARGS.filter((a) => !a.startsWith('--autoplay-policy=')),
+        '--autoplay-policy=document-user-activation-required',
+      ]
+    : CHROMIUM_ARGS;
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args,
     viewport: { width: 1280, height: 860 },
   });
   return {

@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bestTwoToneWindow, expectLevelNear } from '../helpers/audio-assertions.js';
 import { startBystander } from '../helpers/bystander.js';
@@ -219,10 +220,11 @@ describe.each(MODES)('%s: RTP ports', (_mode, modeEnv, firstPort) => {
       intruderLevel = Math.max(intruderLevel, toneLevelDb(listener.samples(i, i + 25), 16000, 1500));
     expect(intruderLevel).toBeLessThan(-50);
     const [caller] = view.body.data.participants;
-    // Reordered packets took their slots: had they been dropped, 15 more would be lost. (RTP has no
-    // end of stream: the slots after the last packet count as lost until the track idles, ≤ 6.)
+    // Reordered packets took their slots. Had they been dropped, frames_lost would be at least
+    // lost + reordered (21) plus the slots after the last packet, which count as lost until the
+    // track idles (RTP has no end of stream: ~6). Measured: 11 alone, 14 with Chromium tests beside.
     expect(caller.frames_lost).toBeGreaterThanOrEqual(lost - 1);
-    expect(caller.frames_lost).toBeLessThanOrEqual(lost + 6);
+    expect(caller.frames_lost).toBeLessThan(lost + reordered);
     await call.stop();
   });
 
@@ -435,6 +437,26 @@ describe('RTP ports: off, exhausted, idle', () => {
       expect(r.body.errors[0].message).toMatch(/EARSHOT_RTP_PORTS/);
     } finally {
       await ts.close();
+    }
+  });
+
+  it('skip a port another program holds', async () => {
+    const squatter = createSocket('udp4');
+    await new Promise<void>((resolve) => squatter.bind(41402, '127.0.0.1', resolve));
+    const ts = await startTestServer(sqliteBackend, {
+      EARSHOT_LOG_LEVEL: 'warn',
+      EARSHOT_RTP_PORTS: '41402-41404',
+    });
+    try {
+      const { apiKey } = await ts.createOrg();
+      const call = await createLiveCall(ts, apiKey);
+      const allocate = () =>
+        jsonRequest(ts, 'POST', `/v1/calls/${call.id}/rtp`, { apiKey, body: { format: 'ulaw' } });
+      expect((await allocate()).body.data.port).toBe(41404);
+      expect((await allocate()).status).toBe(503);
+    } finally {
+      await ts.close();
+      squatter.close();
     }
   });
 

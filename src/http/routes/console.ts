@@ -38,6 +38,12 @@ export const consoleRoutes: FastifyPluginAsync = async (app) => {
       res.setHeader('x-content-type-options', 'nosniff');
       res.setHeader('referrer-policy', 'no-referrer');
       if (path.endsWith('.html')) res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
+      // The player (`<script type="module" src="…/player.js">`) and its worklet load into other
+      // sites' pages: modules and worklets from another origin need CORS. Public files, no credentials.
+      if (path.endsWith('.js')) {
+        res.setHeader('access-control-allow-origin', '*');
+        res.setHeader('cross-origin-resource-policy', 'cross-origin');
+      }
     },
   });
 };

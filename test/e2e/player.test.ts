@@ -1,0 +1,182 @@
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { sqliteBackend } from '../helpers/databases.js';
+import { createLiveCall, type LiveCall } from '../helpers/live-call.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { openSocket, toneChunks } from '../helpers/ws-clients.js';
+import { feed } from './audio-feed.js';
+import { browserProblem, launchBrowser, type TestBrowser } from './browser.js';
+
+/**
+ * SPEC §6, `<earshot-player>`: a page of another origin that holds only the module script and the
+ * element plays a live call — checked from the audio graph (the analyser after the jitter buffer
+ * hears the call's tone at its pitch) — survives a network drop by reconnecting, and shows its
+ * click-to-start control where the browser blocks autoplay.
+ */
+const TONE_HZ = 440;
+
+interface PlayerView {
+  state: string;
+  needsGesture: boolean;
+  gaps: { count: number; ms: number };
+  peakHz: number;
+  peakDb: number;
+  rmsDbfs: number;
+}
+
+/** What the element says of itself, and the strongest frequency its analyser sees. (Page code as a string: no DOM types here.) */
+function playerView(page: Page): Promise<PlayerView> {
+  return page.evaluate(`(() => {
+    const p = document.querySelector('earshot-player');
+    const a = p.analyser;
+    let peakHz = 0, peakDb = -Infinity;
+    if (a) {
+      const d = new Float32Array(a.frequencyBinCount);
+      a.getFloatFrequencyData(d);
+      let best = 1;
+      for (let i = 2; i < d.length; i++) if (d[i] > d[best]) best = i;
+      peakHz = (best * a.context.sampleRate) / a.fftSize;
+      peakDb = d[best];
+    }
+    return { state: p.state, needsGesture: p.needsGesture, gaps: p.gaps, peakHz, peakDb, rmsDbfs: p.level.rmsDbfs };
+  })()`);
+}
+
+async function waitFor(
+  page: Page,
+  what: string,
+  test: (v: PlayerView) => boolean,
+  ms = 8000,
+): Promise<PlayerView> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const view = await playerView(page);
+    if (test(view)) return view;
+    if (Date.now() > deadline)
+      throw new Error(`player never ${what} within ${ms} ms: ${JSON.stringify(view)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A customer's page, on an origin of its own (http://localhost:<another port>: a secure context, as
+ * AudioWorklet requires, and not earshot's origin), that holds only the script and the element.
+ */
+async function pageWithPlayer(
+  browser: TestBrowser,
+  site: string,
+  ts: TestServer,
+  src: string,
+): Promise<Page> {
+  const page = await browser.context.newPage();
+  const html = `<!doctype html><script type="module" src="${ts.url}/player.js"></script><earshot-player src="${src}"></earshot-player>`;
+  await page.goto(`${site}/?page=${encodeURIComponent(html)}`);
+  return page;
+}
+
+/** Serves `?page=` as the HTML of the page: a stand-in for a customer's web server. */
+async function startCustomerSite(): Promise<{ url: string; close(): void }> {
+  const server = createHttpServer((request, response) => {
+    const html = new URL(request.url ?? '/', 'http://localhost').searchParams.get('page') ?? '';
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://localhost:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
+describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
+  let ts: TestServer;
+  let browser: TestBrowser;
+  let apiKey: string;
+  let call: LiveCall;
+  let caller: WebSocket;
+  let feeding: Promise<void>;
+  let site: { url: string; close(): void };
+
+  beforeAll(async () => {
+    [ts, browser, site] = await Promise.all([
+      startTestServer(sqliteBackend),
+      launchBrowser(),
+      startCustomerSite(),
+    ]);
+    ({ apiKey } = await ts.createOrg({ liveListen: true }));
+    call = await createLiveCall(ts, apiKey);
+    caller = await openSocket(call.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
+    feeding = feed(caller, toneChunks(TONE_HZ, 16000, 40, 'pcm16'));
+  });
+  afterAll(async () => {
+    caller?.close();
+    await feeding;
+    await browser?.close();
+    site?.close();
+    await ts?.close();
+  });
+
+  it('plays the call from a page that holds only the element: its tone at its pitch after the worklet', async () => {
+    const page = await pageWithPlayer(browser, site.url, ts, await call.listenUrl());
+    const live = await waitFor(
+      page,
+      'played the tone',
+      (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
+    );
+    expect(live.needsGesture).toBe(false);
+    expect(live.rmsDbfs).toBeGreaterThan(-30);
+    await page.close();
+  });
+
+  it('reconnects after a network drop, reporting the outage as a gap, and plays on', async () => {
+    // A TCP relay between the page and the server: cutting its connections is the network failing.
+    const target = new URL(ts.url);
+    const relayed = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      relayed.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const cut = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', cut).on('close', cut);
+      upstream.on('error', cut).on('close', cut);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const url = new URL(await call.listenUrl());
+    url.host = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const page = await pageWithPlayer(browser, site.url, ts, url.toString());
+    const states: string[] = [];
+    await page.exposeFunction('recordState', (s: string) => states.push(s));
+    await page.evaluate(
+      `document.querySelector('earshot-player').addEventListener('statechange', (e) => window.recordState(e.detail.state))`,
+    );
+    await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+    for (const socket of relayed) socket.destroy();
+    const back = await waitFor(page, 'came back', (v) => v.gaps.count === 1 && v.state === 'live');
+    expect(back.gaps.ms).toBeGreaterThan(100);
+    expect(back.gaps.ms).toBeLessThan(3000);
+    expect(states).toEqual(['reconnecting', 'live']);
+    await waitFor(page, 'played on', (v) => Math.abs(v.peakHz - TONE_HZ) < 25 && v.rmsDbfs > -30);
+    await page.close();
+    relay.close();
+  });
+
+  it('where autoplay is blocked, shows its click-to-start control, and plays once clicked', async () => {
+    const blocked = await launchBrowser({ blockAutoplay: true });
+    try {
+      const page = await pageWithPlayer(blocked, site.url, ts, await call.listenUrl());
+      const waiting = await waitFor(page, 'asked for a click', (v) => v.needsGesture);
+      expect(waiting.state).toBe('idle');
+      await page.locator('earshot-player [part=start]').click();
+      await waitFor(
+        page,
+        'played after the click',
+        (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
+      );
+      expect((await playerView(page)).needsGesture).toBe(false);
+    } finally {
+      await blocked.close();
+    }
+  });
+});
