@@ -35,6 +35,7 @@ const el = {
   statDrift: $('stat-drift'),
   stop: $('stop'),
   events: $('events'),
+  speaking: $('speaking'),
 };
 
 /** State the page exposes for tests and debugging (read-only by convention). */
@@ -47,6 +48,8 @@ const probe = {
   audio: null,
   gaps: { count: 0, ms: 0 },
   level: { rmsDbfs: -120, peakDbfs: -120, maxRmsDbfs: -120 },
+  /** Who is speaking now, and everyone heard speaking since Listen (the stream's `speaking` events). */
+  speaking: { now: [], heard: [] },
 };
 window.__earshot = probe;
 
@@ -284,6 +287,8 @@ function resetPlayerView(callId) {
   probe.connection = { state: 'connecting', callId, code: null, reason: '' };
   probe.gaps = { count: 0, ms: 0 };
   probe.level = { rmsDbfs: -120, peakDbfs: -120, maxRmsDbfs: -120 };
+  probe.speaking = { now: [], heard: [] };
+  el.speaking.textContent = '—';
   el.playerCall.textContent = callId;
   el.playerFormat.textContent = '';
   el.events.replaceChildren();
@@ -352,7 +357,19 @@ function onStreamEvent(event) {
     addEvent(`Server dropped ${event.ms} ms (this connection fell behind)`);
   } else if (event.type === 'participant') {
     addEvent(`${event.name} ${event.state}`);
+    if (event.state === 'left') setSpeaking(event.name, false);
+  } else if (event.type === 'speaking') {
+    setSpeaking(event.name, event.state === 'start');
   }
+}
+
+function setSpeaking(name, speaking) {
+  const now = new Set(probe.speaking.now);
+  if (speaking) now.add(name);
+  else now.delete(name);
+  probe.speaking.now = [...now];
+  if (speaking && !probe.speaking.heard.includes(name)) probe.speaking.heard.push(name);
+  el.speaking.textContent = probe.speaking.now.length > 0 ? probe.speaking.now.join(', ') : '—';
 }
 
 function addEvent(text) {

@@ -85,6 +85,7 @@ export interface ConsoleState {
   } | null;
   gaps: { count: number; ms: number };
   level: { rmsDbfs: number; peakDbfs: number; maxRmsDbfs: number };
+  speaking: { now: string[]; heard: string[] };
 }
 
 /** A copy of the console's state. (Page code is given as strings: this project compiles without DOM types.) */

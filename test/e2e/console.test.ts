@@ -103,6 +103,13 @@ describe.skipIf(browserProblem !== null)('web console in Chromium', () => {
     // The next poll shows this page as a listener.
     await expect.poll(() => row.locator('td').nth(2).textContent(), { timeout: 5000 }).toBe('1');
 
+    // Who is speaking: the two take turns (700 ms each), and the page names each in turn.
+    await waitForConsole(page, (s) => s.speaking.heard.length === 2, 5000);
+    expect((await consoleState(page)).speaking.heard.sort()).toEqual(['agent', 'caller']);
+    await expect
+      .poll(() => page.locator('#speaking').textContent(), { timeout: 3000 })
+      .toMatch(/^(caller|agent)$/);
+
     // Screenshot mid-word (turns alternate, with a short pause between them).
     await waitForConsole(page, (s) => s.level.rmsDbfs > -30);
     mkdirSync(OUTPUT_DIR, { recursive: true });
