@@ -56,7 +56,6 @@ export class EarshotPlayer extends HTMLElement {
   #frame = 0;
   #gaps = { count: 0, ms: 0 };
   #stats = null;
-  #level = { rmsDbfs: -120, peakDbfs: -120 };
   #speaking = new Set();
   #ui = null;
 
@@ -102,9 +101,12 @@ export class EarshotPlayer extends HTMLElement {
     return { ...this.#gaps };
   }
 
-  /** The latest level of the output: RMS and peak in dBFS. */
+  /** The output's level now (the analyser's window): RMS and peak in dBFS; −120 when not playing. */
   get level() {
-    return { ...this.#level };
+    if (!this.#analyser) return { rmsDbfs: -120, peakDbfs: -120 };
+    const samples = new Float32Array(this.#analyser.fftSize);
+    this.#analyser.getFloatTimeDomainData(samples);
+    return measureLevel(samples);
   }
 
   /** Whether the click-to-start control is showing (the browser blocked autoplay). */
@@ -314,8 +316,7 @@ export class EarshotPlayer extends HTMLElement {
     const step = () => {
       if (this.#analyser !== analyser) return;
       analyser.getFloatTimeDomainData(samples);
-      this.#level = measureLevel(samples);
-      this.#ui.level.value = Math.max(-60, this.#level.rmsDbfs);
+      this.#ui.level.value = Math.max(-60, measureLevel(samples).rmsDbfs);
       if (g) {
         const { width, height } = canvas;
         g.clearRect(0, 0, width, height);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall, type LiveCall } from '../helpers/live-call.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
 import { openSocket, toneChunks } from '../helpers/ws-clients.js';
 import { feed } from './audio-feed.js';
 import { browserProblem, launchBrowser, type TestBrowser } from './browser.js';
@@ -160,6 +160,52 @@ describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
     await waitFor(page, 'played on', (v) => Math.abs(v.peakHz - TONE_HZ) < 25 && v.rmsDbfs > -30);
     await page.close();
     relay.close();
+  });
+
+  it('with a urlProvider: a revoked URL is replaced by a fresh one; the call ending ends it (1000)', async () => {
+    const own = await createLiveCall(ts, apiKey);
+    const ingest = await openSocket(own.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
+    const feeding = feed(ingest, toneChunks(TONE_HZ, 16000, 20, 'pcm16'));
+    const page = await browser.context.newPage();
+    await page.goto(
+      `${site.url}/?page=${encodeURIComponent(`<!doctype html><script type="module" src="${ts.url}/player.js"></script><earshot-player></earshot-player>`)}`,
+    );
+    // The page's provider hands out what the test mints (a customer's backend would call the API).
+    await page.evaluate(`(async () => {
+      await customElements.whenDefined('earshot-player');
+      const p = document.querySelector('earshot-player');
+      window.__states = [];
+      p.addEventListener('statechange', (e) => window.__states.push([e.detail.state, e.detail.code]));
+      window.__minted = 0;
+      p.urlProvider = async () => {
+        while (!window.__next) await new Promise((r) => setTimeout(r, 20));
+        const url = window.__next;
+        window.__next = null;
+        window.__minted++;
+        return url;
+      };
+    })()`);
+    const handOut = async () => page.evaluate(`window.__next = ${JSON.stringify(await own.listenUrl())}`);
+    await handOut();
+    await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+    // Every listen URL of the call revoked (4001): the provider is asked again.
+    await jsonRequest(ts, 'DELETE', `/v1/calls/${own.id}/listen`, { apiKey });
+    await waitFor(page, 'reconnecting', (v) => v.state === 'reconnecting');
+    await handOut();
+    await waitFor(page, 'came back', (v) => v.state === 'live' && v.gaps.count === 1);
+    expect(await page.evaluate('window.__minted')).toBe(2);
+    await own.stop();
+    await waitFor(page, 'ended', (v) => v.state === 'ended');
+    expect(await page.evaluate('window.__states')).toEqual([
+      ['connecting', null],
+      ['live', null],
+      ['reconnecting', 4001],
+      ['live', null],
+      ['ended', 1000],
+    ]);
+    ingest.close();
+    await feeding;
+    await page.close();
   });
 
   it('where autoplay is blocked, shows its click-to-start control, and plays once clicked', async () => {
