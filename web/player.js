@@ -126,7 +126,7 @@ export class EarshotPlayer extends HTMLElement {
     if (name !== 'src' || previous === value || !this.isConnected) return;
     if (this.#state !== 'idle' && !this.#urlProvider) {
       this.stop();
-      this.#state = 'idle';
+      this.#setState('idle');
     }
     this.#autostart();
   }
