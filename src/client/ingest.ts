@@ -1,6 +1,7 @@
 import { WebSocket } from 'ws';
 import { encodeAlaw, encodeMulaw } from '../audio/g711.js';
 import { writePcm16le } from '../audio/pcm16.js';
+import { readRefusal } from './refusal.js';
 
 /**
  * `ingest()` of `earshot/client`: one participant's audio pushed into a call from Node over the
@@ -70,20 +71,8 @@ export async function ingest(url: string, options: IngestOptions = {}): Promise<
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_request, response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        if (body.length < 4096) body += chunk;
-      });
-      response.on('end', () => {
-        let code: string | null = null;
-        let message = response.statusMessage ?? '';
-        try {
-          const first = JSON.parse(body).errors[0];
-          code = String(first.code);
-          message = String(first.message);
-        } catch {}
-        reject(new IngestRefusedError(response.statusCode ?? 0, code, message));
+      void readRefusal(response).then(({ status, code, message }) => {
+        reject(new IngestRefusedError(status, code, message));
         ws.terminate();
       });
     });

@@ -1,6 +1,7 @@
 import { WebSocket } from 'ws';
 import { decodeMulaw } from '../audio/g711.js';
 import { readPcm16le } from '../audio/pcm16.js';
+import { readRefusal } from './refusal.js';
 
 /**
  * `listen()` of `earshot/client` (SPEC §6): a live call as an async iterator of PCM frames and
@@ -347,20 +348,8 @@ class ListenSession {
         else this.#onText(data.toString('utf8'));
       });
       ws.once('unexpected-response', (_request, response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          if (body.length < 4096) body += chunk;
-        });
-        response.on('end', () => {
-          let code: string | null = null;
-          let message = response.statusMessage ?? '';
-          try {
-            const first = JSON.parse(body).errors[0];
-            code = String(first.code);
-            message = String(first.message);
-          } catch {}
-          settle({ kind: 'refused', error: new ListenRefusedError(response.statusCode ?? 0, code, message) });
+        void readRefusal(response).then(({ status, code, message }) => {
+          settle({ kind: 'refused', error: new ListenRefusedError(status, code, message) });
           ws.terminate();
         });
       });

@@ -1,11 +1,12 @@
 import { createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { sqliteBackend } from '../helpers/databases.js';
 import { createLiveCall, type LiveCall } from '../helpers/live-call.js';
 import { jsonRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { startTcpRelay } from '../helpers/tcp-relay.js';
 import { openSocket, toneChunks } from '../helpers/ws-clients.js';
 import { feed } from './audio-feed.js';
 import { browserProblem, launchBrowser, type TestBrowser } from './browser.js';
@@ -129,22 +130,9 @@ describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
 
   it('reconnects after a network drop, reporting the outage as a gap, and plays on', async () => {
     // A TCP relay between the page and the server: cutting its connections is the network failing.
-    const target = new URL(ts.url);
-    const relayed = new Set<Socket>();
-    const relay = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      relayed.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const cut = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', cut).on('close', cut);
-      upstream.on('error', cut).on('close', cut);
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relay = await startTcpRelay(ts.url);
     const url = new URL(await call.listenUrl());
-    url.host = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    url.host = `127.0.0.1:${relay.port}`;
     const page = await pageWithPlayer(browser, site.url, ts, url.toString());
     const states: string[] = [];
     await page.exposeFunction('recordState', (s: string) => states.push(s));
@@ -152,7 +140,7 @@ describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
       `document.querySelector('earshot-player').addEventListener('statechange', (e) => window.recordState(e.detail.state))`,
     );
     await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
-    for (const socket of relayed) socket.destroy();
+    relay.cut();
     const back = await waitFor(page, 'came back', (v) => v.gaps.count === 1 && v.state === 'live');
     expect(back.gaps.ms).toBeGreaterThan(100);
     expect(back.gaps.ms).toBeLessThan(3000);

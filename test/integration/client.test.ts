@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,6 +13,7 @@ import { createLiveCall } from '../helpers/live-call.js';
 import { jsonRequest, useLiveServer } from '../helpers/server.js';
 import { sine } from '../helpers/signals.js';
 import { toneLevelDb } from '../helpers/spectrum.js';
+import { startTcpRelay } from '../helpers/tcp-relay.js';
 
 /**
  * `earshot/client` against a real server (SPEC §6): `listen()` yields the call's frames and events
@@ -111,23 +111,9 @@ describe('earshot/client', () => {
     const { ts, apiKey } = live;
     const call = await createLiveCall(ts, apiKey);
     // A TCP relay in front of the server: cutting its connections is the network failing.
-    const target = new URL(ts.url);
-    const relayed = new Set<Socket>();
-    const relay = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      relayed.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const cut = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', cut).on('close', cut);
-      upstream.on('error', cut).on('close', cut);
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-    const relayPort = (relay.address() as AddressInfo).port;
+    const relay = await startTcpRelay(ts.url);
     const url = new URL(await call.listenUrl());
-    url.host = `127.0.0.1:${relayPort}`;
+    url.host = `127.0.0.1:${relay.port}`;
     const listening = listen(url.toString(), { maxReconnectDelayMs: 300 });
     const items: ListenItem[] = [];
     let cut = false;
@@ -136,7 +122,7 @@ describe('earshot/client', () => {
       const frames = items.filter((i) => i.type === 'frame').length;
       if (frames === 10 && !cut) {
         cut = true;
-        for (const socket of relayed) socket.destroy();
+        relay.cut();
       }
       if (items.some((i) => i.type === 'gap') && frames >= 30) listening.close();
     }
