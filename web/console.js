@@ -2,7 +2,8 @@
 // Uses only the public API (GET /v1/calls, POST /v1/calls/{id}/listen) and the listen WebSocket.
 
 import { ApiError, callApi, describeClose } from './api.js';
-import { INPUT_RATE, ListenSession, measureLevel } from './listen-session.js';
+import { INPUT_RATE, measureLevel } from './audio-graph.js';
+import './player.js';
 
 const KEY_STORAGE = 'earshot.apiKey';
 const POLL_MS = 2000;
@@ -37,6 +38,8 @@ const el = {
   events: $('events'),
   speaking: $('speaking'),
 };
+/** The same <earshot-player> any page can embed (player.js): it plays; the console shows around it. */
+const player = $('player');
 
 /** State the page exposes for tests and debugging (read-only by convention). */
 const probe = {
@@ -57,7 +60,6 @@ let apiKey = sessionStorage.getItem(KEY_STORAGE) ?? '';
 let pollTimer = null;
 let pollGeneration = 0;
 let serverClockOffsetMs = 0;
-let session = null;
 let listeningTo = null;
 const rows = new Map(); // call_id → { tr, cells… }
 
@@ -243,44 +245,34 @@ setInterval(updateDurations, 1000);
 
 // ---------------------------------------------------------------- listening
 
-async function startListening(callId) {
+function startListening(callId) {
   // The clicked button is disabled while its call plays: keep keyboard focus on the player's Stop.
   const focusInList = el.callsBody.contains(document.activeElement);
-  stopListening();
+  player.stop();
   showListenError('');
   resetPlayerView(callId);
-  // The AudioContext is created inside the click, where browsers allow it to start.
-  const current = new ListenSession({
-    onState: (s) => current === session && onConnectionState(s),
-    onStats: (s) => current === session && onStats(s),
-    onEvent: (e) => current === session && onStreamEvent(e),
-  });
-  session = current;
-  probe.audio = { contextState: current.context.state, contextRate: current.context.sampleRate };
   setConnection('connecting', 'Connecting…');
   if (focusInList) el.stop.focus();
-  try {
-    const { data } = await callApi(`v1/calls/${encodeURIComponent(callId)}/listen`, apiKey, 'POST');
-    if (current !== session) return;
-    await current.connect(data.url);
-    probe.audio.contextState = current.context.state;
-  } catch (err) {
-    if (current !== session) return;
-    session = null; // its callbacks are ignored from here on
-    current.stop();
-    showListenError(err instanceof ApiError ? err.message : `Could not start audio: ${err.message ?? err}`);
-    probe.connection = { ...probe.connection, state: 'ended' };
-    setConnection('ended', 'Not listening');
-    listeningTo = null;
-    refreshButtons();
-  }
+  // The player mints its URL (and a fresh one to reconnect) through the public API, like any page.
+  player.urlProvider = async () => {
+    try {
+      const { data } = await callApi(`v1/calls/${encodeURIComponent(callId)}/listen`, apiKey, 'POST');
+      return data.url;
+    } catch (err) {
+      throw new Error(err instanceof ApiError ? err.message : String(err?.message ?? err));
+    }
+  };
+  // Called in the click: the AudioContext may only start on a user gesture.
+  void player.play();
 }
 
 function stopListening() {
-  if (session) session.stop();
+  player.stop();
 }
 
 el.stop.addEventListener('click', stopListening);
+player.addEventListener('statechange', (event) => onConnectionState(event.detail));
+player.addEventListener('streamevent', (event) => onStreamEvent(event.detail));
 
 function resetPlayerView(callId) {
   listeningTo = callId;
@@ -288,6 +280,8 @@ function resetPlayerView(callId) {
   probe.gaps = { count: 0, ms: 0 };
   probe.level = { rmsDbfs: -120, peakDbfs: -120, maxRmsDbfs: -120 };
   probe.speaking = { now: [], heard: [] };
+  probe.audio = null;
+  lastStats = null;
   el.speaking.textContent = '—';
   el.playerCall.textContent = callId;
   el.playerFormat.textContent = '';
@@ -297,24 +291,38 @@ function resetPlayerView(callId) {
 }
 
 function onConnectionState({ state, code, reason, byUser }) {
-  probe.connection = { ...probe.connection, state, code: code ?? null, reason: reason ?? '' };
+  if (listeningTo === null) return;
+  const shown = state === 'error' ? 'ended' : state;
+  probe.connection = { ...probe.connection, state: shown, code: code ?? null, reason: reason ?? '' };
   if (state === 'connecting') setConnection('connecting', 'Connecting…');
-  else if (state === 'live') {
+  else if (state === 'reconnecting') {
+    setConnection('connecting', 'Reconnecting…');
+    addEvent(`${describeClose(code, reason, false)} Reconnecting…`);
+  } else if (state === 'live') {
     setConnection('live', 'Live');
     el.stop.disabled = false;
-    probe.audio.contextState = session.context.state;
-    el.playerFormat.textContent = `· 16 kHz PCM → ${session.context.sampleRate / 1000} kHz output`;
+    probe.audio = {
+      ...probe.audio,
+      contextState: player.audio?.state,
+      contextRate: player.audio?.sampleRate,
+    };
+    el.playerFormat.textContent = `· 16 kHz PCM → ${(player.audio?.sampleRate ?? 0) / 1000} kHz output`;
     addEvent('Connected');
-  } else if (state === 'ended') {
+  } else if (state === 'ended' || state === 'error') {
     const focusOnStop = document.activeElement === el.stop;
-    const codeText = code ? ` · ${code}${reason ? ` ${reason}` : ''}` : '';
-    setConnection('ended', `Ended${codeText}`);
-    addEvent(describeClose(code, reason, byUser));
-    if (!byUser && code !== 1000) showListenError(describeClose(code, reason, byUser));
+    if (state === 'error') {
+      setConnection('ended', 'Not listening');
+      showListenError(reason);
+      addEvent(reason);
+    } else {
+      const codeText = code ? ` · ${code}${reason ? ` ${reason}` : ''}` : '';
+      setConnection('ended', `Ended${codeText}`);
+      addEvent(describeClose(code, reason, byUser));
+      if (!byUser && code !== 1000) showListenError(describeClose(code, reason, byUser));
+    }
     el.stop.disabled = true;
     const callId = listeningTo;
     listeningTo = null;
-    session = null;
     refreshButtons();
     if (focusOnStop) (rows.get(callId)?.button ?? el.keyInput).focus();
   }
@@ -334,7 +342,7 @@ function refreshButtons() {
 }
 
 function onStats(stats) {
-  if (stats) probe.audio = { ...probe.audio, ...stats, contextState: session?.context.state ?? 'closed' };
+  if (stats) probe.audio = { ...probe.audio, ...stats, contextState: player.audio?.state ?? 'closed' };
   const s = stats ?? { underruns: 0, lateFrames: 0, overflowDrops: 0, droppedSamples: 0, contextRate: 1 };
   const lateMs = (s.lateFrames * 1000) / s.contextRate;
   const overflowMs = (s.droppedSamples * 1000) / INPUT_RATE;
@@ -401,6 +409,7 @@ function showListenError(text) {
 const canvas = el.waveform;
 const g = canvas.getContext('2d');
 let samples = new Float32Array(2048);
+let lastStats = null;
 
 function draw() {
   const dpr = window.devicePixelRatio || 1;
@@ -419,7 +428,11 @@ function draw() {
   g.lineTo(width, height / 2);
   g.stroke();
 
-  const analyser = session?.analyser;
+  if (player.stats && player.stats !== lastStats) {
+    lastStats = player.stats;
+    if (listeningTo !== null) onStats(lastStats);
+  }
+  const analyser = player.analyser;
   if (analyser && probe.connection.state === 'live') {
     if (samples.length !== analyser.fftSize) samples = new Float32Array(analyser.fftSize);
     analyser.getFloatTimeDomainData(samples);

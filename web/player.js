@@ -9,7 +9,7 @@
 // when the browser blocks autoplay, reconnects after a drop (reporting the outage as a gap), and
 // dispatches `statechange` ({ state, code, reason }), `gap` ({ ms, count }) and `streamevent` (the
 // stream's JSON events). Styleable through CSS parts: start, state, level, waveform, speakers, gaps.
-import { createPcmOutput, measureLevel } from './listen-session.js';
+import { createPcmOutput, measureLevel } from './audio-graph.js';
 
 const FIRST_RECONNECT_DELAY_MS = 250;
 const MAX_RECONNECT_DELAY_MS = 5000;
@@ -18,8 +18,9 @@ const MAX_FAILED_OPENS = 5;
 /** How long resume() may take before the browser is taken to be blocking autoplay. */
 const AUTOPLAY_WAIT_MS = 300;
 
-const TEMPLATE = `
-<style>
+// Adopted as a constructed stylesheet, not an inline <style>: pages with a strict
+// Content-Security-Policy (no 'unsafe-inline' styles, as earshot's own console) style it too.
+const STYLES = `
   :host { display: inline-flex; align-items: center; gap: .5em; font: 13px/1.4 system-ui, sans-serif;
     padding: .35em .6em; border: 1px solid #8884; border-radius: .5em; }
   :host([hidden]) { display: none; }
@@ -31,7 +32,9 @@ const TEMPLATE = `
   [part=level] { width: 60px; }
   [part=speakers]:empty, [part=gaps]:empty { display: none; }
   button[hidden] { display: none; }
-</style>
+`;
+
+const TEMPLATE = `
 <button part="start" type="button" hidden>▶ Listen</button>
 <span part="state">idle</span>
 <canvas part="waveform" width="320" height="64" aria-hidden="true"></canvas>
@@ -109,6 +112,11 @@ export class EarshotPlayer extends HTMLElement {
     return measureLevel(samples);
   }
 
+  /** The AudioContext's state (`running`, `suspended`, `closed`) and its output rate, or null. */
+  get audio() {
+    return this.#context ? { state: this.#context.state, sampleRate: this.#context.sampleRate } : null;
+  }
+
   /** Whether the click-to-start control is showing (the browser blocked autoplay). */
   get needsGesture() {
     return this.#ui ? !this.#ui.start.hidden : false;
@@ -181,7 +189,7 @@ export class EarshotPlayer extends HTMLElement {
     this.#socket = null;
     this.#teardown();
     if (this.#state !== 'idle' && this.#state !== 'ended' && this.#state !== 'error')
-      this.#setState('ended', { code: 1000, reason: 'listener stopped' });
+      this.#setState('ended', { code: 1000, reason: 'listener stopped', byUser: true });
   }
 
   #autostart() {
@@ -194,9 +202,15 @@ export class EarshotPlayer extends HTMLElement {
     this.#setState(this.#attempt > 0 ? 'reconnecting' : 'connecting');
     let url;
     try {
-      url = new URL(this.#urlProvider ? await this.#urlProvider() : this.src, location.href);
+      // The provider's own error (e.g. the API's "Call has ended") is the reason, as it words it.
+      const given = this.#urlProvider ? await this.#urlProvider() : this.src;
+      try {
+        url = new URL(given, location.href);
+      } catch {
+        throw new Error(`not a listen URL: ${String(given).slice(0, 100)}`);
+      }
     } catch (err) {
-      this.#setState('error', { code: null, reason: `no listen URL: ${err?.message ?? err}` });
+      this.#setState('error', { code: null, reason: String(err?.message ?? err) });
       return;
     }
     if (this.#stopped) return;
@@ -269,12 +283,13 @@ export class EarshotPlayer extends HTMLElement {
     this.dispatchEvent(new CustomEvent('gap', { detail: { ms: Math.round(ms), ...this.#gaps } }));
   }
 
-  #setState(state, { code = null, reason = '' } = {}) {
+  #setState(state, { code = null, reason = '', byUser = false } = {}) {
     const changed = state !== this.#state || !this.hasAttribute('state');
     this.#state = state;
     this.setAttribute('state', state);
     this.#ui.state.textContent = state;
-    if (changed) this.dispatchEvent(new CustomEvent('statechange', { detail: { state, code, reason } }));
+    if (changed)
+      this.dispatchEvent(new CustomEvent('statechange', { detail: { state, code, reason, byUser } }));
   }
 
   #teardown() {
@@ -287,6 +302,7 @@ export class EarshotPlayer extends HTMLElement {
     this.#analyser = null;
     this.#context?.close().catch(() => {});
     this.#context = null;
+    this.#stats = null;
     this.#speaking.clear();
     if (this.#ui) this.#ui.speakers.textContent = '';
   }
@@ -294,6 +310,9 @@ export class EarshotPlayer extends HTMLElement {
   #render() {
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = TEMPLATE;
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLES);
+    root.adoptedStyleSheets = [sheet];
     const part = (name) => root.querySelector(`[part=${name}]`);
     this.#ui = {
       start: part('start'),
