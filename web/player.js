@@ -50,8 +50,9 @@ export class EarshotPlayer extends HTMLElement {
   #node = null;
   #socket = null;
   #state = 'idle';
-  #stopped = false;
-  #starting = false;
+  /** Bumped by every play() and stop(): an older play() still awaiting something gives up. */
+  #generation = 0;
+  #nodeReady = null;
   #attempt = 0;
   #failedOpens = 0;
   #outageSince = null;
@@ -139,66 +140,82 @@ export class EarshotPlayer extends HTMLElement {
     this.#autostart();
   }
 
-  /** Starts playing (call it from a click handler where autoplay is blocked). */
+  /** Starts playing, or starts over (call it from a click handler where autoplay is blocked). */
   async play() {
-    if (this.#starting) return;
-    this.#starting = true;
-    this.#stopped = false;
+    const generation = ++this.#generation;
+    const current = () => generation === this.#generation;
+    clearTimeout(this.#timer);
+    this.#closeSocket();
     try {
       if (!window.isSecureContext)
         throw new Error(
           'the player needs a secure context (an https page, or localhost): AudioWorklet is not available',
         );
       this.#context ??= new AudioContext({ latencyHint: 'interactive' });
-      if (this.#context.state !== 'running') {
-        const resumed = this.#context.resume().catch(() => {});
+      const context = this.#context;
+      if (context.state !== 'running') {
+        const resumed = context.resume().catch(() => {});
         await Promise.race([resumed, new Promise((r) => setTimeout(r, AUTOPLAY_WAIT_MS))]);
+        if (!current()) return;
       }
-      if (this.#context.state !== 'running') {
+      if (context.state !== 'running') {
         this.#ui.start.hidden = false;
         return;
       }
       this.#ui.start.hidden = true;
-      if (!this.#node) {
-        this.#analyser = this.#context.createAnalyser();
-        this.#analyser.fftSize = 2048;
-        this.#analyser.smoothingTimeConstant = 0;
-        this.#node = await createPcmOutput(this.#context, this.#analyser, (stats) => {
-          this.#stats = stats;
-        });
-        this.#draw();
-      }
+      // One graph per AudioContext, however many play() calls overlap.
+      this.#nodeReady ??= this.#buildGraph(context);
+      await this.#nodeReady;
+      if (!current()) return;
       this.#attempt = 0;
       this.#failedOpens = 0;
       this.#outageSince = null;
-      await this.#connect();
+      await this.#connect(generation);
     } catch (err) {
+      if (!current()) return;
       console.error('earshot-player:', err);
       this.#setState('error', { code: null, reason: String(err?.message ?? err) });
-    } finally {
-      this.#starting = false;
     }
+  }
+
+  async #buildGraph(context) {
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 2048;
+    analyser.smoothingTimeConstant = 0;
+    const node = await createPcmOutput(context, analyser, (stats) => {
+      this.#stats = stats;
+    });
+    if (this.#context !== context) return;
+    this.#analyser = analyser;
+    this.#node = node;
+    this.#draw();
   }
 
   /** Stops: closes the socket (1000) and the audio. */
   stop() {
-    this.#stopped = true;
+    this.#generation++;
     clearTimeout(this.#timer);
-    if (this.#socket && this.#socket.readyState <= WebSocket.OPEN)
-      this.#socket.close(1000, 'listener stopped');
-    this.#socket = null;
+    this.#closeSocket();
     this.#teardown();
     if (this.#state !== 'idle' && this.#state !== 'ended' && this.#state !== 'error')
       this.#setState('ended', { code: 1000, reason: 'listener stopped', byUser: true });
   }
 
+  /** Closes the socket (1000) without a word: its handlers see it is no longer the current one. */
+  #closeSocket() {
+    const ws = this.#socket;
+    this.#socket = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'listener stopped');
+  }
+
   #autostart() {
-    if (!this.isConnected || this.#state !== 'idle' || this.#starting) return;
+    if (!this.isConnected || this.#state !== 'idle') return;
     if (!this.#urlProvider && !this.src) return;
     void this.play();
   }
 
-  async #connect() {
+  async #connect(generation) {
+    const current = () => generation === this.#generation;
     this.#setState(this.#attempt > 0 ? 'reconnecting' : 'connecting');
     let url;
     try {
@@ -210,10 +227,10 @@ export class EarshotPlayer extends HTMLElement {
         throw new Error(`not a listen URL: ${String(given).slice(0, 100)}`);
       }
     } catch (err) {
-      this.#setState('error', { code: null, reason: String(err?.message ?? err) });
+      if (current()) this.#setState('error', { code: null, reason: String(err?.message ?? err) });
       return;
     }
-    if (this.#stopped) return;
+    if (!current()) return;
     url.searchParams.set('events', '1');
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
@@ -232,7 +249,7 @@ export class EarshotPlayer extends HTMLElement {
       else this.#onStreamEvent(event.data);
     };
     ws.onclose = (event) => {
-      if (this.#socket !== ws || this.#stopped) return;
+      if (this.#socket !== ws || !current()) return;
       this.#socket = null;
       const close = { code: event.code, reason: event.reason };
       // The call ended (or the server shut down for good): nothing to come back to.
@@ -252,7 +269,7 @@ export class EarshotPlayer extends HTMLElement {
       const delay = Math.min(MAX_RECONNECT_DELAY_MS, FIRST_RECONNECT_DELAY_MS * 2 ** (this.#attempt - 1));
       this.#setState('reconnecting', close);
       this.#timer = setTimeout(() => {
-        if (!this.#stopped) void this.#connect();
+        if (current()) void this.#connect(generation);
       }, delay);
     };
   }
@@ -299,6 +316,7 @@ export class EarshotPlayer extends HTMLElement {
       this.#node.disconnect();
     }
     this.#node = null;
+    this.#nodeReady = null;
     this.#analyser = null;
     this.#context?.close().catch(() => {});
     this.#context = null;

@@ -125,6 +125,19 @@ describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
     );
     expect(live.needsGesture).toBe(false);
     expect(live.rmsDbfs).toBeGreaterThan(-30);
+    // play() again, twice at once (a page's impatient button): it starts over, with one socket.
+    await page.evaluate(
+      `(() => { const p = document.querySelector('earshot-player'); p.play(); p.play(); })()`,
+    );
+    await waitFor(page, 'played again', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+    await expect
+      .poll(
+        async () => (await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey })).body.data.listeners,
+        {
+          timeout: 3000,
+        },
+      )
+      .toBe(1);
     await page.close();
   });
 
