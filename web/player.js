@@ -231,7 +231,12 @@ export class EarshotPlayer extends HTMLElement {
       return;
     }
     if (!current()) return;
+    // What the worklet plays: 16 kHz mono PCM16 (any frame_ms). Other formats of the URL — Opus
+    // included, until the player decodes it with WebCodecs — are asked for as that instead.
     url.searchParams.set('events', '1');
+    url.searchParams.delete('encoding');
+    url.searchParams.delete('sample_rate');
+    url.searchParams.delete('channels');
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
     this.#socket = ws;

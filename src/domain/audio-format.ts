@@ -16,7 +16,7 @@ export const INGEST_SAMPLE_RATES_HZ = [8000, 16000, 24000, 32000, 48000] as cons
 export type IngestSampleRateHz = (typeof INGEST_SAMPLE_RATES_HZ)[number];
 
 /** Encodings a listener may ask for. */
-export const LISTEN_ENCODINGS = ['pcm16', 'mulaw'] as const;
+export const LISTEN_ENCODINGS = ['pcm16', 'mulaw', 'opus'] as const;
 export type ListenEncoding = (typeof LISTEN_ENCODINGS)[number];
 
 /** Sample rates a listener may ask for. */

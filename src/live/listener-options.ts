@@ -1,3 +1,4 @@
+import { opusAvailability, opusBitrate } from '../audio/opus.js';
 import { AppError } from '../domain/app-error.js';
 import {
   LISTEN_ENCODINGS,
@@ -36,9 +37,18 @@ export function parseListenerFormat(query: URLSearchParams): ListenerFormat {
       throw new AppError('VALIDATION_ERROR', `${name} must be one of ${allowed.join(', ')}`);
     return found;
   };
+  const encoding = pick('encoding', LISTEN_ENCODINGS, DEFAULT_LISTENER_FORMAT.encoding);
+  if (encoding === 'opus') {
+    const opus = opusAvailability();
+    if (!opus.available)
+      throw new AppError(
+        'VALIDATION_ERROR',
+        'encoding=opus is not available on this server (its Opus codec did not load)',
+      );
+  }
   return Object.freeze({
     sampleRateHz: pick('sample_rate', LISTEN_SAMPLE_RATES_HZ, DEFAULT_LISTENER_FORMAT.sampleRateHz),
-    encoding: pick('encoding', LISTEN_ENCODINGS, DEFAULT_LISTENER_FORMAT.encoding),
+    encoding,
     channels: pick('channels', [1, 2] as const, 1),
     frameMs: pick('frame_ms', LISTEN_FRAME_MS, DEFAULT_LISTENER_FORMAT.frameMs),
     events:
@@ -51,7 +61,8 @@ export function formatKey(f: ListenerFormat): string {
   return `${f.sampleRateHz}/${f.encoding}/${f.channels}/${f.frameMs}`;
 }
 
-/** Bytes of audio payload in one message of this format. */
+/** Bytes of audio payload in one message of this format (Opus: its nominal bit rate's; packets vary). */
 export function messagePayloadBytes(f: ListenerFormat): number {
+  if (f.encoding === 'opus') return Math.ceil((opusBitrate(f.sampleRateHz, f.channels) * f.frameMs) / 8000);
   return ((f.sampleRateHz * f.frameMs) / 1000) * f.channels * (f.encoding === 'pcm16' ? 2 : 1);
 }

@@ -1,4 +1,5 @@
 import { encodeMulaw } from '../audio/g711.js';
+import { OpusPacketEncoder } from '../audio/opus.js';
 import { writePcm16le } from '../audio/pcm16.js';
 import { createResampler, type Resampler } from '../audio/resampler.js';
 import { CANONICAL_SAMPLE_RATE_HZ, FRAME_SAMPLES } from '../domain/audio-format.js';
@@ -21,6 +22,8 @@ export class OutputGroup {
   #filled = 0;
   readonly #samplesPerMessage: number;
   readonly #payloadBytes: number;
+  /** `encoding=opus`: the group's one encoder (one packet per message, whatever the listeners). */
+  readonly #opus: OpusPacketEncoder | null;
 
   constructor(format: ListenerFormat) {
     this.format = format;
@@ -36,6 +39,8 @@ export class OutputGroup {
     // Headroom: a resampler may hand out one sample more or less per frame at phase boundaries.
     this.#samplesPerMessage = samplesPerMessage;
     this.#pending = new Int16Array(samplesPerMessage + 8 * format.channels);
+    this.#opus =
+      format.encoding === 'opus' ? new OpusPacketEncoder(format.sampleRateHz, format.channels) : null;
   }
 
   /**
@@ -76,8 +81,14 @@ export class OutputGroup {
   }
 
   #encode(samples: number): Buffer {
-    const { frame, payloadOffset } = allocBinaryFrame(this.#payloadBytes);
     const pcm = this.#pending.subarray(0, samples);
+    if (this.#opus) {
+      const packet = this.#opus.encode(pcm);
+      const { frame, payloadOffset } = allocBinaryFrame(packet.length);
+      packet.copy(frame, payloadOffset);
+      return frame;
+    }
+    const { frame, payloadOffset } = allocBinaryFrame(this.#payloadBytes);
     if (this.format.encoding === 'pcm16') writePcm16le(pcm, frame, payloadOffset);
     else encodeMulaw(pcm, frame, payloadOffset);
     return frame;

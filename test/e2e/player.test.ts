@@ -141,6 +141,17 @@ describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
     await page.close();
   });
 
+  it('a URL asking for another format (Opus, 8 kHz stereo) is played as the PCM its worklet takes, at the right pitch', async () => {
+    const page = await pageWithPlayer(
+      browser,
+      site.url,
+      ts,
+      await call.listenUrl('encoding=opus&sample_rate=8000&channels=2'),
+    );
+    await waitFor(page, 'played the tone', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+    await page.close();
+  });
+
   it('reconnects after a network drop, reporting the outage as a gap, and plays on', async () => {
     // A TCP relay between the page and the server: cutting its connections is the network failing.
     const relay = await startTcpRelay(ts.url);
