@@ -101,7 +101,7 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
       [`${ws}/ws/listen/${call.id}?token=nope`, 401, 'UNAUTHORIZED'],
       [`${ws}/ws/listen/${other.id}?token=${token}`, 401, 'UNAUTHORIZED'],
       [`${ws}/ws/listen/${call.id}?token=${token}&sample_rate=44100`, 400, 'VALIDATION_ERROR'],
-      [`${ws}/ws/listen/${call.id}?token=${token}&encoding=opus`, 400, 'VALIDATION_ERROR'],
+      [`${ws}/ws/listen/${call.id}?token=${token}&encoding=g722`, 400, 'VALIDATION_ERROR'],
       [`${ws}/ws/listen/${call.id}?token=${token}&frame_ms=30`, 400, 'VALIDATION_ERROR'],
       [`${ws}/ws/listen/%20?token=${token}`, 400, 'MISSING_CALL_ID'],
       [`${ws}/ws/nothing`, 404, 'NOT_FOUND'],
