@@ -59,14 +59,19 @@ export function opusBitrate(sampleRateHz: number, channels: 1 | 2): number {
   return channels === 2 ? Math.round(mono * 1.5) : mono;
 }
 
+/** A native libopus encoder/decoder pair for one rate and channel count, or why there is none. */
+function nativeOpus(sampleRateHz: number, channels: 1 | 2): NativeOpus {
+  const Opus = load();
+  if (!Opus) throw new Error(`Opus is not available: ${loadError ?? 'not installed'}`);
+  return new Opus(sampleRateHz, channels);
+}
+
 /** One Opus stream: PCM16 (interleaved when stereo) of a legal Opus frame size in, one packet out. */
 export class OpusPacketEncoder {
   readonly #encoder: NativeOpus;
 
   constructor(sampleRateHz: number, channels: 1 | 2) {
-    const Opus = load();
-    if (!Opus) throw new Error(`Opus is not available: ${loadError ?? 'not installed'}`);
-    this.#encoder = new Opus(sampleRateHz, channels);
+    this.#encoder = nativeOpus(sampleRateHz, channels);
     this.#encoder.setBitrate(opusBitrate(sampleRateHz, channels));
     this.#encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY_REQUEST, OPUS_COMPLEXITY);
     this.#encoder.applyEncoderCTL(OPUS_SET_SIGNAL_REQUEST, OPUS_SIGNAL_VOICE);
@@ -83,9 +88,7 @@ export class OpusPacketDecoder {
   readonly #decoder: NativeOpus;
 
   constructor(sampleRateHz: number, channels: 1 | 2) {
-    const Opus = load();
-    if (!Opus) throw new Error(`Opus is not available: ${loadError ?? 'not installed'}`);
-    this.#decoder = new Opus(sampleRateHz, channels);
+    this.#decoder = nativeOpus(sampleRateHz, channels);
   }
 
   decode(packet: Uint8Array): Int16Array {

@@ -1,7 +1,7 @@
 import { WebSocket } from 'ws';
 import { encodeAlaw, encodeMulaw } from '../audio/g711.js';
 import { writePcm16le } from '../audio/pcm16.js';
-import { readRefusal } from './refusal.js';
+import { type Refusal, readRefusal, UpgradeRefusedError } from './refusal.js';
 
 /**
  * `ingest()` of `earshot/client`: one participant's audio pushed into a call from Node over the
@@ -34,15 +34,11 @@ export interface Ingesting {
   readonly closed: Promise<{ code: number; reason: string }>;
 }
 
-/** An ingest upgrade the server refused: its HTTP status and the envelope's first error. */
-export class IngestRefusedError extends Error {
-  readonly status: number;
-  readonly code: string | null;
-  constructor(status: number, code: string | null, message: string) {
-    super(`ingest refused: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`);
-    this.name = 'IngestRefusedError';
-    this.status = status;
-    this.code = code;
+/** An ingest upgrade the server refused: `status` and `code` say why. */
+export class IngestRefusedError extends UpgradeRefusedError {
+  override readonly name = 'IngestRefusedError';
+  constructor(refusal: Refusal) {
+    super('ingest', refusal);
   }
 }
 
@@ -71,8 +67,8 @@ export async function ingest(url: string, options: IngestOptions = {}): Promise<
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_request, response) => {
-      void readRefusal(response).then(({ status, code, message }) => {
-        reject(new IngestRefusedError(status, code, message));
+      void readRefusal(response).then((refusal) => {
+        reject(new IngestRefusedError(refusal));
         ws.terminate();
       });
     });

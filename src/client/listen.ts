@@ -1,7 +1,7 @@
 import { WebSocket } from 'ws';
 import { decodeMulaw } from '../audio/g711.js';
 import { readPcm16le } from '../audio/pcm16.js';
-import { readRefusal } from './refusal.js';
+import { type Refusal, readRefusal, UpgradeRefusedError } from './refusal.js';
 
 /**
  * `listen()` of `earshot/client` (SPEC §6): a live call as an async iterator of PCM frames and
@@ -84,15 +84,11 @@ export interface Listening extends AsyncIterableIterator<ListenItem> {
   readonly ended: Promise<ListenEnd>;
 }
 
-/** An upgrade the server refused: its HTTP status and the envelope's first error. */
-export class ListenRefusedError extends Error {
-  readonly status: number;
-  readonly code: string | null;
-  constructor(status: number, code: string | null, message: string) {
-    super(`listen refused: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`);
-    this.name = 'ListenRefusedError';
-    this.status = status;
-    this.code = code;
+/** A listen upgrade the server refused: `status` and `code` say why. */
+export class ListenRefusedError extends UpgradeRefusedError {
+  override readonly name = 'ListenRefusedError';
+  constructor(refusal: Refusal) {
+    super('listen', refusal);
   }
 }
 
@@ -348,8 +344,8 @@ class ListenSession {
         else this.#onText(data.toString('utf8'));
       });
       ws.once('unexpected-response', (_request, response) => {
-        void readRefusal(response).then(({ status, code, message }) => {
-          settle({ kind: 'refused', error: new ListenRefusedError(status, code, message) });
+        void readRefusal(response).then((refusal) => {
+          settle({ kind: 'refused', error: new ListenRefusedError(refusal) });
           ws.terminate();
         });
       });

@@ -29,3 +29,14 @@ export function readRefusal(response: IncomingMessage): Promise<Refusal> {
     });
   });
 }
+
+/** An upgrade the server refused, with its HTTP status and the envelope's error code. */
+export class UpgradeRefusedError extends Error {
+  readonly status: number;
+  readonly code: string | null;
+  constructor(what: string, { status, code, message }: Refusal) {
+    super(`${what} refused: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`);
+    this.status = status;
+    this.code = code;
+  }
+}
