@@ -64,13 +64,13 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
       expect(l.text).toEqual([]);
     }
     const [a] = listeners;
-    const start = firstSounding(a);
-    expect(start).toBeGreaterThanOrEqual(0);
-    // One second from the middle of the stretch where both participants spoke.
-    const window = a.samples(start + 15, start + 65);
-    expectLevelNear(toneLevelDb(window, RATE, 440), -12);
-    expectLevelNear(toneLevelDb(window, RATE, 1000), -12);
-    expect(maxLevelExcludingDb(window, RATE, [440, 1000])).toBeLessThan(-40);
+    expect(firstSounding(a)).toBeGreaterThanOrEqual(0);
+    // The 0.5 s where both participants spoke: on a loaded machine one stream may start a few
+    // hundred ms after the other, and a window fixed from the first sound would catch that.
+    const best = bestTwoToneWindow(a, RATE, [440, 1000]);
+    expectLevelNear(best.tone1, -12);
+    expectLevelNear(best.tone2, -12);
+    expect(best.others).toBeLessThan(-40);
     // Every listener of one URL gets the same bytes (compare the common tail).
     const n = Math.min(...listeners.map((l) => l.binary.length)) - 5;
     const tail = (l: TestListener) => Buffer.concat(l.binary.slice(l.binary.length - n));
