@@ -1,12 +1,12 @@
-// earshot console: the AudioWorklet that plays a listen stream (PCM16 LE, 16 kHz mono).
+// <earshot-player>'s AudioWorklet: plays a listen stream (PCM16 LE at 16 kHz mono, or decoded Opus).
 //
 // Runs on the audio rendering thread. The page posts every WebSocket binary message here as an
-// ArrayBuffer; this processor keeps a ring buffer of samples (the jitter buffer) and resamples them
-// from 16 kHz to the AudioContext's own rate (`sampleRate`, often 48 000 or 44 100 Hz) with a
+// ArrayBuffer (or the decoder's samples); this processor keeps a ring buffer of samples (the jitter
+// buffer) and resamples them from the input rate (16 kHz unless told) to the AudioContext's own rate (`sampleRate`, often 48 000 or 44 100 Hz) with a
 // 4-point cubic (Catmull-Rom) interpolator that reads straight across message boundaries, so frame
 // edges never click.
 //
-// Buffer policy (all sizes are in input samples, i.e. 16 kHz):
+// Buffer policy (all sizes are in input samples, at the input rate):
 // - Start (and restart after an underrun) once `targetMs` of audio is buffered, fading in over 5 ms.
 // - Clock drift between the server and the sound card is absorbed by playing up to ±0.5 % faster or
 //   slower, in proportion to how far the smoothed buffer level (1 s average) is from the target,
@@ -17,10 +17,11 @@
 // - If it runs dry, the output decays to silence (no step) and counts as an underrun; every output
 //   frame of silence until playback restarts counts as late audio.
 //
-// Messages from the page: ArrayBuffer (PCM16 LE samples) or { type: 'reset' }.
+// Messages from the page: ArrayBuffer (PCM16 LE samples), Float32Array (mono samples, e.g. decoded
+// Opus), { type: 'format', inputRate } (what follows is at that rate: resets) or { type: 'reset' }.
 // Messages to the page: { type: 'stats', ... } about four times a second.
 
-const RING_SIZE = 1 << 15; // 32 768 samples: 2 s at 16 kHz, far above maxMs
+const RING_SIZE = 1 << 16; // 65 536 samples: 4 s at 16 kHz, 1.4 s at 48 kHz, far above maxMs
 const RING_MASK = RING_SIZE - 1;
 const MAX_RATE_ADJUST = 0.005; // ±0.5 %
 const RATE_GAIN = 0.01; // rate adjustment per unit of relative buffer error
@@ -36,13 +37,9 @@ class PcmPlayer extends AudioWorkletProcessor {
   constructor(options) {
     super();
     const o = options.processorOptions ?? {};
-    this.inputRate = o.inputRate ?? 16000;
-    this.targetFill = Math.round((this.inputRate * (o.targetMs ?? 80)) / 1000);
-    this.maxFill = Math.min(RING_SIZE - 1024, Math.round((this.inputRate * (o.maxMs ?? 250)) / 1000));
-    this.excessFill = Math.round((this.inputRate * EXCESS_MS) / 1000);
-    this.deadband = (this.inputRate * DEADBAND_MS) / 1000;
+    this.targetMs = o.targetMs ?? 80;
+    this.maxMs = o.maxMs ?? 250;
     this.excessFrames = 0; // output frames the smoothed level has been in excess
-    this.baseStep = this.inputRate / sampleRate; // input samples per output frame
 
     this.ring = new Float32Array(RING_SIZE);
     this.written = 0; // input samples ever written (absolute index of the next one)
@@ -52,7 +49,7 @@ class PcmPlayer extends AudioWorkletProcessor {
     this.gain = 0; // fade-in gain
     this.last = 0; // last output value, for a smooth decay on underrun
     this.smoothedFill = 0;
-    this.step = this.baseStep;
+    this.setInputRate(o.inputRate ?? 16000);
     this.xfadeFrom = -1; // read position being faded out after a skip, or -1
     this.xfadeLeft = 0;
     this.xfadeLen = Math.max(1, Math.round(CROSSFADE_S * sampleRate));
@@ -74,9 +71,25 @@ class PcmPlayer extends AudioWorkletProcessor {
     this.port.onmessage = (event) => {
       const data = event.data;
       if (data instanceof ArrayBuffer) this.write(data);
-      else if (data?.type === 'reset') this.reset();
+      else if (data instanceof Float32Array) this.writeFloat(data);
+      else if (data?.type === 'format') {
+        this.reset();
+        this.setInputRate(data.inputRate);
+      } else if (data?.type === 'reset') this.reset();
       else if (data?.type === 'close') this.closed = true;
     };
+  }
+
+  /** The rate of the samples written from now on (8–96 kHz): every size in input samples follows it. */
+  setInputRate(rate) {
+    this.inputRate = Math.min(96000, Math.max(8000, Number(rate) || 16000));
+    this.targetFill = Math.round((this.inputRate * this.targetMs) / 1000);
+    this.maxFill = Math.min(RING_SIZE - 1024, Math.round((this.inputRate * this.maxMs) / 1000));
+    this.excessFill = Math.round((this.inputRate * EXCESS_MS) / 1000);
+    this.deadband = (this.inputRate * DEADBAND_MS) / 1000;
+    this.baseStep = this.inputRate / sampleRate; // input samples per output frame
+    this.step = this.baseStep;
+    this.smoothedFill = 0;
   }
 
   reset() {
@@ -94,6 +107,17 @@ class PcmPlayer extends AudioWorkletProcessor {
     const n = buffer.byteLength >> 1;
     for (let i = 0; i < n; i++)
       this.ring[(this.written + i) & RING_MASK] = view.getInt16(i * 2, true) / 32768;
+    this.advanceWriter(n);
+  }
+
+  /** Mono float samples (what a WebCodecs AudioDecoder gives), at the current input rate. */
+  writeFloat(samples) {
+    const n = samples.length;
+    for (let i = 0; i < n; i++) this.ring[(this.written + i) & RING_MASK] = samples[i];
+    this.advanceWriter(n);
+  }
+
+  advanceWriter(n) {
     this.written += n;
     this.stats.receivedSamples += n;
     // Rendering stalled for seconds (context suspended): never let the writer lap the reader.
@@ -211,6 +235,7 @@ class PcmPlayer extends AudioWorkletProcessor {
       targetMs: (this.targetFill * 1000) / this.inputRate,
       rateAdjustPpm: Math.round((this.step / this.baseStep - 1) * 1e6),
       contextRate: sampleRate,
+      inputRate: this.inputRate,
     });
   }
 }

@@ -4,12 +4,14 @@
 //   <earshot-player src="wss://earshot.example.com/ws/listen/CALL?token=…"></earshot-player>
 //
 // or, so that it can reconnect with a fresh URL: `player.urlProvider = async () => (await myApi()).url`.
-// The stream goes through an AudioWorklet jitter buffer with drift correction (pcm-player.worklet.js);
+// The stream goes through an AudioWorklet jitter buffer with drift correction (pcm-player.worklet.js).
+// A URL with `encoding=opus` is played as Opus (a tenth of PCM's bytes), decoded with WebCodecs
+// where the browser has an Opus AudioDecoder, else asked for as 16 kHz PCM instead;
 // the element shows its state, level, waveform and who is speaking, offers a click-to-start control
 // when the browser blocks autoplay, reconnects after a drop (reporting the outage as a gap), and
 // dispatches `statechange` ({ state, code, reason }), `gap` ({ ms, count }) and `streamevent` (the
 // stream's JSON events). Styleable through CSS parts: start, state, level, waveform, speakers, gaps.
-import { createPcmOutput, measureLevel } from './audio-graph.js';
+import { createPcmOutput, INPUT_RATE, measureLevel } from './audio-graph.js';
 
 const FIRST_RECONNECT_DELAY_MS = 250;
 const MAX_RECONNECT_DELAY_MS = 5000;
@@ -62,6 +64,14 @@ export class EarshotPlayer extends HTMLElement {
   #stats = null;
   #speaking = new Set();
   #ui = null;
+  /** The open socket's Opus decoder (WebCodecs), or null for PCM. */
+  #decoder = null;
+  /** What the socket carries: { encoding, sampleRate, bytes, messages }. */
+  #stream = null;
+  /** The rate the worklet was last told its input is at. */
+  #inputRate = INPUT_RATE;
+  /** Opus decoding failed once in this browser: PCM from then on. */
+  #opusFailed = false;
 
   constructor() {
     super();
@@ -98,6 +108,14 @@ export class EarshotPlayer extends HTMLElement {
   /** The worklet's latest counters (buffered ms, underruns, drift correction), or null. */
   get stats() {
     return this.#stats;
+  }
+
+  /**
+   * What the socket carries now: `encoding` (`opus` or `pcm16`), `sampleRate`, and the `bytes` and
+   * `messages` received on it; null when not connected.
+   */
+  get stream() {
+    return this.#stream ? { ...this.#stream } : null;
   }
 
   /** Outages so far: how many, and their total ms (reconnections and audio the server dropped). */
@@ -231,15 +249,31 @@ export class EarshotPlayer extends HTMLElement {
       return;
     }
     if (!current()) return;
-    // What the worklet plays: 16 kHz mono PCM16 (any frame_ms). Other formats of the URL — Opus
-    // included, until the player decodes it with WebCodecs — are asked for as that instead.
+    // What the worklet plays: mono, any frame_ms. Opus is kept (at the URL's rate) where this browser
+    // decodes it; every other format — and Opus where it cannot — is asked for as 16 kHz PCM16.
     url.searchParams.set('events', '1');
-    url.searchParams.delete('encoding');
-    url.searchParams.delete('sample_rate');
     url.searchParams.delete('channels');
+    const opusRate = Number(url.searchParams.get('sample_rate') ?? INPUT_RATE);
+    const opus =
+      url.searchParams.get('encoding') === 'opus' && !this.#opusFailed && (await opusDecodable(opusRate));
+    if (!current()) return;
+    if (!opus) {
+      url.searchParams.delete('encoding');
+      url.searchParams.delete('sample_rate');
+      this.#tellInputRate(INPUT_RATE);
+    }
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
     this.#socket = ws;
+    this.#closeDecoder();
+    this.#stream = {
+      encoding: opus ? 'opus' : 'pcm16',
+      sampleRate: opus ? opusRate : INPUT_RATE,
+      bytes: 0,
+      messages: 0,
+    };
+    if (opus)
+      this.#decoder = this.#openDecoder(opusRate, Number(url.searchParams.get('frame_ms') ?? 20), generation);
     let opened = false;
     ws.onopen = () => {
       opened = true;
@@ -250,12 +284,18 @@ export class EarshotPlayer extends HTMLElement {
       this.#setState('live');
     };
     ws.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) this.#node?.port.postMessage(event.data, [event.data]);
-      else this.#onStreamEvent(event.data);
+      if (!(event.data instanceof ArrayBuffer)) return this.#onStreamEvent(event.data);
+      if (this.#socket !== ws) return;
+      this.#stream.bytes += event.data.byteLength;
+      this.#stream.messages++;
+      if (this.#decoder) this.#decoder.decode(event.data);
+      else this.#node?.port.postMessage(event.data, [event.data]);
     };
     ws.onclose = (event) => {
       if (this.#socket !== ws || !current()) return;
       this.#socket = null;
+      this.#closeDecoder();
+      this.#stream = null;
       const close = { code: event.code, reason: event.reason };
       // The call ended (or the server shut down for good): nothing to come back to.
       if (event.code === 1000) {
@@ -277,6 +317,60 @@ export class EarshotPlayer extends HTMLElement {
         if (current()) void this.#connect(generation);
       }, delay);
     };
+  }
+
+  /**
+   * A WebCodecs Opus decoder for one socket: each message one packet; its output (at whatever rate
+   * the browser decodes to — Chromium always gives 48 kHz) goes to the worklet as float samples.
+   * Should decoding fail, the player goes on with PCM: it reconnects asking for that.
+   */
+  #openDecoder(sampleRate, frameMs, generation) {
+    let timestamp = 0;
+    const decoder = new AudioDecoder({
+      output: (data) => {
+        try {
+          if (this.#decoder?.native !== decoder || !this.#node) return;
+          const samples = new Float32Array(data.numberOfFrames);
+          data.copyTo(samples, { planeIndex: 0, format: 'f32-planar' });
+          this.#tellInputRate(data.sampleRate);
+          this.#node.port.postMessage(samples, [samples.buffer]);
+        } finally {
+          data.close();
+        }
+      },
+      error: (err) => {
+        if (this.#decoder?.native !== decoder || generation !== this.#generation) return;
+        console.warn('earshot-player: Opus decoding failed, going on with PCM:', err);
+        this.#opusFailed = true;
+        this.#closeSocket();
+        this.#closeDecoder();
+        this.#stream = null;
+        this.#outageSince ??= performance.now();
+        void this.#connect(generation);
+      },
+    });
+    decoder.configure({ codec: 'opus', sampleRate, numberOfChannels: 1 });
+    return {
+      native: decoder,
+      decode(packet) {
+        if (decoder.state !== 'configured') return;
+        decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp, data: packet }));
+        timestamp += frameMs * 1000;
+      },
+    };
+  }
+
+  #closeDecoder() {
+    const decoder = this.#decoder?.native;
+    this.#decoder = null;
+    if (decoder && decoder.state !== 'closed') decoder.close();
+  }
+
+  /** Tells the worklet the rate of what follows (it starts its buffer over), when that changes. */
+  #tellInputRate(rate) {
+    if (rate === this.#inputRate) return;
+    this.#inputRate = rate;
+    this.#node?.port.postMessage({ type: 'format', inputRate: rate });
   }
 
   #onStreamEvent(text) {
@@ -316,6 +410,9 @@ export class EarshotPlayer extends HTMLElement {
 
   #teardown() {
     cancelAnimationFrame(this.#frame);
+    this.#closeDecoder();
+    this.#stream = null;
+    this.#inputRate = INPUT_RATE;
     if (this.#node) {
       this.#node.port.postMessage({ type: 'close' });
       this.#node.disconnect();
@@ -374,6 +471,19 @@ export class EarshotPlayer extends HTMLElement {
       this.#frame = requestAnimationFrame(step);
     };
     this.#frame = requestAnimationFrame(step);
+  }
+}
+
+/** Whether this browser can decode Opus at `sampleRate` (mono) with WebCodecs. */
+async function opusDecodable(sampleRate) {
+  if (typeof AudioDecoder !== 'function' || typeof EncodedAudioChunk !== 'function') return false;
+  try {
+    return (
+      (await AudioDecoder.isConfigSupported({ codec: 'opus', sampleRate, numberOfChannels: 1 })).supported ===
+      true
+    );
+  } catch {
+    return false;
   }
 }
 

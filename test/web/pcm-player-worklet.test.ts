@@ -65,14 +65,21 @@ interface Simulation {
   /** From `at` on, the stream runs `ms` ahead: what was due in [at, at + ms) arrives at once. */
   burst?: { at: number; ms: number };
   freqHz?: number;
+  /** The stream's rate, told to the worklet with a `format` message when not 16 kHz. */
+  inputRate?: number;
+  /** Float32Array messages (decoded Opus) instead of PCM16. */
+  float?: boolean;
 }
 
 function simulate(sim: Simulation) {
   g.sampleRate = sim.outputRate;
   const player = new Player({ processorOptions: { inputRate: INPUT_RATE, targetMs: 80, maxMs: 250 } });
+  const inputRate = sim.inputRate ?? INPUT_RATE;
+  if (inputRate !== INPUT_RATE) player.port.onmessage?.({ data: { type: 'format', inputRate } });
+  const messageSamples = (MESSAGE_SAMPLES * inputRate) / INPUT_RATE;
   const random = mulberry32(7);
-  const w = (2 * Math.PI * (sim.freqHz ?? 440)) / INPUT_RATE;
-  const messagePeriod = MESSAGE_SAMPLES / INPUT_RATE / (1 + (sim.driftPpm ?? 0) * 1e-6);
+  const w = (2 * Math.PI * (sim.freqHz ?? 440)) / inputRate;
+  const messagePeriod = messageSamples / inputRate / (1 + (sim.driftPpm ?? 0) * 1e-6);
   let lastArrival = 0;
   const arrival = (k: number) => {
     const sent = k * messagePeriod;
@@ -85,10 +92,16 @@ function simulate(sim: Simulation) {
     return lastArrival;
   };
   const message = (k: number) => {
-    const bytes = new ArrayBuffer(MESSAGE_SAMPLES * 2);
+    if (sim.float) {
+      const samples = new Float32Array(messageSamples);
+      for (let i = 0; i < messageSamples; i++)
+        samples[i] = AMPLITUDE * Math.sin(w * (k * messageSamples + i));
+      return samples;
+    }
+    const bytes = new ArrayBuffer(messageSamples * 2);
     const view = new DataView(bytes);
-    for (let i = 0; i < MESSAGE_SAMPLES; i++) {
-      view.setInt16(i * 2, Math.round(AMPLITUDE * 32768 * Math.sin(w * (k * MESSAGE_SAMPLES + i))), true);
+    for (let i = 0; i < messageSamples; i++) {
+      view.setInt16(i * 2, Math.round(AMPLITUDE * 32768 * Math.sin(w * (k * messageSamples + i))), true);
     }
     return bytes;
   };
@@ -106,7 +119,7 @@ function simulate(sim: Simulation) {
     }
     player.process([], [[out.subarray(q * QUANTUM, (q + 1) * QUANTUM)]]);
     if (q % Math.round(sim.outputRate / QUANTUM) === 0) {
-      bufferedMs.push(((player.written - player.readPos) * 1000) / INPUT_RATE);
+      bufferedMs.push(((player.written - player.readPos) * 1000) / inputRate);
     }
   }
   return { player, out, bufferedMs, stats: { ...player.stats } };
@@ -137,6 +150,33 @@ describe('console AudioWorklet player', () => {
     expect(zeroCrossingHz(out, rate, from, out.length)).toBeCloseTo(440, 0);
     expect(stats).toMatchObject({ underruns: 0, overflowDrops: 0 });
   });
+
+  it.each([
+    [48000, 48000],
+    [48000, 44100],
+    [16000, 48000],
+  ])(
+    'plays float samples (decoded Opus) told to be at %i Hz on a %i Hz context: at pitch, level, no clicks',
+    (inputRate, rate) => {
+      const { out, stats, bufferedMs } = simulate({
+        outputRate: rate,
+        seconds: 5,
+        jitterMs: 15,
+        inputRate,
+        float: true,
+      });
+      const from = Math.round(0.2 * rate);
+      const smooth = AMPLITUDE * ((2 * Math.PI * 440) / rate) ** 2;
+      expect(maxSecondDifference(out, from)).toBeLessThan(3 * smooth);
+      let peak = 0;
+      for (let i = from; i < out.length; i++) peak = Math.max(peak, Math.abs(out[i]));
+      expect(peak).toBeCloseTo(AMPLITUDE, 2);
+      expect(zeroCrossingHz(out, rate, from, out.length)).toBeCloseTo(440, 0);
+      expect(stats).toMatchObject({ underruns: 0, overflowDrops: 0 });
+      // The buffer holds its target in ms whatever the rate.
+      expect(Math.max(...bufferedMs.slice(1))).toBeLessThan(130);
+    },
+  );
 
   it.each([300, -300])(
     'absorbs %i ppm of clock drift for 5 minutes without dropping or running dry',
