@@ -1,5 +1,6 @@
 import { WebSocket } from 'ws';
 import { decodeMulaw } from '../audio/g711.js';
+import { OpusPacketDecoder, opusAvailability } from '../audio/opus.js';
 import { readPcm16le } from '../audio/pcm16.js';
 import { type Refusal, readRefusal, UpgradeRefusedError } from './refusal.js';
 
@@ -7,8 +8,10 @@ import { type Refusal, readRefusal, UpgradeRefusedError } from './refusal.js';
  * `listen()` of `earshot/client` (SPEC §6): a live call as an async iterator of PCM frames and
  * events, for Node programs that consume audio — transcribers, recorders, QA tools.
  *
- * - **Formats** of SPEC §3 (`sampleRate`, `encoding` pcm16 or mulaw — decoded here, `channels`,
- *   `frameMs`, `events`); every frame's `samples` is 16-bit PCM, interleaved when stereo.
+ * - **Formats** of SPEC §3 (`sampleRate`, `encoding` pcm16, mulaw or opus — decoded here, `channels`,
+ *   `frameMs`, `events`); every frame's `samples` is 16-bit PCM, interleaved when stereo. With Opus
+ *   (a tenth of PCM's bytes) each frame also carries the `packet` as received, for recorders that
+ *   store Opus as it is.
  * - **Never unbounded.** The socket is always read; when the consumer falls behind, frames beyond
  *   `maxBufferedMs` are dropped, oldest first, and reported as a `gap` (`slow-consumer`) before the
  *   next frame, so memory stays flat however slow the loop is.
@@ -25,8 +28,11 @@ export type ListenSource = string | (() => Promise<string>);
 export interface ListenOptions {
   /** Output rate (SPEC §3); default 16000. */
   readonly sampleRate?: 8000 | 16000 | 24000 | 48000;
-  /** On the wire: `pcm16` (default) or `mulaw` (half the bytes; decoded to PCM here). */
-  readonly encoding?: 'pcm16' | 'mulaw';
+  /**
+   * On the wire: `pcm16` (default), `mulaw` (half the bytes) or `opus` (about a tenth: decoded here
+   * with libopus, which must have built at install — else `listen()` throws).
+   */
+  readonly encoding?: 'pcm16' | 'mulaw' | 'opus';
   /** 2: first participant left, all others right (interleaved samples); default 1. */
   readonly channels?: 1 | 2;
   /** Milliseconds per message; default 20. */
@@ -54,6 +60,8 @@ export interface ListenFrame {
   readonly positionMs: number;
   /** Date.now() when it arrived. */
   readonly receivedAt: number;
+  /** With `encoding: 'opus'`: the Opus packet `samples` were decoded from, as the server sent it. */
+  readonly packet?: Uint8Array;
 }
 
 export type ListenEvent =
@@ -93,6 +101,11 @@ export class ListenRefusedError extends UpgradeRefusedError {
 }
 
 const FIRST_RECONNECT_DELAY_MS = 250;
+
+function assertOpus(): void {
+  const opus = opusAvailability();
+  if (!opus.available) throw new Error(`encoding 'opus' needs libopus (@discordjs/opus): ${opus.reason}`);
+}
 /** Events (participants, speaking, gaps) held for a consumer that does not read; the oldest go first. */
 const MAX_QUEUED_EVENTS = 1000;
 
@@ -138,6 +151,7 @@ class ListenSession {
     if (!Number.isFinite(maxBufferedMs) || maxBufferedMs < frameMs)
       throw new RangeError(`maxBufferedMs must be at least frameMs (${frameMs})`);
     this.#maxFrames = Math.floor(maxBufferedMs / frameMs);
+    if (options.encoding === 'opus') assertOpus();
     this.#ended = new Promise((resolve, reject) => {
       this.#settle = { resolve, reject };
     });
@@ -253,6 +267,14 @@ class ListenSession {
         return;
       }
       if (this.#stopped) break;
+      if (new URL(url).searchParams.get('encoding') === 'opus') {
+        try {
+          assertOpus(); // a URL (or provider) asking for Opus where libopus is not built
+        } catch (err) {
+          this.#finish(err as Error);
+          return;
+        }
+      }
       const outcome = await this.#connect(url, () => {
         if (outageSince !== null) {
           const ms = Date.now() - outageSince;
@@ -323,7 +345,16 @@ class ListenSession {
   }
 
   #connect(url: string, onOpen: () => void): Promise<Outcome> {
-    const mulaw = new URL(url).searchParams.get('encoding') === 'mulaw';
+    const asked = new URL(url).searchParams;
+    const encoding = asked.get('encoding') ?? 'pcm16';
+    // One decoder per connection: a new socket is a new Opus stream.
+    const opus =
+      encoding === 'opus'
+        ? new OpusPacketDecoder(
+            Number(asked.get('sample_rate') ?? 16000),
+            asked.get('channels') === '2' ? 2 : 1,
+          )
+        : null;
     return new Promise((resolve) => {
       const ws = new WebSocket(url, { perMessageDeflate: false });
       this.#socket = ws;
@@ -340,7 +371,7 @@ class ListenSession {
         onOpen();
       });
       ws.on('message', (data: Buffer, isBinary: boolean) => {
-        if (isBinary) this.#onAudio(data, mulaw);
+        if (isBinary) this.#onAudio(data, encoding, opus);
         else this.#onText(data.toString('utf8'));
       });
       ws.once('unexpected-response', (_request, response) => {
@@ -356,9 +387,17 @@ class ListenSession {
     });
   }
 
-  #onAudio(data: Buffer, mulaw: boolean): void {
+  #onAudio(data: Buffer, encoding: string, opus: OpusPacketDecoder | null): void {
     let samples: Int16Array;
-    if (mulaw) {
+    let packet: Uint8Array | undefined;
+    if (opus) {
+      packet = new Uint8Array(data);
+      try {
+        samples = opus.decode(packet);
+      } catch {
+        return; // not an Opus packet: nothing to play (the server never sends one)
+      }
+    } else if (encoding === 'mulaw') {
       samples = new Int16Array(data.length);
       decodeMulaw(data, samples);
     } else {
@@ -374,6 +413,7 @@ class ListenSession {
       channels: this.#channels,
       positionMs,
       receivedAt: Date.now(),
+      ...(packet ? { packet } : {}),
     });
   }
 

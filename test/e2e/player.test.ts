@@ -21,6 +21,7 @@ const TONE_HZ = 440;
 
 interface PlayerView {
   state: string;
+  stream: { encoding: string; sampleRate: number; bytes: number; messages: number } | null;
   needsGesture: boolean;
   gaps: { count: number; ms: number };
   peakHz: number;
@@ -42,7 +43,7 @@ function playerView(page: Page): Promise<PlayerView> {
       peakHz = (best * a.context.sampleRate) / a.fftSize;
       peakDb = d[best];
     }
-    return { state: p.state, needsGesture: p.needsGesture, gaps: p.gaps, peakHz, peakDb, rmsDbfs: p.level.rmsDbfs };
+    return { state: p.state, stream: p.stream, needsGesture: p.needsGesture, gaps: p.gaps, peakHz, peakDb, rmsDbfs: p.level.rmsDbfs };
   })()`);
 }
 
@@ -88,102 +89,143 @@ async function startCustomerSite(): Promise<{ url: string; close(): void }> {
   return { url: `http://localhost:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
-describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
-  let ts: TestServer;
-  let browser: TestBrowser;
-  let apiKey: string;
-  let call: LiveCall;
-  let caller: WebSocket;
-  let feeding: Promise<void>;
-  let site: { url: string; close(): void };
+const ENCODINGS = [
+  { encoding: 'pcm16', query: '' },
+  // Decoded with WebCodecs (Chromium's AudioDecoder gives 48 kHz whatever the stream's rate).
+  { encoding: 'opus', query: 'encoding=opus' },
+];
 
-  beforeAll(async () => {
-    [ts, browser, site] = await Promise.all([
-      startTestServer(sqliteBackend),
-      launchBrowser(),
-      startCustomerSite(),
-    ]);
-    ({ apiKey } = await ts.createOrg({ liveListen: true }));
-    call = await createLiveCall(ts, apiKey);
-    caller = await openSocket(call.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
-    feeding = feed(caller, toneChunks(TONE_HZ, 16000, 40, 'pcm16'));
-  });
-  afterAll(async () => {
-    caller?.close();
-    await feeding;
-    await browser?.close();
-    site?.close();
-    await ts?.close();
-  });
+describe.skipIf(browserProblem !== null).each(ENCODINGS)(
+  '<earshot-player> in Chromium, $encoding',
+  ({ encoding, query }) => {
+    let ts: TestServer;
+    let browser: TestBrowser;
+    let apiKey: string;
+    let call: LiveCall;
+    let caller: WebSocket;
+    let feeding: Promise<void>;
+    let site: { url: string; close(): void };
 
-  it('plays the call from a page that holds only the element: its tone at its pitch after the worklet', async () => {
-    const page = await pageWithPlayer(browser, site.url, ts, await call.listenUrl());
-    const live = await waitFor(
-      page,
-      'played the tone',
-      (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
-    );
-    expect(live.needsGesture).toBe(false);
-    expect(live.rmsDbfs).toBeGreaterThan(-30);
-    // play() again, twice at once (a page's impatient button): it starts over, with one socket.
-    await page.evaluate(
-      `(() => { const p = document.querySelector('earshot-player'); p.play(); p.play(); })()`,
-    );
-    await waitFor(page, 'played again', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
-    await expect
-      .poll(
-        async () => (await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey })).body.data.listeners,
-        {
-          timeout: 3000,
-        },
-      )
-      .toBe(1);
-    await page.close();
-  });
+    beforeAll(async () => {
+      [ts, browser, site] = await Promise.all([
+        startTestServer(sqliteBackend),
+        launchBrowser(),
+        startCustomerSite(),
+      ]);
+      ({ apiKey } = await ts.createOrg({ liveListen: true }));
+      call = await createLiveCall(ts, apiKey);
+      caller = await openSocket(call.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
+      feeding = feed(caller, toneChunks(TONE_HZ, 16000, 40, 'pcm16'));
+    });
+    afterAll(async () => {
+      caller?.close();
+      await feeding;
+      await browser?.close();
+      site?.close();
+      await ts?.close();
+    });
 
-  it('a URL asking for another format (Opus, 8 kHz stereo) is played as the PCM its worklet takes, at the right pitch', async () => {
-    const page = await pageWithPlayer(
-      browser,
-      site.url,
-      ts,
-      await call.listenUrl('encoding=opus&sample_rate=8000&channels=2'),
-    );
-    await waitFor(page, 'played the tone', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
-    await page.close();
-  });
+    it('plays the call from a page that holds only the element: its tone at its pitch after the worklet', async () => {
+      const page = await pageWithPlayer(browser, site.url, ts, await call.listenUrl(query));
+      const live = await waitFor(
+        page,
+        'played the tone',
+        (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
+      );
+      expect(live.needsGesture).toBe(false);
+      expect(live.rmsDbfs).toBeGreaterThan(-30);
+      expect(live.stream).toMatchObject({ encoding, sampleRate: 16000 });
+      // What a second of it costs on the wire: PCM16 32,000 bytes; Opus (24 kb/s) about 3,000.
+      const later = await new Promise<PlayerView>((resolve) =>
+        setTimeout(() => resolve(playerView(page)), 1000),
+      );
+      const bytesPerSecond = (later.stream?.bytes ?? 0) - (live.stream?.bytes ?? 0);
+      if (encoding === 'opus') expect(bytesPerSecond).toBeLessThan(6000);
+      else expect(bytesPerSecond).toBeGreaterThan(25_000);
+      // play() again, twice at once (a page's impatient button): it starts over, with one socket.
+      await page.evaluate(
+        `(() => { const p = document.querySelector('earshot-player'); p.play(); p.play(); })()`,
+      );
+      await waitFor(page, 'played again', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+      await expect
+        .poll(
+          async () => (await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey })).body.data.listeners,
+          {
+            timeout: 3000,
+          },
+        )
+        .toBe(1);
+      await page.close();
+    });
 
-  it('reconnects after a network drop, reporting the outage as a gap, and plays on', async () => {
-    // A TCP relay between the page and the server: cutting its connections is the network failing.
-    const relay = await startTcpRelay(ts.url);
-    const url = new URL(await call.listenUrl());
-    url.host = `127.0.0.1:${relay.port}`;
-    const page = await pageWithPlayer(browser, site.url, ts, url.toString());
-    const states: string[] = [];
-    await page.exposeFunction('recordState', (s: string) => states.push(s));
-    await page.evaluate(
-      `document.querySelector('earshot-player').addEventListener('statechange', (e) => window.recordState(e.detail.state))`,
+    it.runIf(encoding === 'opus')(
+      'Opus at the rate the URL asks (8 kHz stereo: played mono), at the right pitch',
+      async () => {
+        const page = await pageWithPlayer(
+          browser,
+          site.url,
+          ts,
+          await call.listenUrl('encoding=opus&sample_rate=8000&channels=2'),
+        );
+        const live = await waitFor(
+          page,
+          'played the tone',
+          (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
+        );
+        expect(live.stream).toMatchObject({ encoding: 'opus', sampleRate: 8000 });
+        await page.close();
+      },
     );
-    await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
-    relay.cut();
-    const back = await waitFor(page, 'came back', (v) => v.gaps.count === 1 && v.state === 'live');
-    expect(back.gaps.ms).toBeGreaterThan(100);
-    expect(back.gaps.ms).toBeLessThan(3000);
-    expect(states).toEqual(['reconnecting', 'live']);
-    await waitFor(page, 'played on', (v) => Math.abs(v.peakHz - TONE_HZ) < 25 && v.rmsDbfs > -30);
-    await page.close();
-    relay.close();
-  });
 
-  it('with a urlProvider: a revoked URL is replaced by a fresh one; the call ending ends it (1000)', async () => {
-    const own = await createLiveCall(ts, apiKey);
-    const ingest = await openSocket(own.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
-    const feeding = feed(ingest, toneChunks(TONE_HZ, 16000, 20, 'pcm16'));
-    const page = await browser.context.newPage();
-    await page.goto(
-      `${site.url}/?page=${encodeURIComponent(`<!doctype html><script type="module" src="${ts.url}/player.js"></script><earshot-player></earshot-player>`)}`,
+    it.runIf(encoding === 'opus')(
+      'a browser without WebCodecs asks for 16 kHz PCM instead, and plays it',
+      async () => {
+        const page = await browser.context.newPage();
+        await page.addInitScript('delete window.AudioDecoder; delete window.EncodedAudioChunk;');
+        const html = `<!doctype html><script type="module" src="${ts.url}/player.js"></script><earshot-player src="${await call.listenUrl(query)}"></earshot-player>`;
+        await page.goto(`${site.url}/?page=${encodeURIComponent(html)}`);
+        const live = await waitFor(
+          page,
+          'played the tone',
+          (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
+        );
+        expect(live.stream).toMatchObject({ encoding: 'pcm16', sampleRate: 16000 });
+        await page.close();
+      },
     );
-    // The page's provider hands out what the test mints (a customer's backend would call the API).
-    await page.evaluate(`(async () => {
+
+    it('reconnects after a network drop, reporting the outage as a gap, and plays on', async () => {
+      // A TCP relay between the page and the server: cutting its connections is the network failing.
+      const relay = await startTcpRelay(ts.url);
+      const url = new URL(await call.listenUrl(query));
+      url.host = `127.0.0.1:${relay.port}`;
+      const page = await pageWithPlayer(browser, site.url, ts, url.toString());
+      const states: string[] = [];
+      await page.exposeFunction('recordState', (s: string) => states.push(s));
+      await page.evaluate(
+        `document.querySelector('earshot-player').addEventListener('statechange', (e) => window.recordState(e.detail.state))`,
+      );
+      await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+      relay.cut();
+      const back = await waitFor(page, 'came back', (v) => v.gaps.count === 1 && v.state === 'live');
+      expect(back.gaps.ms).toBeGreaterThan(100);
+      expect(back.gaps.ms).toBeLessThan(3000);
+      expect(states).toEqual(['reconnecting', 'live']);
+      await waitFor(page, 'played on', (v) => Math.abs(v.peakHz - TONE_HZ) < 25 && v.rmsDbfs > -30);
+      await page.close();
+      relay.close();
+    });
+
+    it('with a urlProvider: a revoked URL is replaced by a fresh one; the call ending ends it (1000)', async () => {
+      const own = await createLiveCall(ts, apiKey);
+      const ingest = await openSocket(own.ingestUrl('participant=caller&encoding=pcm16&sample_rate=16000'));
+      const feeding = feed(ingest, toneChunks(TONE_HZ, 16000, 20, 'pcm16'));
+      const page = await browser.context.newPage();
+      await page.goto(
+        `${site.url}/?page=${encodeURIComponent(`<!doctype html><script type="module" src="${ts.url}/player.js"></script><earshot-player></earshot-player>`)}`,
+      );
+      // The page's provider hands out what the test mints (a customer's backend would call the API).
+      await page.evaluate(`(async () => {
       await customElements.whenDefined('earshot-player');
       const p = document.querySelector('earshot-player');
       window.__states = [];
@@ -197,44 +239,46 @@ describe.skipIf(browserProblem !== null)('<earshot-player> in Chromium', () => {
         return url;
       };
     })()`);
-    const handOut = async () => page.evaluate(`window.__next = ${JSON.stringify(await own.listenUrl())}`);
-    await handOut();
-    await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
-    // Every listen URL of the call revoked (4001): the provider is asked again.
-    await jsonRequest(ts, 'DELETE', `/v1/calls/${own.id}/listen`, { apiKey });
-    await waitFor(page, 'reconnecting', (v) => v.state === 'reconnecting');
-    await handOut();
-    await waitFor(page, 'came back', (v) => v.state === 'live' && v.gaps.count === 1);
-    expect(await page.evaluate('window.__minted')).toBe(2);
-    await own.stop();
-    await waitFor(page, 'ended', (v) => v.state === 'ended');
-    expect(await page.evaluate('window.__states')).toEqual([
-      ['connecting', null],
-      ['live', null],
-      ['reconnecting', 4001],
-      ['live', null],
-      ['ended', 1000],
-    ]);
-    ingest.close();
-    await feeding;
-    await page.close();
-  });
+      const handOut = async () =>
+        page.evaluate(`window.__next = ${JSON.stringify(await own.listenUrl(query))}`);
+      await handOut();
+      await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+      // Every listen URL of the call revoked (4001): the provider is asked again.
+      await jsonRequest(ts, 'DELETE', `/v1/calls/${own.id}/listen`, { apiKey });
+      await waitFor(page, 'reconnecting', (v) => v.state === 'reconnecting');
+      await handOut();
+      await waitFor(page, 'came back', (v) => v.state === 'live' && v.gaps.count === 1);
+      expect(await page.evaluate('window.__minted')).toBe(2);
+      await own.stop();
+      await waitFor(page, 'ended', (v) => v.state === 'ended');
+      expect(await page.evaluate('window.__states')).toEqual([
+        ['connecting', null],
+        ['live', null],
+        ['reconnecting', 4001],
+        ['live', null],
+        ['ended', 1000],
+      ]);
+      ingest.close();
+      await feeding;
+      await page.close();
+    });
 
-  it('where autoplay is blocked, shows its click-to-start control, and plays once clicked', async () => {
-    const blocked = await launchBrowser({ blockAutoplay: true });
-    try {
-      const page = await pageWithPlayer(blocked, site.url, ts, await call.listenUrl());
-      const waiting = await waitFor(page, 'asked for a click', (v) => v.needsGesture);
-      expect(waiting.state).toBe('idle');
-      await page.locator('earshot-player [part=start]').click();
-      await waitFor(
-        page,
-        'played after the click',
-        (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
-      );
-      expect((await playerView(page)).needsGesture).toBe(false);
-    } finally {
-      await blocked.close();
-    }
-  });
-});
+    it('where autoplay is blocked, shows its click-to-start control, and plays once clicked', async () => {
+      const blocked = await launchBrowser({ blockAutoplay: true });
+      try {
+        const page = await pageWithPlayer(blocked, site.url, ts, await call.listenUrl(query));
+        const waiting = await waitFor(page, 'asked for a click', (v) => v.needsGesture);
+        expect(waiting.state).toBe('idle');
+        await page.locator('earshot-player [part=start]').click();
+        await waitFor(
+          page,
+          'played after the click',
+          (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
+        );
+        expect((await playerView(page)).needsGesture).toBe(false);
+      } finally {
+        await blocked.close();
+      }
+    });
+  },
+);

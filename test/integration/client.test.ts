@@ -65,6 +65,35 @@ describe('earshot/client', () => {
     expect(best).toBeGreaterThan(-15);
   });
 
+  it('encoding opus: frames decoded from Opus packets (each packet kept), the tone at pitch and level, a tenth of the bytes', async () => {
+    const { ts, apiKey } = live;
+    const call = await createLiveCall(ts, apiKey);
+    const listening = listen(await call.listenUrl(), { encoding: 'opus' });
+    const caller = await ingest(call.ingestUrl('x=1'), { sampleRate: 16000 });
+    const tone = sine({ freqHz: 600, sampleRateHz: 16000, length: 32000, amplitudeDbfs: -12 });
+    const playing = caller.play(tone).then(() => caller.end());
+    const frames: Int16Array[] = [];
+    let packetBytes = 0;
+    for await (const item of listening) {
+      if (item.type !== 'frame') continue;
+      expect(item.samples.length).toBe(320);
+      expect(item.packet).toBeInstanceOf(Uint8Array);
+      packetBytes += item.packet?.length ?? 0;
+      frames.push(item.samples);
+      if (frames.length === 75) listening.close();
+    }
+    await playing;
+    // 16 kHz mono PCM16 is 32,000 bytes a second; Opus at 24 kb/s about 3,000.
+    const bytesPerSecond = packetBytes / (frames.length * 0.02);
+    expect(bytesPerSecond).toBeLessThan(0.15 * 32_000);
+    let best = -Infinity;
+    for (let i = 0; i + 25 <= frames.length; i += 5)
+      best = Math.max(best, toneLevelDb(concat(frames.slice(i, i + 25)), 16000, 600));
+    expect(best).toBeGreaterThan(-14);
+    expect(best).toBeLessThan(-10);
+    await call.stop();
+  });
+
   it('reconnects through the URL provider when its listener is closed, reporting the outage as a gap', async () => {
     const { ts, apiKey } = live;
     const call = await createLiveCall(ts, apiKey);
