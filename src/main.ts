@@ -83,6 +83,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         settings: {
           writeCoalescing: config.writeCoalescing,
           directWrites: config.directWrites,
+          opusComplexity: config.opusComplexity,
           logLevel: config.logLevel,
           nats,
         },
@@ -105,6 +106,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     log: logger,
     writeCoalescing: config.writeCoalescing,
     directWrites,
+    opusComplexity: config.opusComplexity,
   });
   const live = new ClusterCallStats(bus);
   const authFailures = new AuthFailureLimiter(config.authFailuresPerMin, metrics);

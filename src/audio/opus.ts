@@ -12,7 +12,10 @@ import { createRequire } from 'node:module';
  * opusBitrate() — about a tenth of PCM16's bytes at 16 kHz (24 kb/s: ~60 bytes per 20 ms).
  */
 
-/** Encoder CPU against quality: measured per 20 ms at 16 kHz mono 31.7 µs (0), 48 (3), 87 (5), 119 µs (10). */
+/**
+ * The default encoder complexity (EARSHOT_OPUS_COMPLEXITY): CPU against quality. Per 20 ms of
+ * speech at 16 kHz mono here: 56 µs (0), 101 (3), 136 (5), 320 µs (10) — docs/benchmarks.md.
+ */
 export const OPUS_COMPLEXITY = 5;
 const OPUS_SET_COMPLEXITY_REQUEST = 4010;
 const OPUS_SET_SIGNAL_REQUEST = 4024;
@@ -70,10 +73,12 @@ function nativeOpus(sampleRateHz: number, channels: 1 | 2): NativeOpus {
 export class OpusPacketEncoder {
   readonly #encoder: NativeOpus;
 
-  constructor(sampleRateHz: number, channels: 1 | 2) {
+  constructor(sampleRateHz: number, channels: 1 | 2, complexity = OPUS_COMPLEXITY) {
+    if (!Number.isInteger(complexity) || complexity < 0 || complexity > 10)
+      throw new RangeError(`Opus complexity must be an integer 0–10, not ${complexity}`);
     this.#encoder = nativeOpus(sampleRateHz, channels);
     this.#encoder.setBitrate(opusBitrate(sampleRateHz, channels));
-    this.#encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY_REQUEST, OPUS_COMPLEXITY);
+    this.#encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY_REQUEST, complexity);
     this.#encoder.applyEncoderCTL(OPUS_SET_SIGNAL_REQUEST, OPUS_SIGNAL_VOICE);
   }
 

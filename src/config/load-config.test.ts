@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       writeCoalescing: 'auto',
       mediaWorkers: Math.min(64, Math.max(0, availableParallelism() - 1)),
       directWrites: 'auto',
+      opusComplexity: 5,
       authFailuresPerMin: 30,
       limits: {
         listenersPerCall: 200,
@@ -72,6 +73,7 @@ describe('loadConfig', () => {
       EARSHOT_WRITE_COALESCING: 'Off',
       EARSHOT_MEDIA_WORKERS: '3',
       EARSHOT_DIRECT_WRITES: 'OFF',
+      EARSHOT_OPUS_COMPLEXITY: '0',
       EARSHOT_AUTH_FAILURES_PER_MIN: '5',
       EARSHOT_MAX_LISTENERS_PER_CALL: '2',
       EARSHOT_MAX_LISTENERS_PER_ORG: '3',
@@ -104,6 +106,7 @@ describe('loadConfig', () => {
       writeCoalescing: 'off',
       mediaWorkers: 3,
       directWrites: 'off',
+      opusComplexity: 0,
       authFailuresPerMin: 5,
       limits: {
         listenersPerCall: 2,
@@ -194,6 +197,7 @@ describe('loadConfig', () => {
     ['EARSHOT_MEDIA_WORKERS', 'two'],
     ['EARSHOT_DIRECT_WRITES', 'yes'],
     ['EARSHOT_AUTH_FAILURES_PER_MIN', '0'],
+    ['EARSHOT_OPUS_COMPLEXITY', '11'],
     ['EARSHOT_MAX_LISTENERS_PER_CALL', '0'],
     ['EARSHOT_MAX_LISTENERS_PER_ORG', 'many'],
     ['EARSHOT_MAX_PARTICIPANTS_PER_CALL', '-2'],

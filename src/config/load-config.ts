@@ -65,6 +65,11 @@ export interface Config {
    * its listeners: `auto` when it is built, `on` (refuse to start without it), `off`.
    */
   readonly directWrites: DirectWrites;
+  /**
+   * libopus's encoder complexity for `encoding=opus` listeners (0–10): CPU per call against quality.
+   * One encoder runs per call and Opus format, whatever the number of listeners.
+   */
+  readonly opusComplexity: number;
   /** Failed authentications allowed per client address per minute; past it the address gets 429. */
   readonly authFailuresPerMin: number;
   /** The limits of SPEC §7 (docs/api.md says which hold per node and which cluster-wide). */
@@ -167,6 +172,7 @@ export function loadConfig(
       DIRECT_WRITES,
       required('EARSHOT_DIRECT_WRITES').toLowerCase(),
     ),
+    opusComplexity: integer('EARSHOT_OPUS_COMPLEXITY', 0, 10),
     authFailuresPerMin: integer('EARSHOT_AUTH_FAILURES_PER_MIN', 1, 1_000_000),
     limits: Object.freeze({
       listenersPerCall: integer('EARSHOT_MAX_LISTENERS_PER_CALL', 1, 1_000_000),

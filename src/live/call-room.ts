@@ -19,6 +19,13 @@ interface RoomTrack {
   readonly voice: VoiceActivity;
 }
 
+export interface RoomOptions {
+  /** The process's direct-write batch, or null (the default) to write through each socket. */
+  readonly batch?: DirectWriteBatch | null;
+  /** libopus complexity (0–10) of the room's Opus encoders; default OPUS_COMPLEXITY. */
+  readonly opusComplexity?: number;
+}
+
 /**
  * The mixing point of one call on one node, alive while the node has listeners for the call:
  * a jitter buffer per participant, the mix, and the listeners grouped by output format.
@@ -39,11 +46,12 @@ export class CallRoom {
   /** Listeners that asked for events (`events=1`): while there are none, nobody runs voice activity. */
   #eventListeners = 0;
   readonly #batch: DirectWriteBatch | null;
+  readonly #opusComplexity: number | undefined;
 
-  /** `batch`: the process's direct-write batch, or null to write through each socket. */
-  constructor(callPk: string, batch: DirectWriteBatch | null = null) {
+  constructor(callPk: string, options: RoomOptions = {}) {
     this.callPk = callPk;
-    this.#batch = batch;
+    this.#batch = options.batch ?? null;
+    this.#opusComplexity = options.opusComplexity;
   }
 
   get listenerCount(): number {
@@ -54,7 +62,7 @@ export class CallRoom {
     const key = formatKey(listener.format);
     let group = this.#groups.get(key);
     if (!group) {
-      this.#groups.set(key, (group = new OutputGroup(listener.format)));
+      this.#groups.set(key, (group = new OutputGroup(listener.format, this.#opusComplexity)));
       if (listener.format.channels === 2) this.#stereoGroups++;
     }
     group.listeners.add(listener);

@@ -9,7 +9,8 @@ import {
   closeListenersOfTokens,
   type IngestConnection,
 } from './call-presence.js';
-import { CallRoom } from './call-room.js';
+import { OPUS_COMPLEXITY } from '../audio/opus.js';
+import { CallRoom, type RoomOptions } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { DirectWriteBatch } from './direct-write.js';
 import type { IngestTrack } from './ingest-track.js';
@@ -30,6 +31,7 @@ export class LiveRegistry {
   readonly #calls = new Map<string, CallPresence>();
   readonly #ticker: RoomTicker;
   readonly #batch: DirectWriteBatch | null;
+  readonly #room: RoomOptions;
 
   constructor(options: {
     bus: Bus;
@@ -39,8 +41,11 @@ export class LiveRegistry {
     writeCoalescing?: WriteCoalescing;
     /** Listener messages through the native addon (live/direct-write.ts); null: through each socket. */
     directWrites?: DirectWriteBatch | null;
+    /** libopus complexity of the rooms' Opus encoders (EARSHOT_OPUS_COMPLEXITY); default OPUS_COMPLEXITY. */
+    opusComplexity?: number;
   }) {
     this.#batch = options.directWrites ?? null;
+    this.#room = { batch: this.#batch, opusComplexity: options.opusComplexity ?? OPUS_COMPLEXITY };
     this.#bus = options.bus;
     this.#metrics = options.metrics;
     this.#log = options.log;
@@ -56,7 +61,7 @@ export class LiveRegistry {
   addListener(callPk: string, listener: ListenerSink): void {
     const presence = this.#presence(callPk);
     if (!presence.room) {
-      const room = new CallRoom(callPk, this.#batch);
+      const room = new CallRoom(callPk, this.#room);
       presence.room = room;
       presence.unsubscribeFrames = this.#bus.subscribeFrames(callPk, (frame) => room.onFrame(frame));
       this.#ticker.add(room);

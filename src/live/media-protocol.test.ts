@@ -7,6 +7,7 @@ describe('media worker settings', () => {
     const settings = {
       writeCoalescing: 'always',
       directWrites: 'off',
+      opusComplexity: 3,
       logLevel: 'warn',
       nats: { servers: ['nats://127.0.0.1:4222'], prefix: 'x' },
     } as const;
@@ -20,6 +21,7 @@ describe('media worker settings', () => {
     '{"writeCoalescing":"auto"}',
     '{"writeCoalescing":"auto","directWrites":"yes","logLevel":"info","nats":null}',
     '{"writeCoalescing":"auto","directWrites":"on","logLevel":"info"}',
+    '{"writeCoalescing":"auto","directWrites":"on","logLevel":"info","nats":null}',
   ])('refuses %j rather than running with defaults nobody chose', (json) => {
     expect(() => parseMediaWorkerSettings(json)).toThrow(/bad settings/);
   });

@@ -13,6 +13,7 @@ import { DIRECT_WRITES, type DirectWrites, WRITE_COALESCING, type WriteCoalescin
 export interface MediaWorkerSettings {
   readonly writeCoalescing: WriteCoalescing;
   readonly directWrites: DirectWrites;
+  readonly opusComplexity: number;
   readonly logLevel: LogLevel;
   /** NATS servers and subject prefix: the worker joins the cluster's bus itself. Null: the main process relays. */
   readonly nats: { readonly servers: readonly string[]; readonly prefix: string } | null;
@@ -24,9 +25,16 @@ export function parseMediaWorkerSettings(json: string | undefined): MediaWorkerS
   const writeCoalescing = WRITE_COALESCING.find((m) => m === value?.writeCoalescing);
   const directWrites = DIRECT_WRITES.find((m) => m === value?.directWrites);
   const nats = value?.nats as MediaWorkerSettings['nats'] | undefined;
-  if (!writeCoalescing || !directWrites || typeof value?.logLevel !== 'string' || nats === undefined)
+  const opusComplexity = value?.opusComplexity;
+  if (
+    !writeCoalescing ||
+    !directWrites ||
+    typeof opusComplexity !== 'number' ||
+    typeof value?.logLevel !== 'string' ||
+    nats === undefined
+  )
     throw new Error(`media worker: bad settings ${json}`);
-  return { writeCoalescing, directWrites, logLevel: value.logLevel as LogLevel, nats };
+  return { writeCoalescing, directWrites, opusComplexity, logLevel: value.logLevel as LogLevel, nats };
 }
 
 /** What the control plane admitted a socket as: the worker opens it as that, with no further lookup. */

@@ -1,5 +1,5 @@
 import { encodeMulaw } from '../audio/g711.js';
-import { OpusPacketEncoder } from '../audio/opus.js';
+import { OPUS_COMPLEXITY, OpusPacketEncoder } from '../audio/opus.js';
 import { writePcm16le } from '../audio/pcm16.js';
 import { createResampler, type Resampler } from '../audio/resampler.js';
 import { CANONICAL_SAMPLE_RATE_HZ, FRAME_SAMPLES } from '../domain/audio-format.js';
@@ -25,7 +25,8 @@ export class OutputGroup {
   /** `encoding=opus`: the group's one encoder (one packet per message, whatever the listeners). */
   readonly #opus: OpusPacketEncoder | null;
 
-  constructor(format: ListenerFormat) {
+  /** `opusComplexity`: libopus's, for an `encoding=opus` group (0–10). */
+  constructor(format: ListenerFormat, opusComplexity = OPUS_COMPLEXITY) {
     this.format = format;
     const identity = format.sampleRateHz === CANONICAL_SAMPLE_RATE_HZ;
     this.#resamplers = identity
@@ -40,7 +41,9 @@ export class OutputGroup {
     this.#samplesPerMessage = samplesPerMessage;
     this.#pending = new Int16Array(samplesPerMessage + 8 * format.channels);
     this.#opus =
-      format.encoding === 'opus' ? new OpusPacketEncoder(format.sampleRateHz, format.channels) : null;
+      format.encoding === 'opus'
+        ? new OpusPacketEncoder(format.sampleRateHz, format.channels, opusComplexity)
+        : null;
   }
 
   /**

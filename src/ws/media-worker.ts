@@ -109,6 +109,7 @@ const registry = new LiveRegistry({
   log: logger,
   writeCoalescing: settings.writeCoalescing,
   directWrites,
+  opusComplexity: settings.opusComplexity,
 });
 const deps: MediaDeps = { registry, bus, metrics, logger, control };
 
