@@ -12,25 +12,30 @@
  *   npm run bench -- --quick      smoke run (a few seconds, tiny counts), prints only
  *   npm run bench -- --help       every option (bench/lib/run/options.mjs), among them --calls=N,
  *                                 --media-workers=N, --server-env=EARSHOT_…=…, --profile, --json=<file>
- *   npm run bench -- --no-ingest-families   without the ingest cost per family (the last part)
+ *   npm run bench -- --no-ingest-families   without the ingest cost per family
+ *   npm run bench -- --no-listener-formats  without PCM16 against Opus for listeners
  *
  * The code is in bench/lib/run/: options.mjs (this command line), main.mjs (the orchestration),
  * load.mjs (calls and generators), measure.mjs (a window), fanout-phase.mjs and ceiling-phase.mjs
  * (the measurements), child-runs.mjs (the parts run as their own processes); the report is
  * bench/lib/report/ (summary, table, markdown). Last, once all that has stopped and the report is
- * written, the ingest cost per family (bench/ingest-families.mjs) is measured and added to it
- * (bench/lib/ingest-families-part.mjs, bench/lib/report/ingest-families.mjs).
+ * written, two parts run as their own processes and are added to it (bench/lib/child-part.mjs):
+ * the ingest cost per family (bench/ingest-families.mjs) and PCM16 against Opus for listeners
+ * (bench/listener-formats.mjs).
  */
-import { ingestFamiliesPart, mtimeOf, SKIP_FLAG, USAGE_LINE } from './lib/ingest-families-part.mjs';
+import { mtimeOf } from './lib/child-part.mjs';
+import { ingestFamiliesPart } from './lib/ingest-families-part.mjs';
+import { listenerFormatsPart } from './lib/listener-formats-part.mjs';
 import { requireBuild } from './lib/paths.mjs';
 import { parseRunOptions } from './lib/run/options.mjs';
 
+/** Run after everything else, each as its own process, in this order (bench/lib/child-part.mjs). */
+const PARTS = [ingestFamiliesPart, listenerFormatsPart];
 const argv = process.argv.slice(2);
-const ingestFamilies = !argv.includes(SKIP_FLAG);
-const rest = argv.filter((a) => a !== SKIP_FLAG);
-// parseRunOptions prints its usage and exits; this part's option goes after it.
+const rest = argv.filter((a) => !PARTS.some((p) => p.skipFlag === a));
+// parseRunOptions prints its usage and exits; the parts' options go after it.
 if (rest.includes('--help') || rest.includes('-h'))
-  process.once('exit', () => process.stdout.write(`${USAGE_LINE}\n`));
+  process.once('exit', () => process.stdout.write(`${PARTS.map((p) => p.usageLine).join('\n')}\n`));
 const opts = parseRunOptions(rest);
 requireBuild('bench/run.mjs');
 // Imported once the options are known good and dist/ is there (the orchestration loads dist/).
@@ -38,5 +43,5 @@ const { run } = await import('./lib/run/main.mjs');
 const written = { report: mtimeOf(opts.outFile), json: opts.jsonFile ? mtimeOf(opts.jsonFile) : 0 };
 let code = await run(opts);
 // The media-worker pass (--ceiling-only) prints only its steps.
-if (!opts.ceilingOnly) code = Math.max(code, await ingestFamiliesPart(opts, ingestFamilies, written));
+if (!opts.ceilingOnly) for (const part of PARTS) code = Math.max(code, await part.run(opts, argv, written));
 process.exit(code);

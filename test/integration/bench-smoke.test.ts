@@ -8,7 +8,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 // The benchmark's figures are never asserted here (timing on a shared machine is not a test);
 // this only keeps `npm run bench -- --quick` (against dist/) and `npm run bench:write-paths` working.
 describe('the benchmarks run (figures not asserted)', () => {
-  it('runs the whole benchmark, cluster and ingest-family parts included, with tiny counts and prints the results', async () => {
+  it('runs the whole benchmark, cluster, ingest-family and listener-format parts included, with tiny counts and prints the results', async () => {
     // Through the CLI (SPEC §5: `earshot bench …`), which runs bench/run.mjs with the options given.
     const { stdout } = await promisify(execFile)(process.execPath, ['bin/earshot.js', 'bench', '--quick'], {
       cwd: root,
@@ -24,6 +24,9 @@ describe('the benchmarks run (figures not asserted)', () => {
     // The ingest cost per family (bench/ingest-families.mjs), last.
     expect(stdout).toContain('Ingest cost, Twilio (base64 JSON)');
     expect(stdout).toContain('Calls per core, Genesys AudioHook');
+    // PCM16 against Opus for listeners (bench/listener-formats.mjs), after it.
+    expect(stdout).toMatch(/Listener bandwidth, bytes\/s per listener.*\(× 0\.\d\d\)/);
+    expect(stdout).toContain('Opus encoding per call');
   }, 190_000);
 
   it('times the write paths on a few sockets, every byte delivered (npm run bench:write-paths)', async () => {

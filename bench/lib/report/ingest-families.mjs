@@ -4,6 +4,7 @@
  * the console table, and the areas the profile's self time is sorted into.
  */
 import { f0, f1, f2, verdict } from './format.mjs';
+import { addPartToReport, partTable } from './part.mjs';
 
 /** Calls per core each family should reach, ingested and mixed (≥ 1,000 generic binary, ≥ 700 JSON/base64). */
 export const CALLS_PER_CORE_TARGETS = { generic: 1000, twilio: 700, telnyx: 700 };
@@ -79,14 +80,7 @@ export function ingestFamilyRows(part) {
 
 /** The console table of the part (Figure / Measured / Target), as bench/lib/report/table.mjs prints its own. */
 export function ingestFamilyTable(part) {
-  const r = [['Figure', 'Measured', 'Target', ''], ...ingestFamilyRows(part)];
-  const w = [0, 1, 2, 3].map((i) => Math.max(...r.map((row) => row[i].length)));
-  const line = (row) =>
-    row
-      .map((c, i) => c.padEnd(w[i]))
-      .join('  ')
-      .trimEnd();
-  return [line(r[0]), w.map((n) => '-'.repeat(n)).join('  '), ...r.slice(1).map(line)].join('\n');
+  return partTable(ingestFamilyRows(part));
 }
 
 /** "where the time goes" of one family's profile: kernel, the main thread's areas, top items, in figures. */
@@ -283,28 +277,7 @@ export function ingestFamilyMarkdown(part) {
   return md;
 }
 
-/**
- * docs/benchmarks.md with the part added: its rows at the end of the results table (the first
- * table after `## Results`), its section before `## Cluster` (else `## Notes`, else at the end).
- */
+/** docs/benchmarks.md with the part added: its rows in the results table, its section before the cluster's. */
 export function addToReport(text, part) {
-  const lines = text.split('\n');
-  const rows = ingestFamilyRows(part).map(
-    ([a, b, t, v]) => `| ${a.trim()} | ${b} | ${t} | ${v ? `**${v}**` : ''} |`,
-  );
-  const results = lines.indexOf('## Results');
-  if (results >= 0) {
-    let i = results + 1;
-    while (i < lines.length && !lines[i].startsWith('|')) i++;
-    while (i < lines.length && lines[i].startsWith('|')) i++;
-    lines.splice(i, 0, ...rows);
-  }
-  const section = ingestFamilyMarkdown(part);
-  let at = lines.findIndex((l) => l.startsWith('## Cluster'));
-  if (at < 0) at = lines.indexOf('## Notes');
-  if (at < 0) {
-    if (lines.at(-1) !== '') lines.push('');
-    lines.push(...section);
-  } else lines.splice(at, 0, ...section);
-  return lines.join('\n');
+  return addPartToReport(text, ingestFamilyRows(part), ingestFamilyMarkdown(part));
 }
