@@ -4,9 +4,10 @@
  * mixer ticks and evicted listeners, stopped at teardown.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { BIN, ROOT } from './paths.mjs';
 import { freePort } from './ports.mjs';
@@ -66,14 +67,20 @@ export async function createOrgWithIngestKey(env, name) {
  * go to node (e.g. --cpu-prof); `serverDist` runs the server from another build (a `tsc --outDir`).
  * The result: { pid, port, base, logs: { skippedTicks, evicted, other }, stop(), kill() }.
  */
+/** A throwaway module that serves from `serverDist` (removed at teardown). */
+function serverEntry(serverDist) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'earshot-server-dist-'));
+  onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'serve.mjs');
+  const main = pathToFileURL(path.join(path.resolve(serverDist), 'cli/main.js')).href;
+  writeFileSync(file, `await (await import(${JSON.stringify(main)})).run(['serve']);\n`);
+  return file;
+}
+
 export async function startEarshot({ env, nodeArgs = [], serverDist = null, readyTimeoutMs = 15_000 }) {
-  const entry = serverDist
-    ? [
-        '--input-type=module',
-        '-e',
-        `import(${JSON.stringify(path.join(serverDist, 'cli/main.js'))}).then((m) => m.run(['serve']))`,
-      ]
-    : [BIN, 'serve'];
+  // Another build's server runs from an entry file (not `node -e`: media workers are forked with
+  // the parent's execArgv, and an `-e` there would run the entry again instead of the worker).
+  const entry = serverDist ? [serverEntry(serverDist)] : [BIN, 'serve'];
   const proc = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: ROOT,
     env,
