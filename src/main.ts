@@ -19,7 +19,6 @@ import { startIdleSweeper } from './live/idle-sweeper.js';
 import { LiveRegistry } from './live/live-registry.js';
 import { MediaPool } from './live/media-pool.js';
 import { RtpPorts } from './live/rtp-ports.js';
-import { MIXER_CLOCK_TIMING, PHASE_SLOTS } from './live/tick-phase.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { openStore } from './store/open-store.js';
@@ -62,13 +61,10 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   }
   const lifecycle = new CallLifecycle(store, bus, () => metrics.activeCallsChanged());
   const clock = new Clock({
-    ...MIXER_CLOCK_TIMING,
     // This loop serves HTTP too: a catch-up runs at once, not after a batch of requests (ClockOptions).
     poll: 'never',
     onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
-    // In frame periods (each room mixes once per period, at one of its PHASE_SLOTS sub-ticks).
-    onSkip: (subTicks) =>
-      logger.warn({ ticks: subTicks / PHASE_SLOTS, subTicks }, 'event loop stalled: skipped mixer ticks'),
+    onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
     onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
   });
   let pool: MediaPool | null = null;

@@ -63,11 +63,6 @@ export class Clock {
     this.#options = options;
   }
 
-  /** Milliseconds between two ticks. */
-  get periodMs(): number {
-    return Number(this.#periodNs) / 1e6;
-  }
-
   /** Ticks run so far. */
   get tick(): number {
     return this.#tick;

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { OPUS_COMPLEXITY } from '../audio/opus.js';
 import type { Bus, CallEvent, NodeCallStats } from '../bus/bus.js';
 import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -10,6 +9,7 @@ import {
   closeListenersOfTokens,
   type IngestConnection,
 } from './call-presence.js';
+import { OPUS_COMPLEXITY } from '../audio/opus.js';
 import { CallRoom, type RoomOptions } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { DirectWriteBatch } from './direct-write.js';
@@ -63,10 +63,7 @@ export class LiveRegistry {
     if (!presence.room) {
       const room = new CallRoom(callPk, this.#room);
       presence.room = room;
-      presence.unsubscribeFrames = this.#bus.subscribeFrames(callPk, (frame) => {
-        this.#ticker.noteArrival(room);
-        room.onFrame(frame);
-      });
+      presence.unsubscribeFrames = this.#bus.subscribeFrames(callPk, (frame) => room.onFrame(frame));
       this.#ticker.add(room);
     }
     presence.room.addListener(listener);

@@ -130,22 +130,10 @@ export class TickWriter {
     this.#batch = batch;
   }
 
-  /** Whether the listeners are corked: messages held back, to be written by a later tick. */
-  get corked(): boolean {
-    return this.#corked;
-  }
-
   /** Runs `writeTick` (which sends the tick's messages), corked or not as the batch requires. */
   write(tick: number, behind: number, writeTick: () => void): void {
-    this.writeHeld(this.policy.holdBack(tick) || behind > 0, writeTick);
-  }
-
-  /**
-   * `write` with the decision made by the caller: `holdBack` keeps this tick's messages corked for a
-   * later one (for several writers that share one policy, which must be asked once per tick).
-   */
-  writeHeld(holdBack: boolean, writeTick: () => void): void {
     const start = performance.now();
+    const holdBack = this.policy.holdBack(tick) || behind > 0;
     if (holdBack && !this.#corked) {
       this.#corked = true;
       this.#forEachListener(cork);

@@ -32,7 +32,6 @@ import {
   type ToMediaWorker,
 } from '../live/media-protocol.js';
 import { SocketPassing } from '../live/socket-passing.js';
-import { MIXER_CLOCK_TIMING, PHASE_SLOTS } from '../live/tick-phase.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { installProcessGuard } from '../observability/process-guard.js';
@@ -92,14 +91,11 @@ const bus: Bus =
 bus.onReconnect(() => send({ t: 'reconnected' }));
 
 const clock = new Clock({
-  ...MIXER_CLOCK_TIMING,
   // One poll before a catch-up burst: ingest frames that waited are read first, and a handshake storm
   // is drained once per burst (see ClockOptions).
   poll: 'once',
   onTick: (durationMs) => metrics.mixLatency.observe(durationMs / 1000),
-  // In frame periods (each room mixes once per period, at one of its PHASE_SLOTS sub-ticks).
-  onSkip: (subTicks) =>
-    logger.warn({ ticks: subTicks / PHASE_SLOTS, subTicks }, 'event loop stalled: skipped mixer ticks'),
+  onSkip: (ticks) => logger.warn({ ticks }, 'event loop stalled: skipped mixer ticks'),
   onHandlerError: (err) => logger.error({ err }, 'mixer tick failed'),
 });
 const directWrites = DirectWriteBatch.create(settings.directWrites, (err) =>
