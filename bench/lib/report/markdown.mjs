@@ -194,6 +194,18 @@ export function renderMarkdown(results, T) {
       'frame is played after all), so a stall costs latency rather than audio.',
     '',
   );
+  md.push('## Experiment (2026-12-01): each call mixed at its own phase', '');
+  md.push(
+    "A frame waits for its call's next mix: 0–20 ms, 10 on average, with one clock phase for every call; and a call whose frames arrive just before that phase has the smallest jitter push one past it, so its jitter buffer holds a frame more (+20 ms) for 5 s. Mixing each call at its own phase was built and measured (commit 51f3a7b, reverted): a 5 ms clock, 4 sub-ticks per period, each room at the sub-tick soonest after every frame of its last 5 s arrived with 3 ms in hand (arrival times in 1 ms bins), never mixed twice within a period. Scenario A's probes, one media worker, builds alternating (`--server-dist`), added latency p50 / p99 per 8 s window:",
+    '',
+    '| Calls (listeners) | one phase (current) | a phase per call |',
+    '|---|---|---|',
+    '| 60 (300) | 61.0 / 111.5, 19.1 / 40.5, 19.4 / 29.5 ms | 79.1 / 99.8, 34.6 / 57.5, 76.9 / 97.8 ms |',
+    '| 10 (50) | 20.8 / 35.3, 12.5 / 22.4 ms | 15.4 / 36.0, 26.1 / 68.9 ms |',
+    '',
+    "No better, mostly worse, and the spread between windows of one build is as large as any difference: the probes' latency is set by the jitter buffers' depth — a frame late by more than the margin, anywhere in the last 5 s, makes it a frame deeper — more than by where in the period a call is mixed, and a call moved to a later phase holds one frame more until the buffer sheds it. A first version that ignored arrival bins under 5 % of the frames as outliers concealed more frames (42–72 per window against 9–60). The clock keeps one phase; what would lower the latency is a jitter buffer that sizes its depth on a lateness percentile rather than the 5 s maximum, at the price of concealing the rarest late frames.",
+    '',
+  );
   md.push('## Connection storm', '');
   const st = results.storm ?? { skipped: 'not run' };
   md.push(
