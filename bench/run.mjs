@@ -24,13 +24,12 @@
  * (bench/listener-formats.mjs).
  */
 import { mtimeOf } from './lib/child-part.mjs';
-import { ingestFamiliesPart } from './lib/ingest-families-part.mjs';
-import { listenerFormatsPart } from './lib/listener-formats-part.mjs';
+import { CHILD_PARTS } from './lib/parts.mjs';
 import { requireBuild } from './lib/paths.mjs';
 import { parseRunOptions } from './lib/run/options.mjs';
 
-/** Run after everything else, each as its own process, in this order (bench/lib/child-part.mjs). */
-const PARTS = [ingestFamiliesPart, listenerFormatsPart];
+/** Run after everything else, each as its own process, in this order (bench/lib/parts.mjs). */
+const PARTS = CHILD_PARTS;
 const argv = process.argv.slice(2);
 const rest = argv.filter((a) => !PARTS.some((p) => p.skipFlag === a));
 // parseRunOptions prints its usage and exits; the parts' options go after it.

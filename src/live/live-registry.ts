@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { OPUS_COMPLEXITY } from '../audio/opus.js';
 import type { Bus, CallEvent, NodeCallStats } from '../bus/bus.js';
 import { CloseCode } from '../domain/error-code.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -9,7 +10,6 @@ import {
   closeListenersOfTokens,
   type IngestConnection,
 } from './call-presence.js';
-import { OPUS_COMPLEXITY } from '../audio/opus.js';
 import { CallRoom, type RoomOptions } from './call-room.js';
 import type { Clock } from './clock.js';
 import type { DirectWriteBatch } from './direct-write.js';

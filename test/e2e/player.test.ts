@@ -72,8 +72,10 @@ async function pageWithPlayer(
   site: string,
   ts: TestServer,
   src: string,
+  initScript?: string,
 ): Promise<Page> {
   const page = await browser.context.newPage();
+  if (initScript) await page.addInitScript(initScript);
   const html = `<!doctype html><script type="module" src="${ts.url}/player.js"></script><earshot-player src="${src}"></earshot-player>`;
   await page.goto(`${site}/?page=${encodeURIComponent(html)}`);
   return page;
@@ -180,10 +182,13 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
     it.runIf(encoding === 'opus')(
       'a browser without WebCodecs asks for 16 kHz PCM instead, and plays it',
       async () => {
-        const page = await browser.context.newPage();
-        await page.addInitScript('delete window.AudioDecoder; delete window.EncodedAudioChunk;');
-        const html = `<!doctype html><script type="module" src="${ts.url}/player.js"></script><earshot-player src="${await call.listenUrl(query)}"></earshot-player>`;
-        await page.goto(`${site.url}/?page=${encodeURIComponent(html)}`);
+        const page = await pageWithPlayer(
+          browser,
+          site.url,
+          ts,
+          await call.listenUrl(query),
+          'delete window.AudioDecoder; delete window.EncodedAudioChunk;',
+        );
         const live = await waitFor(
           page,
           'played the tone',

@@ -4,7 +4,7 @@
  * rows and section added.
  */
 
-/** The console table of a part's rows (Figure / Measured / Target), as bench/lib/report/table.mjs prints its own. */
+/** [figure, measured, target, verdict] rows as the console table (Figure / Measured / Target) every part prints. */
 export function partTable(rows) {
   const r = [['Figure', 'Measured', 'Target', ''], ...rows];
   const w = [0, 1, 2, 3].map((i) => Math.max(...r.map((row) => row[i].length)));

@@ -1,5 +1,6 @@
 /** The figures as [figure, measured, target, verdict] rows, and the console table printed at the end of a run. */
 import { f0, f1, f2, ratioVerdict, verdict } from './format.mjs';
+import { partTable } from './part.mjs';
 import { summarize } from './summary.mjs';
 
 /** [figure, measured, target, verdict] rows. */
@@ -166,15 +167,7 @@ function ceilingRows(label, c, T) {
 /** The console table and the summary it was made from (its `errors` decide the exit code). */
 export function renderTable(results, T) {
   const s = summarize(results, T);
-  const r = [['Figure', 'Measured', 'Target', ''], ...rows(s, T)];
-  const w = [0, 1, 2, 3].map((i) => Math.max(...r.map((row) => row[i].length)));
-  const line = (row) =>
-    row
-      .map((c, i) => c.padEnd(w[i]))
-      .join('  ')
-      .trimEnd();
-  const out = [line(r[0]), w.map((n) => '-'.repeat(n)).join('  '), ...r.slice(1).map(line)];
-  out.push('', `Ceiling stopped at: ${s.ceilingInProcess.stop}`);
+  const out = [partTable(rows(s, T)), '', `Ceiling stopped at: ${s.ceilingInProcess.stop}`];
   if (s.ceilingWorkers) out.push(`Ceiling with media workers stopped at: ${s.ceilingWorkers.stop}`);
   return { table: out.join('\n'), summary: s };
 }
