@@ -16,9 +16,9 @@
  * (/proc, user + system), the participant-frames it took in (earshot_frames_in_total), the load
  * generator's CPU and the rest of the machine's.
  *
- *   ingest only    no listener: a call is mixed only where it has listeners, so this is the ingest
- *                  path alone — socket read, WebSocket frame, the platform's message parsing (JSON,
- *                  base64), μ-law decode, 8 → 16 kHz resampling, 20 ms framing, the publish
+ *   ingest only    no listener: a call is mixed only where it has listeners, and makes no frames
+ *                  nobody takes, so this is the reading alone — socket read, WebSocket frame, the
+ *                  platform's message parsing (JSON, base64), μ-law decode, counting the frames
  *   mixed          then one byte-counting listener per call, which is what makes the server mix it
  *                  (jitter buffers, the mix, PCM16 encoding, framing, one write per call per tick);
  *                  its frames concealed are counted (frames_lost of every call) with the skipped ticks

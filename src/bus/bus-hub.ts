@@ -70,6 +70,13 @@ export class BusHub implements Bus {
     }
   }
 
+  /** A subscriber in this process, or a worker that mixes the call. */
+  wantsFrames(callPk: string): boolean {
+    if (this.#local.wantsFrames(callPk)) return true;
+    for (const state of this.#links.values()) if (state.interest.frames.has(callPk)) return true;
+    return false;
+  }
+
   subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe {
     return this.#local.subscribeFrames(callPk, handler);
   }

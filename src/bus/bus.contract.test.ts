@@ -156,6 +156,19 @@ describe.each(kinds)('Bus contract: $name', (kind) => {
     );
   });
 
+  it('says whether the frames of a call are wanted: once some node subscribes, and not after (NATS cannot know: always)', async () => {
+    const [a, b] = await kind.pair();
+    const call = pk();
+    const knows = kind.name !== 'NatsBus';
+    expect(a.wantsFrames(call)).toBe(!knows);
+    const off = b.subscribeFrames(call, () => {});
+    await eventually(() => expect(a.wantsFrames(call)).toBe(true));
+    expect(b.wantsFrames(call)).toBe(true);
+    off();
+    await eventually(() => expect(a.wantsFrames(call)).toBe(!knows));
+    expect(a.wantsFrames(pk())).toBe(!knows);
+  });
+
   it('stops delivering after unsubscribe, and unsubscribing twice is harmless', async () => {
     const [a, b] = await kind.pair();
     const call = pk();

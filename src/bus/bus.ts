@@ -70,6 +70,12 @@ export interface Bus {
    * publisher again once this returns (it may reuse them): handlers copy what they keep.
    */
   publishFrame(frame: TrackFrame): void;
+  /**
+   * Whether a published frame of the call may reach anyone: false only where the bus knows that
+   * nothing subscribes to it (so an ingest track may skip its audio work: live/ingest-track.ts).
+   * A bus that cannot know (NATS: another node may mix the call) answers true.
+   */
+  wantsFrames(callPk: string): boolean;
   /** Receives every participant frame of the call until unsubscribed. */
   subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe;
   publishCallEvent(callPk: string, event: CallEvent): void;

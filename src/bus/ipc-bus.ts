@@ -76,6 +76,11 @@ export class IpcBus implements Bus {
       this.#send({ t: 'frame', callPk: frame.callPk, data: encodeTrackFrame(frame) });
   }
 
+  /** A subscriber in this worker, or another worker that mixes the call (the hub says which). */
+  wantsFrames(callPk: string): boolean {
+    return this.#local.wantsFrames(callPk) || this.#wanted.has(callPk);
+  }
+
   subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe {
     return this.#interest('frames', callPk, this.#local.subscribeFrames(callPk, handler));
   }

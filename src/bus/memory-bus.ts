@@ -19,6 +19,10 @@ export class MemoryBus implements Bus {
     deliver(this.#frameHandlers.get(frame.callPk), frame, this.#onHandlerError);
   }
 
+  wantsFrames(callPk: string): boolean {
+    return this.#frameHandlers.has(callPk);
+  }
+
   subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe {
     return subscribe(this.#frameHandlers, callPk, handler);
   }

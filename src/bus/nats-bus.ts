@@ -104,6 +104,11 @@ export class NatsBus implements Bus {
     if (!this.#link.tryPublish(subject, encodeTrackFrame(frame))) this.#onFrameDropped('bus_unavailable');
   }
 
+  /** Always: another node may mix the call, and NATS has no cheap way to ask. */
+  wantsFrames(_callPk: string): boolean {
+    return true;
+  }
+
   subscribeFrames(callPk: string, handler: (frame: TrackFrame) => void): Unsubscribe {
     const off = this.#local.subscribeFrames(callPk, handler);
     const scratch = createScratchFrame(callPk);

@@ -99,3 +99,64 @@ describe('IngestTrack.writeAt (RTP: packets placed by their timestamps)', () => 
     expect(frames).toEqual([]);
   });
 });
+
+describe('IngestTrack while nobody takes its frames', () => {
+  function lazyTrack(rateHz: number) {
+    const frames: { seq: number; samples: Int16Array }[] = [];
+    const state = { wanted: false, skipped: 0 };
+    const t = new IngestTrack(
+      'call',
+      'caller',
+      { encoding: 'pcm16', sampleRateHz: rateHz },
+      (f: TrackFrame) => frames.push({ seq: f.seq, samples: f.samples.slice() }),
+      '',
+      { wanted: () => state.wanted, onSkipped: () => state.skipped++ },
+    );
+    return { track: t, frames, state };
+  }
+
+  it('makes no frame, counts the ones that go by, and resumes with the same numbering', () => {
+    const { track: t, frames, state } = lazyTrack(8000);
+    const tone = signal(160 * 20);
+    for (let k = 0; k < 10; k++) t.write(tone.subarray(160 * k, 160 * (k + 1)));
+    expect(frames).toEqual([]);
+    expect(state.skipped).toBe(10);
+    expect(t.framesIn).toBe(10);
+    state.wanted = true;
+    for (let k = 10; k < 20; k++) t.write(tone.subarray(160 * k, 160 * (k + 1)));
+    expect(frames.map((f) => f.seq)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(t.framesIn).toBe(20);
+    // Resampled afresh: after the half-band filter's first few ms, the tone as a track that never
+    // skipped makes it.
+    const fresh: Int16Array[] = [];
+    const reference = new IngestTrack('call', 'caller', { encoding: 'pcm16', sampleRateHz: 8000 }, (f) =>
+      fresh.push(f.samples.slice()),
+    );
+    for (let k = 10; k < 20; k++) reference.write(tone.subarray(160 * k, 160 * (k + 1)));
+    expect(frames.slice(2).map((f) => f.samples)).toEqual(fresh.slice(2));
+  });
+
+  it('keeps the frame boundaries across any chunking: what went by of the current frame is silent', () => {
+    const { track: t, frames, state } = lazyTrack(16000);
+    const audio = signal(320 * 4);
+    t.write(audio.subarray(0, 500)); // one frame and 180 samples go by
+    state.wanted = true;
+    t.write(audio.subarray(500, 640));
+    expect(frames).toHaveLength(1);
+    expect(frames[0].seq).toBe(1);
+    expect(Array.from(frames[0].samples.subarray(0, 180)).every((v) => v === 0)).toBe(true);
+    expect(frames[0].samples.subarray(180)).toEqual(audio.subarray(500, 640));
+  });
+
+  it('RTP: a late packet while nobody listens is neither made nor counted; in-order ones are counted', () => {
+    const { track: t, frames, state } = lazyTrack(8000);
+    const audio = signal(160 * 6);
+    for (const k of [0, 1, 3, 4]) t.writeAt(160 * k, audio.subarray(160 * k, 160 * (k + 1)));
+    t.writeAt(160 * 2, audio.subarray(320, 480)); // late: fills the gap
+    expect(frames).toEqual([]);
+    expect(state.skipped).toBe(4);
+    state.wanted = true;
+    t.writeAt(160 * 5, audio.subarray(800, 960));
+    expect(frames.map((f) => f.seq)).toEqual([5]);
+  });
+});

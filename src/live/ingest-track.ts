@@ -16,23 +16,43 @@ export function publishingTrack(
 ): IngestTrack {
   const { metrics, bus } = deps;
   const platformFrames = metrics.platformFrameCount(format.platform);
+  const count = () => {
+    metrics.framesIn.inc();
+    platformFrames.count++;
+  };
   return new IngestTrack(
     callPk,
     name,
     format,
     (frame) => {
-      metrics.framesIn.inc();
-      platformFrames.count++;
+      count();
       bus.publishFrame(frame);
     },
     connectionId,
+    { wanted: () => bus.wantsFrames(callPk), onSkipped: count },
   );
+}
+
+/** How an ingest track learns that nobody takes its frames, and counts the ones it skips then. */
+export interface TrackDemand {
+  /** Whether anyone may take the call's frames now (Bus.wantsFrames); default always. */
+  readonly wanted?: () => boolean;
+  /** A frame went by while nobody wanted it: counted, not made. */
+  readonly onSkipped?: () => void;
 }
 
 /**
  * One participant's audio on its way in: samples at the source rate are resampled to 16 kHz and cut
  * into canonical 20 ms frames, each published with a sequence number and its capture time.
  * Never throws on audio content; allocates nothing per message once warmed up.
+ *
+ * **Nothing is made that nobody takes.** While the bus says no one wants the call's frames (no
+ * listener on this node or worker, nor on another worker; never known on NATS), a write only moves
+ * the frame cutter on by the samples it carries and counts the frames that go by (`framesIn`, the
+ * metrics): no resampling, no framing, no publish. Most calls of a contact centre have nobody
+ * listening at any moment. When someone starts to, the next write resumes where the stream is — the
+ * same sequence numbers — with the resampler started afresh and the part of the current frame that
+ * went by silent (at most 20 ms, before anything the new listener hears).
  */
 export class IngestTrack {
   readonly callPk: string;
@@ -56,6 +76,12 @@ export class IngestTrack {
   #nextPosition = -1;
   /** writeAt: a second resampler for packets that arrive late (the in-order one keeps its history). */
   #lateResampler: Resampler | null = null;
+  readonly #wanted: () => boolean;
+  readonly #onSkipped: () => void;
+  /** Skipping: what went by since, in source samples and in the canonical samples they stand for. */
+  #skipping = false;
+  #skippedSource = 0;
+  #skippedCanonical = 0;
 
   constructor(
     callPk: string,
@@ -63,7 +89,10 @@ export class IngestTrack {
     format: { encoding: string; sampleRateHz: number; platform?: string },
     publish: (frame: TrackFrame) => void,
     connectionId = '',
+    demand: TrackDemand = {},
   ) {
+    this.#wanted = demand.wanted ?? (() => true);
+    this.#onSkipped = demand.onSkipped ?? (() => {});
     this.callPk = callPk;
     this.name = name;
     this.platform = format.platform ?? 'generic';
@@ -124,6 +153,8 @@ export class IngestTrack {
   }
 
   #writeLate(position: number, samples: Int16Array): void {
+    // Filling a gap nobody hears: it would only have been published.
+    if (this.#skipping) return;
     let canonical = samples;
     if (this.#resampler) {
       this.#lateResampler ??= createResampler(this.sampleRateHz, CANONICAL_SAMPLE_RATE_HZ);
@@ -150,6 +181,10 @@ export class IngestTrack {
 
   #publishFrame(samples: Int16Array): void {
     this.framesIn++;
+    if (this.#skipping) {
+      this.#onSkipped();
+      return;
+    }
     // The bus contract lets receivers see the samples only during this call, so the frame
     // buffer is reused for the next frame.
     this.#publish({
@@ -162,6 +197,11 @@ export class IngestTrack {
   }
 
   #append(samples: Int16Array): void {
+    if (!this.#wanted()) {
+      this.#skip(samples.length);
+      return;
+    }
+    if (this.#skipping) this.#resume();
     let canonical = samples;
     if (this.#resampler) {
       const needed = this.#resampler.maxOutputLength(samples.length);
@@ -181,5 +221,32 @@ export class IngestTrack {
         this.#seq++;
       }
     }
+  }
+
+  /** Moves the frame cutter on by what `sourceSamples` stand for at 16 kHz, counting the frames that go by. */
+  #skip(sourceSamples: number): void {
+    this.#skipping = true;
+    this.#skippedSource += sourceSamples;
+    const canonical = Math.floor((this.#skippedSource * CANONICAL_SAMPLE_RATE_HZ) / this.sampleRateHz);
+    let n = canonical - this.#skippedCanonical;
+    this.#skippedCanonical = canonical;
+    while (n > 0) {
+      const take = Math.min(FRAME_SAMPLES - this.#filled, n);
+      this.#filled += take;
+      n -= take;
+      if (this.#filled === FRAME_SAMPLES) {
+        this.#filled = 0;
+        this.#publishFrame(this.#frame);
+        this.#seq++;
+      }
+    }
+  }
+
+  /** Someone listens again: the current frame's part that went by is silence, the resampler fresh. */
+  #resume(): void {
+    this.#skipping = false;
+    this.#skippedSource = this.#skippedCanonical = 0;
+    this.#frame.fill(0, 0, this.#filled);
+    this.#resampler?.reset();
   }
 }

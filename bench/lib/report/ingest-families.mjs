@@ -153,10 +153,12 @@ export function ingestFamilyMarkdown(part) {
       "participant the caller's).",
     '',
     '- **Cost per participant-frame** (20 ms of one participant): server CPU (`/proc`, user + system) over the window ' +
-      'divided by the participant-frames it took in (`earshot_frames_in_total`), with **no listener**. earshot mixes a ' +
-      'call only where it has listeners, so this is the ingest path alone: socket read, WebSocket frame (AudioSocket: ' +
-      "TCP framing; RTP: one datagram and its header), the platform's message parsing (JSON, base64), μ-law decoding, " +
-      '8 → 16 kHz resampling, 20 ms framing and the publish. "× generic" ' +
+      'divided by the participant-frames it took in (`earshot_frames_in_total`), with **no listener**: what a call ' +
+      'nobody listens to costs. earshot mixes a call only where it has listeners, and an ingest track makes no frame ' +
+      'nobody takes (`live/ingest-track.ts`: no resampling, framing or publish while the bus knows no subscriber — in ' +
+      'one process and across media workers, not over NATS), so this is the reading alone: socket read, WebSocket ' +
+      "frame (AudioSocket: TCP framing; RTP: one datagram and its header), the platform's message parsing (JSON, " +
+      'base64), μ-law decoding and counting the frames. "× generic" ' +
       "is the median over the rounds of the ratio to the generic window next to it. The figure includes the idle server's " +
       'fixed cost; "marginal" is the difference between the two load steps, where it cancels.',
     '- **Calls per core** = calls / (server CPU as a fraction of one core), at the largest step. "Ingested and mixed" adds ' +
@@ -249,14 +251,15 @@ export function ingestFamilyMarkdown(part) {
   if (mixing.length) {
     md.push(
       '',
-      'Mixing, from the windows above (ingested and mixed − ingest only, same calls), per call and 20 ms tick: ' +
+      'A listener, from the windows above (ingested and mixed − ingest only, same calls), per call and 20 ms tick: ' +
         mixing
           .map((f) => {
             const m = r.summary[f].mixed;
             return `${labelOf(r, f)} ${f1(m.extraUsPerCallTick)} µs (kernel ${f1(m.extraSysUsPerCallTick)})`;
           })
           .join(', ') +
-        ' — jitter buffers, the mix of two tracks, PCM16 encoding and framing, and one 644-byte listener message ' +
+        ' — the frames ingest then makes (8 → 16 kHz resampling, 20 ms framing, the publish: two participants), ' +
+        'jitter buffers, the mix of two tracks, PCM16 encoding and framing, and one 644-byte listener message ' +
         'written' +
         (mixing.includes('audiosocket')
           ? ' (AudioSocket: two one-party calls, each mixed alone for a listener of its own: two messages)'
