@@ -53,6 +53,8 @@ export const FORMATS = {
 };
 const LISTENERS_PER_CALL = [1, 10];
 const TICKS_PER_S = 50;
+/** Passes of the signal per encoder setting (libopus alone); the median counts. */
+const ENCODER_ROUNDS = 3;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** One window of `format` at `perCall` listeners per call: server CPU, bytes per listener-second. */
@@ -127,33 +129,43 @@ function speechLike(seconds, rate = 16000) {
 /**
  * libopus alone (src/audio/opus.ts's encoder, set as the server sets it), on the speech-like signal:
  * µs per 20 ms frame and bytes per second, at 16 kHz mono for complexities 0, 3, 5 (the default)
- * and 10, and at 48 kHz mono at the default.
+ * and 10, and at 48 kHz mono at the default. The settings take turns over ENCODER_ROUNDS passes of
+ * the signal, each from a fresh encoder; the median pass counts (a pass the machine disturbed does not).
  */
 async function encoderAlone(quick) {
   const { OpusPacketEncoder, OPUS_COMPLEXITY } = await import(distFile('audio/opus.js'));
   const signal = speechLike(quick ? 2 : 10);
-  const frame = 320;
-  const result = {};
-  for (const [name, rate, channels, complexity] of [
+  const settings = [
     ['16k-mono-c0', 16000, 1, 0],
     ['16k-mono-c3', 16000, 1, 3],
     ['16k-mono', 16000, 1, OPUS_COMPLEXITY],
     ['16k-mono-c10', 16000, 1, 10],
     ['48k-mono', 48000, 1, OPUS_COMPLEXITY],
-  ]) {
-    const encoder = new OpusPacketEncoder(rate, channels, complexity);
-    const samples = rate === 16000 ? signal : upsample3(signal);
-    const size = (frame * rate) / 16000;
-    const frames = Math.floor(samples.length / size);
-    for (let i = 0; i < Math.min(50, frames); i++) encoder.encode(samples.subarray(i * size, (i + 1) * size));
-    let bytes = 0;
-    const t0 = performance.now();
-    for (let i = 0; i < frames; i++)
-      bytes += encoder.encode(samples.subarray(i * size, (i + 1) * size)).length;
-    const us = ((performance.now() - t0) * 1000) / frames;
-    result[name] = { rate, complexity, usPerFrame: us, bytesPerS: (bytes / frames) * TICKS_PER_S, frames };
+  ];
+  const passes = Object.fromEntries(settings.map(([name]) => [name, []]));
+  let bytesPerS = {};
+  for (let round = 0; round < ENCODER_ROUNDS; round++) {
+    for (const [name, rate, channels, complexity] of settings) {
+      const encoder = new OpusPacketEncoder(rate, channels, complexity);
+      const samples = rate === 16000 ? signal : upsample3(signal);
+      const size = (320 * rate) / 16000;
+      const frames = Math.floor(samples.length / size);
+      for (let i = 0; i < Math.min(50, frames); i++)
+        encoder.encode(samples.subarray(i * size, (i + 1) * size));
+      let bytes = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < frames; i++)
+        bytes += encoder.encode(samples.subarray(i * size, (i + 1) * size)).length;
+      passes[name].push(((performance.now() - t0) * 1000) / frames);
+      bytesPerS = { ...bytesPerS, [name]: (bytes / frames) * TICKS_PER_S };
+    }
+  }
+  const result = {};
+  for (const [name, rate, , complexity] of settings) {
+    const usPerFrame = median(passes[name]);
+    result[name] = { rate, complexity, usPerFrame, passes: passes[name], bytesPerS: bytesPerS[name] };
     log(
-      `listener formats: libopus ${name} ${us.toFixed(1)} µs per 20 ms frame, ${result[name].bytesPerS.toFixed(0)} B/s`,
+      `listener formats: libopus ${name} ${usPerFrame.toFixed(1)} µs per 20 ms frame (passes ${passes[name].map((u) => u.toFixed(0)).join(', ')}), ${bytesPerS[name].toFixed(0)} B/s`,
     );
   }
   return { complexity: OPUS_COMPLEXITY, ...result };

@@ -78,7 +78,8 @@ export function listenerFormatMarkdown(part) {
       `${f0((s.opusExtraUsPerCallTick[few] * 50) / Math.max(1, pcm16.usPerListenerS - opus.usPerListenerS))} listeners ` +
       'per call it costs less CPU too.',
     `- **libopus alone** (the server's settings, on a speech-like 16 kHz signal — voiced harmonics, a syllable-rate ` +
-      'envelope, noise), µs per 20 ms frame and bytes per second, by complexity (`EARSHOT_OPUS_COMPLEXITY`):',
+      'envelope, noise), µs per 20 ms frame and bytes per second, by complexity (`EARSHOT_OPUS_COMPLEXITY`); the ' +
+      'settings take turns over three passes of 10 s of signal, the median pass given:',
     '',
     '| encoder | µs per 20 ms | % of a core per call | bytes/s |',
     '|---|---|---|---|',
