@@ -14,7 +14,8 @@ import { createRequire } from 'node:module';
 
 /**
  * The default encoder complexity (EARSHOT_OPUS_COMPLEXITY): CPU against quality. Per 20 ms of
- * speech at 16 kHz mono here: 56 µs (0), 101 (3), 136 (5), 320 µs (10) — docs/benchmarks.md.
+ * speech at 16 kHz mono on the benchmark machine: 56–84 µs (0), 137–185 (5), 274–379 µs (10) across
+ * runs — docs/benchmarks.md.
  */
 export const OPUS_COMPLEXITY = 5;
 const OPUS_SET_COMPLEXITY_REQUEST = 4010;
