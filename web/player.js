@@ -384,12 +384,16 @@ export class EarshotPlayer extends HTMLElement {
     else if (event.type === 'speaking') {
       if (event.state === 'start') this.#speaking.add(event.name);
       else this.#speaking.delete(event.name);
-      this.#ui.speakers.textContent = [...this.#speaking].map((name) => `🗣 ${name}`).join(' ');
+      this.#showSpeakers();
     } else if (event.type === 'participant' && event.state === 'left') {
       this.#speaking.delete(event.name);
-      this.#ui.speakers.textContent = [...this.#speaking].map((name) => `🗣 ${name}`).join(' ');
+      this.#showSpeakers();
     }
     this.dispatchEvent(new CustomEvent('streamevent', { detail: event }));
+  }
+
+  #showSpeakers() {
+    this.#ui.speakers.textContent = [...this.#speaking].map((name) => `🗣 ${name}`).join(' ');
   }
 
   #addGap(ms) {

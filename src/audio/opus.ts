@@ -97,8 +97,11 @@ export class OpusPacketDecoder {
     this.#decoder = nativeOpus(sampleRateHz, channels);
   }
 
+  /** The samples of one packet, in a buffer of their own (the binding's, viewed rather than copied). */
   decode(packet: Uint8Array): Int16Array {
     const pcm = this.#decoder.decode(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength));
+    // libopus's output comes in a buffer of its own (not Node's pool): viewed as it is.
+    if (pcm.byteOffset === 0 && pcm.buffer.byteLength === pcm.byteLength) return new Int16Array(pcm.buffer);
     return new Int16Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
   }
 }

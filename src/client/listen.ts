@@ -391,7 +391,7 @@ class ListenSession {
     let samples: Int16Array;
     let packet: Uint8Array | undefined;
     if (opus) {
-      packet = new Uint8Array(data);
+      packet = data; // ws hands each message a Buffer of its own: the consumer may keep it
       try {
         samples = opus.decode(packet);
       } catch {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryBus } from '../bus/memory-bus.js';
 import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
-import { IngestTrack } from './ingest-track.js';
+import { Metrics } from '../observability/metrics.js';
+import { IngestTrack, publishingTrack } from './ingest-track.js';
 
 /** A 1 kHz-ish ramp of distinct values, so frames can be told apart and compared. */
 function signal(length: number, from = 0): Int16Array {
@@ -158,5 +160,35 @@ describe('IngestTrack while nobody takes its frames', () => {
     state.wanted = true;
     t.writeAt(160 * 5, audio.subarray(800, 960));
     expect(frames.map((f) => f.seq)).toEqual([5]);
+  });
+
+  it('publishingTrack asks the bus: nothing is published for a call without a subscriber, every frame counted', async () => {
+    const bus = new MemoryBus();
+    const metrics = new Metrics();
+    let published = 0;
+    const publish = bus.publishFrame.bind(bus);
+    bus.publishFrame = (f) => {
+      published++;
+      publish(f);
+    };
+    const t = publishingTrack(
+      { bus, metrics },
+      'call-1',
+      'caller',
+      { encoding: 'mulaw', sampleRateHz: 8000, platform: 'generic' },
+      'c',
+    );
+    const chunk = signal(160);
+    for (let k = 0; k < 5; k++) t.write(chunk);
+    expect(published).toBe(0);
+    const heard: number[] = [];
+    const off = bus.subscribeFrames('call-1', (f) => heard.push(f.seq));
+    for (let k = 0; k < 5; k++) t.write(chunk);
+    off();
+    t.write(chunk);
+    expect(published).toBe(5);
+    expect(heard).toEqual([5, 6, 7, 8, 9]);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/earshot_frames_in_total 11\b/);
   });
 });

@@ -97,20 +97,31 @@ export function consoleState(page: Page): Promise<ConsoleState> {
  * Waits until `predicate` holds for the console's state, polled from here every 100 ms. (Polling in
  * the page would need eval, which the console's Content-Security-Policy rightly forbids.)
  */
-export async function waitForConsole(
+export function waitForConsole(
   page: Page,
   predicate: (state: ConsoleState) => boolean,
   timeoutMs = 5000,
 ): Promise<ConsoleState> {
+  return pollUntil(
+    () => consoleState(page),
+    predicate,
+    `console state never matched ${predicate}`,
+    timeoutMs,
+  );
+}
+
+/** Reads `read()` every 100 ms until `predicate` holds (its value), or throws `what` with the last one. */
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  predicate: (value: T) => boolean,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const state = await consoleState(page);
-    if (predicate(state)) return state;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `console state never matched ${predicate} within ${timeoutMs} ms: ${JSON.stringify(state)}`,
-      );
-    }
+    const value = await read();
+    if (predicate(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

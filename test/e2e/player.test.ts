@@ -9,7 +9,7 @@ import { jsonRequest, startTestServer, type TestServer } from '../helpers/server
 import { startTcpRelay } from '../helpers/tcp-relay.js';
 import { openSocket, toneChunks } from '../helpers/ws-clients.js';
 import { feed } from './audio-feed.js';
-import { browserProblem, launchBrowser, type TestBrowser } from './browser.js';
+import { browserProblem, launchBrowser, pollUntil, type TestBrowser } from './browser.js';
 
 /**
  * SPEC §6, `<earshot-player>`: a page of another origin that holds only the module script and the
@@ -47,21 +47,12 @@ function playerView(page: Page): Promise<PlayerView> {
   })()`);
 }
 
-async function waitFor(
-  page: Page,
-  what: string,
-  test: (v: PlayerView) => boolean,
-  ms = 8000,
-): Promise<PlayerView> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const view = await playerView(page);
-    if (test(view)) return view;
-    if (Date.now() > deadline)
-      throw new Error(`player never ${what} within ${ms} ms: ${JSON.stringify(view)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function waitFor(page: Page, what: string, test: (v: PlayerView) => boolean, ms = 8000): Promise<PlayerView> {
+  return pollUntil(() => playerView(page), test, `player never ${what}`, ms);
 }
+
+/** Live, and the analyser after the worklet hears the call's tone at its pitch. */
+const playingTone = (v: PlayerView) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25;
 
 /**
  * A customer's page, on an origin of its own (http://localhost:<another port>: a secure context, as
@@ -129,11 +120,7 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
 
     it('plays the call from a page that holds only the element: its tone at its pitch after the worklet', async () => {
       const page = await pageWithPlayer(browser, site.url, ts, await call.listenUrl(query));
-      const live = await waitFor(
-        page,
-        'played the tone',
-        (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
-      );
+      const live = await waitFor(page, 'played the tone', playingTone);
       expect(live.needsGesture).toBe(false);
       expect(live.rmsDbfs).toBeGreaterThan(-30);
       expect(live.stream).toMatchObject({ encoding, sampleRate: 16000 });
@@ -148,7 +135,7 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
       await page.evaluate(
         `(() => { const p = document.querySelector('earshot-player'); p.play(); p.play(); })()`,
       );
-      await waitFor(page, 'played again', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+      await waitFor(page, 'played again', playingTone);
       await expect
         .poll(
           async () => (await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey })).body.data.listeners,
@@ -169,11 +156,7 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
           ts,
           await call.listenUrl('encoding=opus&sample_rate=8000&channels=2'),
         );
-        const live = await waitFor(
-          page,
-          'played the tone',
-          (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
-        );
+        const live = await waitFor(page, 'played the tone', playingTone);
         expect(live.stream).toMatchObject({ encoding: 'opus', sampleRate: 8000 });
         await page.close();
       },
@@ -189,11 +172,7 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
           await call.listenUrl(query),
           'delete window.AudioDecoder; delete window.EncodedAudioChunk;',
         );
-        const live = await waitFor(
-          page,
-          'played the tone',
-          (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
-        );
+        const live = await waitFor(page, 'played the tone', playingTone);
         expect(live.stream).toMatchObject({ encoding: 'pcm16', sampleRate: 16000 });
         await page.close();
       },
@@ -210,7 +189,7 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
       await page.evaluate(
         `document.querySelector('earshot-player').addEventListener('statechange', (e) => window.recordState(e.detail.state))`,
       );
-      await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+      await waitFor(page, 'went live', playingTone);
       relay.cut();
       const back = await waitFor(page, 'came back', (v) => v.gaps.count === 1 && v.state === 'live');
       expect(back.gaps.ms).toBeGreaterThan(100);
@@ -247,7 +226,7 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
       const handOut = async () =>
         page.evaluate(`window.__next = ${JSON.stringify(await own.listenUrl(query))}`);
       await handOut();
-      await waitFor(page, 'went live', (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25);
+      await waitFor(page, 'went live', playingTone);
       // Every listen URL of the call revoked (4001): the provider is asked again.
       await jsonRequest(ts, 'DELETE', `/v1/calls/${own.id}/listen`, { apiKey });
       await waitFor(page, 'reconnecting', (v) => v.state === 'reconnecting');
@@ -275,11 +254,7 @@ describe.skipIf(browserProblem !== null).each(ENCODINGS)(
         const waiting = await waitFor(page, 'asked for a click', (v) => v.needsGesture);
         expect(waiting.state).toBe('idle');
         await page.locator('earshot-player [part=start]').click();
-        await waitFor(
-          page,
-          'played after the click',
-          (v) => v.state === 'live' && Math.abs(v.peakHz - TONE_HZ) < 25,
-        );
+        await waitFor(page, 'played after the click', playingTone);
         expect((await playerView(page)).needsGesture).toBe(false);
       } finally {
         await blocked.close();
