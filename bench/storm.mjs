@@ -66,11 +66,13 @@ export async function storm({ listeners, calls: callCount, listenerProcs, mediaW
   await sleep(1000);
   const droppedBefore =
     (await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0;
+  const windowFrom = Date.now();
   const rates = await Promise.all(
     generators.map((lg) =>
       lg.call('rates', { group: 'storm', windowMs: windowS * 1000, bytesPerS: STREAM_BYTES_PER_S }),
     ),
   );
+  const windowTo = Date.now();
   const full = rates.reduce((n, r) => n + r.full, 0);
   const droppedInWindow =
     ((await scrape(server.base)).get('earshot_frames_dropped_total{reason="listener_backlog"}') ?? 0) -
@@ -95,6 +97,12 @@ export async function storm({ listeners, calls: callCount, listenerProcs, mediaW
     droppedInWindow,
     evicted: server.logs.evicted,
     skippedTicks: server.logs.skippedTicks,
+    /** Of those, reported during the rate window. */
+    skippedInWindow: server.logs.skips.reduce(
+      (n, [at, ticks]) => (at >= windowFrom && at <= windowTo ? n + ticks : n),
+      0,
+    ),
+    skipTimesS: server.logs.skips.map(([at, ticks]) => [Math.round(at - windowFrom) / 1000, ticks]),
     other: server.logs.other,
     windowS,
     minShare: Math.min(...rates.map((r) => r.minShare)),

@@ -65,7 +65,7 @@ export async function createOrgWithIngestKey(env, name) {
 /**
  * Starts a server with `env` (from earshotEnv) and resolves once its /metrics answers. `nodeArgs`
  * go to node (e.g. --cpu-prof); `serverDist` runs the server from another build (a `tsc --outDir`).
- * The result: { pid, port, base, logs: { skippedTicks, evicted, other }, stop(), kill() }.
+ * The result: { pid, port, base, logs: { skippedTicks, skips, evicted, other }, stop(), kill() }.
  */
 /** A throwaway module that serves from `serverDist` (removed at teardown). */
 function serverEntry(serverDist) {
@@ -86,7 +86,8 @@ export async function startEarshot({ env, nodeArgs = [], serverDist = null, read
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const logs = { skippedTicks: 0, evicted: 0, other: [] };
+  /** skips: [when (Date.now() as read), ticks] of each skipped-ticks report. */
+  const logs = { skippedTicks: 0, skips: [], evicted: 0, other: [] };
   const onLine = lineReader((line) => {
     let entry;
     try {
@@ -94,9 +95,10 @@ export async function startEarshot({ env, nodeArgs = [], serverDist = null, read
     } catch {
       entry = { msg: line };
     }
-    if (typeof entry.ticks === 'number' && /skipped mixer ticks/.test(entry.msg))
+    if (typeof entry.ticks === 'number' && /skipped mixer ticks/.test(entry.msg)) {
       logs.skippedTicks += entry.ticks;
-    else if (typeof entry.evicted === 'number') logs.evicted += entry.evicted;
+      logs.skips.push([Date.now(), entry.ticks]);
+    } else if (typeof entry.evicted === 'number') logs.evicted += entry.evicted;
     else if (logs.other.length < 20) logs.other.push(entry.msg ?? line);
   });
   proc.stdout.setEncoding('utf8').on('data', onLine);

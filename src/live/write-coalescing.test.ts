@@ -6,6 +6,7 @@ import {
   ENTER_ABOVE,
   LEAVE_BELOW,
   MAX_TICKS_PER_WRITE,
+  MAX_TICKS_PER_WRITE_ON_TIME,
   MIN_TICK_SHARE,
   TickWriter,
   WINDOW_TICKS,
@@ -29,14 +30,21 @@ function fakeClock() {
 
 /**
  * Runs whole windows of ticks (20 ms apart on `clock`), each tick taking `tickShare` of its 20 ms;
- * returns the ticks per write after each window.
+ * returns the ticks per write after each window. `late(w)`: whether window w has a late tick (the
+ * clock behind, catching up).
  */
-function run(policy: WriteCoalescingPolicy, windows: number, clock = fakeClock(), tickShare = 0.5) {
+function run(
+  policy: WriteCoalescingPolicy,
+  windows: number,
+  clock = fakeClock(),
+  tickShare = 0.5,
+  late: (window: number) => boolean = () => false,
+) {
   const k: number[] = [];
   let tick = 0;
   for (let w = 0; w < windows; w++) {
     for (let t = 0; t < WINDOW_TICKS; t++) {
-      policy.holdBack(tick++);
+      policy.holdBack(tick++, late(w) && t === WINDOW_TICKS / 2 ? 2 : 0);
       policy.addTickMs(20 * tickShare);
       clock.ms += 20;
     }
@@ -67,13 +75,28 @@ describe('WriteCoalescingPolicy', () => {
       ]),
       onChange: (k, u) => changes.push([k, u]),
     });
-    expect(run(policy, 12, clock)).toEqual([1, 1, 2, 2, 3, MAX_TICKS_PER_WRITE, 3, 3, 2, 2, 1, 1]);
+    // Busy but on time: no more than MAX_TICKS_PER_WRITE_ON_TIME.
+    expect(run(policy, 12, clock)).toEqual([1, 1, 2, 2, 3, MAX_TICKS_PER_WRITE_ON_TIME, 3, 3, 2, 2, 1, 1]);
     expect(changes).toEqual([
       [2, 0.95],
       [3, 0.9],
       [2, 0.3],
       [1, 0.2],
     ]);
+  });
+
+  it('auto: beyond the on-time limit only while ticks still run late, and back once they do not', () => {
+    const clock = fakeClock();
+    const policy = new WriteCoalescingPolicy('auto', {
+      now: clock.now,
+      utilization: fakeUtilization(Array(10).fill(0.99)),
+    });
+    expect(MAX_TICKS_PER_WRITE).toBeGreaterThan(MAX_TICKS_PER_WRITE_ON_TIME);
+    // Busy all along; ticks run late in windows 0–5 (a storm), then keep time.
+    const ks = run(policy, 10, clock, 0.5, (w) => w <= 5);
+    expect(ks).toEqual([2, 3, 4, 5, MAX_TICKS_PER_WRITE, MAX_TICKS_PER_WRITE, 4, 3, 3, 3]);
+    // Back at the on-time limit: two ticks held, then one write of three.
+    expect([0, 1, 2, 3, 4, 5].map((t) => policy.holdBack(t))).toEqual([true, true, false, true, true, false]);
   });
 
   it('auto: a loop kept busy by something other than ticks does not hold audio back', () => {

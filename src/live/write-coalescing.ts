@@ -9,8 +9,14 @@ export const ENTER_ABOVE = 0.85;
 export const LEAVE_BELOW = 0.5;
 /** Ticks per measurement window (1 s). */
 export const WINDOW_TICKS = 50;
-/** At most this many ticks per write (up to 40 ms of added latency). */
-export const MAX_TICKS_PER_WRITE = 3;
+/** At most this many ticks per write while the clock keeps time (up to 40 ms of added latency)... */
+export const MAX_TICKS_PER_WRITE_ON_TIME = 3;
+/**
+ * ...and at most this many when, even so, ticks ran late in the window (catch-up ticks: the clock
+ * fell behind, and beyond its catch-up allowance every listener would lose audio): up to 80 ms.
+ * Above MAX_TICKS_PER_WRITE_ON_TIME, k comes down by one after each window with no late tick.
+ */
+export const MAX_TICKS_PER_WRITE = 5;
 /**
  * Coalescing pays only when writing ticks is a real part of the load: more ticks per write only
  * while ticks take at least this share of the window's time, and fewer once they take under half
@@ -25,9 +31,11 @@ export const MIN_TICK_SHARE = 0.2;
  * When the event loop is overloaded — mostly by `write(2)`: one system call per listener per
  * message — writing k ticks in one `writev` divides those system calls by k at the price of up to
  * (k − 1) × 20 ms of latency, where the alternative is the clock falling behind and listeners
- * losing audio. `auto` steps k between 1 and MAX_TICKS_PER_WRITE on event-loop utilization, one
- * step per 1 s window, with hysteresis, and only while the ticks themselves are a good share of
- * the work (MIN_TICK_SHARE); `off` keeps k = 1 and `always` k = 2.
+ * losing audio. `auto` steps k between 1 and MAX_TICKS_PER_WRITE_ON_TIME on event-loop utilization,
+ * one step per 1 s window, with hysteresis, and only while the ticks themselves are a good share of
+ * the work (MIN_TICK_SHARE); beyond that, up to MAX_TICKS_PER_WRITE, only while ticks still run
+ * late (latency is the price of not losing audio, and paid only then); `off` keeps k = 1 and
+ * `always` k = 2.
  */
 export class WriteCoalescingPolicy {
   readonly mode: WriteCoalescing;
@@ -38,6 +46,8 @@ export class WriteCoalescingPolicy {
   #windowStart: number;
   #tickMs = 0;
   #ticks = 0;
+  /** Ticks of the window that ran late (more were due right after them). */
+  #lateTicks = 0;
   #ticksPerWrite: number;
 
   constructor(
@@ -69,8 +79,12 @@ export class WriteCoalescingPolicy {
     this.#tickMs += ms;
   }
 
-  /** Call once per tick; true when this tick's messages should be held for the next one's. */
-  holdBack(tick: number): boolean {
+  /**
+   * Call once per tick, with how many more ticks are due right after it (the clock's `behind`);
+   * true when this tick's messages should be held for the next one's.
+   */
+  holdBack(tick: number, behind = 0): boolean {
+    if (behind > 0) this.#lateTicks++;
     if (this.mode === 'auto' && ++this.#ticks >= WINDOW_TICKS) this.#measure();
     const k = this.#ticksPerWrite;
     return k > 1 && tick % k !== k - 1;
@@ -84,11 +98,14 @@ export class WriteCoalescingPolicy {
     const share = this.#tickMs / Math.max(1, now - this.#windowStart);
     this.#windowStart = now;
     this.#tickMs = 0;
+    const late = this.#lateTicks > 0;
+    this.#lateTicks = 0;
     const k = this.#ticksPerWrite;
+    const busy = u > ENTER_ABOVE && share >= MIN_TICK_SHARE;
     const next =
-      u > ENTER_ABOVE && share >= MIN_TICK_SHARE
+      busy && (k < MAX_TICKS_PER_WRITE_ON_TIME || late)
         ? Math.min(k + 1, MAX_TICKS_PER_WRITE)
-        : u < LEAVE_BELOW || share < MIN_TICK_SHARE / 2
+        : u < LEAVE_BELOW || share < MIN_TICK_SHARE / 2 || (k > MAX_TICKS_PER_WRITE_ON_TIME && !late)
           ? Math.max(k - 1, 1)
           : k;
     if (next !== k) {
@@ -133,7 +150,7 @@ export class TickWriter {
   /** Runs `writeTick` (which sends the tick's messages), corked or not as the batch requires. */
   write(tick: number, behind: number, writeTick: () => void): void {
     const start = performance.now();
-    const holdBack = this.policy.holdBack(tick) || behind > 0;
+    const holdBack = this.policy.holdBack(tick, behind) || behind > 0;
     if (holdBack && !this.#corked) {
       this.#corked = true;
       this.#forEachListener(cork);

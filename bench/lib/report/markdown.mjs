@@ -164,7 +164,7 @@ export function renderMarkdown(results, T) {
       "kernel's. What moves the ceiling is fewer system calls per core and more cores: when the server is short of CPU " +
       'and the clock runs catch-up ticks back to back, each listener holds the burst and gets it in one system call ' +
       '(`TickWriter`, `src/live/write-coalescing.ts`: one `send()` of a buffer shared by the output group through the ' +
-      'addon, or one `writev`), and under sustained load up to 3 ticks go out per write ' +
+      'addon, or one `writev`), and under sustained load up to 3 ticks go out per write (5 while ticks still run late) ' +
       '(`EARSHOT_WRITE_COALESCING`), so the cost per message falls as load rises. Beyond one core, media workers ' +
       '(`EARSHOT_MEDIA_WORKERS`) each own whole calls — ingest, mixing and listener sockets — on their own cores ' +
       '(second ceiling table).',
@@ -220,7 +220,7 @@ export function renderMarkdown(results, T) {
           `${st.result.allAdmittedS === null ? `${st.result.failed} never` : `all by ${st.result.allAdmittedS.toFixed(1)} s`}, ` +
           `p50 ${st.result.admittedP50S.toFixed(2)} s), ${st.result.fullRate} at ≥ 90 % of the stream rate over ${st.result.windowS} s ` +
           `(slowest ${(100 * st.result.minShare).toFixed(0)} %), ${st.result.closed} closed by the server, ` +
-          `${st.result.droppedInWindow} messages dropped for backlog in the window, ${st.result.skippedTicks} mixer ticks skipped.`
+          `${st.result.droppedInWindow} messages dropped for backlog in the window, ${st.result.skippedTicks} mixer ticks skipped${st.result.skippedInWindow === undefined ? '' : ` (${st.result.skippedInWindow} in the window)`}.`
       : `_${st.error ?? st.skipped}_`,
     '',
   );
