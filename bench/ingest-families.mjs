@@ -374,7 +374,7 @@ async function summarizeWindow(file, [fromUs, toUs], framesPerS) {
     deltas.push(t - last);
     last = t;
   }
-  const cut = `${file}.window.cpuprofile`;
+  const cut = `${file}.${Math.round(fromUs)}.window.cpuprofile`;
   writeFileSync(cut, JSON.stringify({ ...p, startTime: fromUs, endTime: toUs, samples, timeDeltas: deltas }));
   const { stdout } = await promisify(execFile)(
     process.execPath,
@@ -421,14 +421,18 @@ async function profileFamilies(families, opts) {
   const windows = {};
   try {
     for (const f of families) await addCalls(targets.get(f), lg, opts.profileCalls);
-    for (const f of families)
-      windows[f] = await turn(
-        targets.get(f),
-        lg,
-        { ...opts, windowS: opts.profileWindowS, jitter: false },
-        { s: 0 },
-        'profiled',
-      );
+    for (const f of families) {
+      const t = targets.get(f);
+      const profiled = { ...opts, windowS: opts.profileWindowS, jitter: false };
+      windows[f] = { ingest: await turn(t, lg, profiled, { s: 0 }, 'profiled') };
+      if (!opts.mixed) continue;
+      // The same calls with a listener each: where mixing a call for it goes.
+      const group = `profiled-${f}`;
+      const lis = await lg.call('listen', { host: HOST, port: t.port, group, paths: await listenPaths(t) });
+      if (lis.failed) throw new Error(`${f}: ${lis.failed} listeners failed to connect (${lis.firstError})`);
+      windows[f].mixed = await turn(t, lg, profiled, { s: 0 }, 'profiled, mixed');
+      await lg.call('unlisten', { group });
+    }
   } finally {
     await lg.stop();
     await Promise.all([...targets.values()].map((t) => t.server.stop()));
@@ -442,8 +446,7 @@ async function profileFamilies(families, opts) {
       out[f] = { error: `no profile written by pid ${pid}` };
       continue;
     }
-    const w = windows[f];
-    out[f] = {
+    const profiled = async (w) => ({
       calls: w.calls,
       serverCpu: w.serverCpu,
       serverSysCpu: w.serverSysCpu,
@@ -451,7 +454,9 @@ async function profileFamilies(families, opts) {
       usPerFrame: w.usPerFrame,
       kernelUsPerFrame: (w.serverSysCpu * 10_000) / w.framesPerS,
       ...(await summarizeWindow(path.join(dir, file), w.hrUs, w.framesPerS)),
-    };
+    });
+    out[f] = await profiled(windows[f].ingest);
+    if (windows[f].mixed) out[f].mixed = await profiled(windows[f].mixed);
   }
   return out;
 }

@@ -19,6 +19,10 @@ export function areaOf(name) {
   if (name.includes('dist/audio/resampler')) return 'resample';
   if (/dist\/(audio\/g711|live\/ingest-decoder)/.test(name)) return 'decode';
   if (name.includes('dist/live/ingest-track')) return 'track';
+  // What a listener adds: jitter buffers, the mix and its framing; then the listener's write.
+  if (/dist\/(audio\/(mixer|track-buffer|pcm16)|live\/(call-room|output-group|room-ticker))/.test(name))
+    return 'mix';
+  if (/dist\/live\/(listener|direct-write|write-coalescing)/.test(name)) return 'write';
   // RTP has no socket endpoint in dist/ws/: its ports' datagram handler is in dist/live/.
   if (name.includes('dist/ws/') || name.includes('dist/live/rtp-ports')) return 'handler';
   if (name.includes('dist/')) return 'earshot';
@@ -41,6 +45,8 @@ export const AREA_LABELS = {
   decode: 'μ-law decoding and de-interleaving',
   resample: '8 → 16 kHz resampling',
   track: '20 ms framing and publish (`IngestTrack.write`)',
+  mix: 'jitter buffers, the mix and its framing (`CallRoom.tick`)',
+  write: 'the listener write (backlog checks; the `send()` in the addon, kernel time included)',
   earshot: "earshot's other code (bus, sessions)",
   metrics: 'metrics counters (prom-client)',
   gc: 'garbage collection',
@@ -83,9 +89,12 @@ export function ingestFamilyTable(part) {
   return partTable(ingestFamilyRows(part));
 }
 
-/** "where the time goes" of one family's profile: kernel, the main thread's areas, top items, in figures. */
-function profileLine(r, f) {
-  const p = r.profile?.[f];
+/**
+ * "where the time goes" of one family's profile (its ingest-only window, or `mixed`): kernel, the
+ * main thread's areas, top items, in figures.
+ */
+function profileLine(r, f, mixed = false) {
+  const p = mixed ? r.profile?.[f]?.mixed : r.profile?.[f];
   if (!p) return null;
   if (p.error) return `- **${labelOf(r, f)}**: _${p.error}_`;
   const areas = Object.entries(p.areas)
@@ -98,7 +107,7 @@ function profileLine(r, f) {
     .join(', ');
   const rest = p.usPerFrame - p.kernelUsPerFrame - p.mainUsPerFrame;
   return (
-    `- **${labelOf(r, f)}**: ${f1(p.usPerFrame)} µs of CPU per participant-frame in the profiled window ` +
+    `- **${labelOf(r, f)}${mixed ? ', ingested and mixed (1 listener per call)' : ''}**: ${f1(p.usPerFrame)} µs of CPU per participant-frame in the profiled window ` +
     `(${p.calls} calls, ${f1(p.serverCpu)} % of a core), of which **kernel ${f1(p.kernelUsPerFrame)} µs** (system time). ` +
     `The main thread's samples hold ${f1(p.mainUsPerFrame)} µs: ${areas}. Top functions (self): ${top}.` +
     (rest > 0.05
@@ -274,6 +283,23 @@ export function ingestFamilyMarkdown(part) {
           })
           .join(', ') +
         '.',
+    );
+  }
+  const mixedProfile = profileLine(r, 'generic', true);
+  if (mixedProfile) {
+    const g = r.profile.generic.mixed;
+    md.push(
+      '',
+      'The same calls profiled with a listener each (the mixed window right after the ingest-only one, same server):',
+      '',
+      mixedProfile,
+      '',
+      `The kernel alone takes ${f1(g.kernelUsPerFrame)} µs per participant-frame here, against the 10 µs that ` +
+        "1,000 calls per core allow for everything: on loopback the server's system time carries TCP both ways — " +
+        'reading an ingest message sends its ACK, and that ACK and every listener segment are processed, receive ' +
+        'side included, in the softirq of the process that sent them (`perf` on the server: `tcp_recvmsg` → ' +
+        '`__tcp_transmit_skb` → `tcp_v4_rcv`). With listeners on other machines the receive half of each listener ' +
+        "message is theirs; here it is the server's.",
     );
   }
   md.push('');
