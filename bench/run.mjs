@@ -14,6 +14,7 @@
  *                                 --media-workers=N, --server-env=EARSHOT_…=…, --profile, --json=<file>
  *   npm run bench -- --no-ingest-families   without the ingest cost per family
  *   npm run bench -- --no-listener-formats  without PCM16 against Opus for listeners
+ *   npm run bench -- --no-realtime-isolation  without the API flood and stalled listeners
  *
  * The code is in bench/lib/run/: options.mjs (this command line), main.mjs (the orchestration),
  * load.mjs (calls and generators), measure.mjs (a window), fanout-phase.mjs and ceiling-phase.mjs

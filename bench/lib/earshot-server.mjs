@@ -133,17 +133,17 @@ function lineReader(fn) {
 }
 
 /**
- * A fresh server on a throwaway SQLite database with `mediaWorkers` media workers and a live-listen
- * organization: { server, port, apiKey }. The database goes at teardown.
+ * A fresh server on a throwaway SQLite database with `mediaWorkers` media workers (and `extra`
+ * environment) and a live-listen organization: { server, port, apiKey }. The database goes at teardown.
  */
-export async function freshServer({ name, mediaWorkers }) {
+export async function freshServer({ name, mediaWorkers, extra = {} }) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `earshot-${name}-`));
   onTeardown(() => rmSync(tmp, { recursive: true, force: true }));
   const port = await freePort();
   const env = earshotEnv({
     dbUrl: `sqlite:${path.join(tmp, `${name}.db`)}`,
     port,
-    extra: { EARSHOT_MEDIA_WORKERS: String(mediaWorkers) },
+    extra: { EARSHOT_MEDIA_WORKERS: String(mediaWorkers), ...extra },
   });
   const apiKey = await createOrg(env);
   const server = await startEarshot({ env });

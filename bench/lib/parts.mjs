@@ -6,6 +6,7 @@
 import { childPart } from './child-part.mjs';
 import { addToReport as addIngestFamilies, ingestFamilyTable } from './report/ingest-families.mjs';
 import { addToReport as addListenerFormats, listenerFormatTable } from './report/listener-formats.mjs';
+import { addToReport as addRealtimeIsolation, realtimeIsolationTable } from './report/realtime-isolation.mjs';
 
 export const CHILD_PARTS = [
   // The ingest cost per family (bench/lib/report/ingest-families.mjs).
@@ -27,5 +28,15 @@ export const CHILD_PARTS = [
     timeoutS: { quick: 150, full: 600 },
     table: listenerFormatTable,
     addToReport: addListenerFormats,
+  }),
+  // An API flood and stalled listeners against a bystander call (bench/lib/report/realtime-isolation.mjs).
+  childPart({
+    title: 'Realtime isolation',
+    script: 'realtime-isolation.mjs',
+    skipFlag: '--no-realtime-isolation',
+    jsonKey: 'realtimeIsolation',
+    timeoutS: { quick: 150, full: 300 },
+    table: realtimeIsolationTable,
+    addToReport: addRealtimeIsolation,
   }),
 ];

@@ -8,11 +8,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 // The benchmark's figures are never asserted here (timing on a shared machine is not a test);
 // this only keeps `npm run bench -- --quick` (against dist/) and `npm run bench:write-paths` working.
 describe('the benchmarks run (figures not asserted)', () => {
-  it('runs the whole benchmark, cluster, ingest-family and listener-format parts included, with tiny counts and prints the results', async () => {
+  it('runs the whole benchmark, cluster, ingest-family, listener-format and isolation parts included, with tiny counts and prints the results', async () => {
     // Through the CLI (SPEC §5: `earshot bench …`), which runs bench/run.mjs with the options given.
     const { stdout } = await promisify(execFile)(process.execPath, ['bin/earshot.js', 'bench', '--quick'], {
       cwd: root,
-      timeout: 180_000,
+      timeout: 240_000,
     });
     expect(stdout).toContain('Figure');
     expect(stdout).toContain('Added latency p50');
@@ -27,7 +27,9 @@ describe('the benchmarks run (figures not asserted)', () => {
     // PCM16 against Opus for listeners (bench/listener-formats.mjs), after it.
     expect(stdout).toMatch(/Listener bandwidth, bytes\/s per listener.*\(× 0\.\d\d\)/);
     expect(stdout).toContain('Opus encoding per call');
-  }, 190_000);
+    // An API flood and stalled listeners against a bystander call (bench/realtime-isolation.mjs), last.
+    expect(stdout).toContain('A client that stops reading: closed after');
+  }, 250_000);
 
   it('times the write paths on a few sockets, every byte delivered (npm run bench:write-paths)', async () => {
     const { stdout } = await promisify(execFile)(
