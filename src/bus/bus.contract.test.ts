@@ -228,7 +228,7 @@ describe.each(kinds)('Bus contract: $name', (kind) => {
           framesIn: 10,
         },
       ],
-      heard: [{ name: 'caller', framesLate: 1, framesLost: 2 }],
+      heard: [{ name: 'caller', framesLate: 1, framesLost: 2, bufferMs: 40 }],
     });
     a.answerCallStats(call, () => stats(1));
     const offB = b.answerCallStats(call, () => stats(2));

@@ -46,6 +46,8 @@ export interface NodeHeardStats {
   readonly name: string;
   readonly framesLate: number;
   readonly framesLost: number;
+  /** The delay the jitter buffer adds now, in ms (its depth × 20 ms; 0 while it does not play). */
+  readonly bufferMs: number;
 }
 
 /**

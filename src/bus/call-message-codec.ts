@@ -72,9 +72,10 @@ export function parseNodeStats(data: Uint8Array): NodeCallStats[] {
           typeof t.connected === 'boolean' &&
           isCount(t.framesIn),
       ),
-      heard: heard.filter(
-        (h) => typeof h?.name === 'string' && isCount(h.framesLate) && isCount(h.framesLost),
-      ),
+      heard: heard
+        .filter((h) => typeof h?.name === 'string' && isCount(h.framesLate) && isCount(h.framesLost))
+        // A node from before bufferMs existed reports none.
+        .map((h) => ({ ...h, bufferMs: isCount(h.bufferMs) ? h.bufferMs : 0 })),
     });
   }
   return out;

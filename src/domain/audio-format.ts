@@ -3,7 +3,7 @@
  * PCM16. These constants are the single source of those numbers.
  */
 export const CANONICAL_SAMPLE_RATE_HZ = 16_000;
-const FRAME_MS = 20;
+export const FRAME_MS = 20;
 /** Samples in one canonical frame (16 000 Hz × 20 ms). */
 export const FRAME_SAMPLES = (CANONICAL_SAMPLE_RATE_HZ * FRAME_MS) / 1000;
 

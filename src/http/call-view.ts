@@ -20,6 +20,7 @@ export function callView(call: Call, live: CallLiveStats) {
       frames_in: p.framesIn,
       frames_late: p.framesLate,
       frames_lost: p.framesLost,
+      buffer_ms: p.bufferMs,
     })),
     listeners: live.listeners,
   };

@@ -65,6 +65,10 @@ const Participant = Type.Object({
   frames_in: Type.Integer(),
   frames_late: Type.Integer(),
   frames_lost: Type.Integer(),
+  buffer_ms: Type.Integer({
+    description:
+      'The delay its jitter buffer adds to what listeners hear now (ms, a multiple of 20; 0 while nobody listens)',
+  }),
 });
 
 export const CallView = Type.Object(

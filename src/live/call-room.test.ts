@@ -105,3 +105,28 @@ describe('CallRoom: a participant that leaves', () => {
     expect(room.trackStats('agent')?.framesLost).toBeGreaterThan(0);
   });
 });
+
+describe('CallRoom: what its jitter buffers add', () => {
+  it('reports each participant’s buffer delay: 20 ms in time, more after a late frame, 0 once idle', () => {
+    const { room, push, tick } = setup();
+    for (let seq = 0; seq < 10; seq++) {
+      push('caller', seq, 100);
+      tick();
+    }
+    // Each frame arrives just before the tick that plays it: one frame deep.
+    expect(room.heardStats()).toEqual([{ name: 'caller', framesLate: 0, framesLost: 0, bufferMs: 20 }]);
+    // Frame 10 is held up two ticks (its slot and the next concealed) and arrives with 11 and 12:
+    // played after all, the buffer grows by its lateness, and the frames after it, in time again,
+    // wait as long.
+    tick(2);
+    for (let seq = 10; seq < 13; seq++) push('caller', seq, 100);
+    for (let seq = 13; seq < 20; seq++) {
+      tick();
+      push('caller', seq, 100);
+    }
+    expect(room.heardStats()).toEqual([{ name: 'caller', framesLate: 0, framesLost: 2, bufferMs: 60 }]);
+    room.endTrack('caller');
+    tick(10);
+    expect(room.heardStats()[0].bufferMs).toBe(0);
+  });
+});

@@ -1,7 +1,8 @@
 import { mixMono } from '../audio/mixer.js';
 import { TrackBuffer, TrackPull } from '../audio/track-buffer.js';
 import { VoiceActivity } from '../audio/voice-activity.js';
-import { FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
+import type { NodeHeardStats } from '../bus/bus.js';
+import { FRAME_MS, FRAME_SAMPLES, type TrackFrame } from '../domain/audio-format.js';
 import type { DirectWriteBatch } from './direct-write.js';
 import { type ListenerSink, type SendCounts, sendToAll } from './listener.js';
 import { formatKey } from './listener-options.js';
@@ -130,11 +131,12 @@ export class CallRoom {
   }
 
   /** Jitter-buffer counters of every participant this room hears (in join order). */
-  heardStats(): { name: string; framesLate: number; framesLost: number }[] {
+  heardStats(): NodeHeardStats[] {
     return [...this.#tracks.values()].map((t) => ({
       name: t.name,
       framesLate: t.buffer.stats.framesLate,
       framesLost: t.buffer.stats.framesLost,
+      bufferMs: t.buffer.depthFrames * FRAME_MS,
     }));
   }
 

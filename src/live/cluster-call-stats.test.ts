@@ -20,20 +20,20 @@ const track = (
 });
 
 describe('mergeNodeStats', () => {
-  it('adds listeners up and lists each participant once, with the worst late/lost counts of any mixing node', () => {
+  it('adds listeners up and lists each participant once, with the worst late/lost counts and buffer delay of any mixing node', () => {
     const ingestA: NodeCallStats = { listeners: 1, tracks: [track('caller', true, 100)], heard: [] };
     const ingestB: NodeCallStats = {
       listeners: 2,
       tracks: [track('agent.v2', true, 90, 'pcm16', 48000, 'telnyx')],
       heard: [
-        { name: 'caller', framesLate: 3, framesLost: 1 },
-        { name: 'agent.v2', framesLate: 0, framesLost: 0 },
+        { name: 'caller', framesLate: 3, framesLost: 1, bufferMs: 40 },
+        { name: 'agent.v2', framesLate: 0, framesLost: 0, bufferMs: 20 },
       ],
     };
     const listenOnly: NodeCallStats = {
       listeners: 4,
       tracks: [],
-      heard: [{ name: 'caller', framesLate: 1, framesLost: 5 }],
+      heard: [{ name: 'caller', framesLate: 1, framesLost: 5, bufferMs: 60 }],
     };
     expect(mergeNodeStats([ingestA, ingestB, listenOnly])).toEqual({
       listeners: 7,
@@ -47,6 +47,7 @@ describe('mergeNodeStats', () => {
           framesIn: 100,
           framesLate: 3,
           framesLost: 5,
+          bufferMs: 60,
         },
         {
           name: 'agent.v2',
@@ -57,6 +58,7 @@ describe('mergeNodeStats', () => {
           framesIn: 90,
           framesLate: 0,
           framesLost: 0,
+          bufferMs: 20,
         },
       ],
     });
@@ -79,6 +81,7 @@ describe('mergeNodeStats', () => {
         framesIn: 50,
         framesLate: 0,
         framesLost: 0,
+        bufferMs: 0,
       },
     ]);
   });
@@ -109,6 +112,7 @@ describe('ClusterCallStats on the in-process bus', () => {
           framesIn: 5,
           framesLate: 0,
           framesLost: 0,
+          bufferMs: 0,
         },
       ],
     });

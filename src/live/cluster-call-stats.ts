@@ -22,8 +22,8 @@ export class ClusterCallStats implements LiveCallStats {
  * Merges the answers of several nodes. Listeners add up. A participant is reported by the node(s)
  * that ingest it: it is connected if it is on any of them, its encoding and rate are those of the
  * connection that is (or was last) there, and `frames_in` adds up (a participant may rejoin on
- * another node). Late and lost frames are measured by each node that mixes the call: the worst
- * node's figure is reported.
+ * another node). Late and lost frames, and the jitter buffer's delay, are measured by each node
+ * that mixes the call: the worst node's figure is reported.
  */
 export function mergeNodeStats(nodes: readonly NodeCallStats[]): CallLiveStats {
   let listeners = 0;
@@ -38,7 +38,7 @@ export function mergeNodeStats(nodes: readonly NodeCallStats[]): CallLiveStats {
       framesIn: number;
     }
   >();
-  const heard = new Map<string, { framesLate: number; framesLost: number }>();
+  const heard = new Map<string, { framesLate: number; framesLost: number; bufferMs: number }>();
   for (const node of nodes) {
     listeners += node.listeners;
     for (const t of node.tracks) {
@@ -57,10 +57,12 @@ export function mergeNodeStats(nodes: readonly NodeCallStats[]): CallLiveStats {
     }
     for (const h of node.heard) {
       const seen = heard.get(h.name);
-      if (!seen) heard.set(h.name, { framesLate: h.framesLate, framesLost: h.framesLost });
+      if (!seen)
+        heard.set(h.name, { framesLate: h.framesLate, framesLost: h.framesLost, bufferMs: h.bufferMs });
       else {
         seen.framesLate = Math.max(seen.framesLate, h.framesLate);
         seen.framesLost = Math.max(seen.framesLost, h.framesLost);
+        seen.bufferMs = Math.max(seen.bufferMs, h.bufferMs);
       }
     }
   }
@@ -68,6 +70,7 @@ export function mergeNodeStats(nodes: readonly NodeCallStats[]): CallLiveStats {
     ...t,
     framesLate: heard.get(t.name)?.framesLate ?? 0,
     framesLost: heard.get(t.name)?.framesLost ?? 0,
+    bufferMs: heard.get(t.name)?.bufferMs ?? 0,
   }));
   return { participants, listeners };
 }

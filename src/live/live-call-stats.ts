@@ -10,6 +10,8 @@ export interface ParticipantStats {
   readonly framesIn: number;
   readonly framesLate: number;
   readonly framesLost: number;
+  /** The delay its jitter buffer adds now (ms), on the node that mixes it with the most; 0: not mixed. */
+  readonly bufferMs: number;
 }
 
 /** What is live for a call right now, across the nodes that answered. */

@@ -175,7 +175,9 @@ describe('LiveRegistry: a participant that leaves', () => {
     ticks.run(20);
     // (Its tone also made it `speaking`: only the participant events are this test's.)
     expect(s.events.filter((e) => e.type === 'participant').map((e) => e.state)).toEqual(['joined', 'left']);
-    expect(s.registry.nodeStats('call-1').heard).toEqual([{ name: 'caller', framesLate: 0, framesLost: 0 }]);
+    expect(s.registry.nodeStats('call-1').heard).toEqual([
+      { name: 'caller', framesLate: 0, framesLost: 0, bufferMs: 0 },
+    ]);
   });
 
   it('does not end the stream on a stale `left` of a connection that was taken over', () => {
@@ -196,6 +198,8 @@ describe('LiveRegistry: a participant that leaves', () => {
     pub('left', 'a'); // from a node that had not heard b's joined: b's stream goes on
     ticks.run(12);
     // Its next frames are still expected: the buffer waits for them until it gives up (6 slots).
-    expect(s.registry.nodeStats('call-1').heard).toEqual([{ name: 'caller', framesLate: 0, framesLost: 6 }]);
+    expect(s.registry.nodeStats('call-1').heard).toEqual([
+      { name: 'caller', framesLate: 0, framesLost: 6, bufferMs: 0 },
+    ]);
   });
 });

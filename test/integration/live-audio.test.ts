@@ -138,6 +138,7 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
       name: string;
       frames_late: number;
       frames_lost: number;
+      buffer_ms: number;
     }[];
     await sending;
     const start = firstSounding(listener);
@@ -148,6 +149,12 @@ describe.each(LISTENER_MODES)('%s: live audio through real sockets', (_mode, mod
     const after = await jsonRequest(ts, 'GET', `/v1/calls/${call.id}`, { apiKey });
     expect(after.body.data.status).toBe('completed');
     expect(heard).toHaveLength(2);
+    // While it flows, each participant's jitter buffer adds one to six frames (its capacity).
+    for (const p of heard) {
+      expect(p.buffer_ms % 20, JSON.stringify(p)).toBe(0);
+      expect(p.buffer_ms, JSON.stringify(p)).toBeGreaterThanOrEqual(20);
+      expect(p.buffer_ms, JSON.stringify(p)).toBeLessThanOrEqual(120);
+    }
     // Both tracks heard together at their levels (a frame the loaded test machine delivered late
     // would otherwise count as a quieter track), and nothing else.
     const best = bestTwoToneWindow(listener, RATE, [600, 1500]);

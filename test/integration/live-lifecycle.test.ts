@@ -214,6 +214,7 @@ describe.each(LISTENER_MODES)('%s: listener lifecycle through real sockets', (_m
         // Late and lost depend on timing (a loaded machine delays a frame now and then).
         frames_late: expect.any(Number),
         frames_lost: expect.any(Number),
+        buffer_ms: expect.any(Number),
       },
     ]);
     sock.close();
