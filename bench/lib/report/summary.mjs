@@ -69,9 +69,12 @@ export function summarize(results, T) {
     probeMin: min(probeRates),
     probeMedian: median(probeRates),
     cheapMsgPerS: median(scenario.map((m) => m.cheapMsgPerS)),
-    jitterLate: sum(scenario.map((m) => m.jitter?.framesLate ?? 0)),
-    jitterLost: sum(scenario.map((m) => m.jitter?.framesLost ?? 0)),
+    // Counters since the calls started, read after each window: the last read holds them all.
+    jitterLate: max(scenario.map((m) => m.jitter?.framesLate ?? 0)),
+    jitterLost: max(scenario.map((m) => m.jitter?.framesLost ?? 0)),
     jitterIn: max(scenario.map((m) => m.jitter?.framesIn ?? 0)),
+    /** What the probe participants' jitter buffers added at the end of each window (ms): median. */
+    probeBufferMs: median(scenario.flatMap((m) => m.jitter?.bufferMs ?? [])),
     latencyN: latencies.length,
     latencyMissed: sum(scenario.map((m) => m.probe?.missed ?? 0)),
     latencyP50: percentile(latencies, 50),

@@ -41,10 +41,16 @@ export function rows(s, T) {
       verdict(s.probeMin >= 49),
     ],
     [
-      'Jitter buffers of the probe calls: frames late / lost (of frames in)',
-      `${s.jitterLate} / ${s.jitterLost} (${s.jitterIn})`,
+      'Jitter buffers of the probe calls: frames late / lost (of frames in); delay they add, median (ms)',
+      `${s.jitterLate} / ${s.jitterLost} (${s.jitterIn}); ${f0(s.probeBufferMs)}`,
       '',
       '',
+    ],
+    [
+      'Frames concealed in the probe calls (lost slots, % of frames in; server CPU %)',
+      `${f2((100 * s.jitterLost) / s.jitterIn)} % (${f1(s.serverCpu)} %)`,
+      `≤ ${T.concealedPct} % at ≤ ${T.concealedAtCpuPct} %`,
+      verdict((100 * s.jitterLost) / s.jitterIn <= T.concealedPct && s.serverCpu <= T.concealedAtCpuPct),
     ],
     ['Messages per cheap listener (msg/s)', f1(s.cheapMsgPerS), '50', verdict(s.cheapMsgPerS >= 49)],
     [

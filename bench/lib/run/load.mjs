@@ -23,15 +23,19 @@ export async function createCalls(api, count) {
   return calls;
 }
 
-/** Jitter-buffer counters (GET /v1/calls/{id}) of `calls`, summed over their participants. */
+/**
+ * Jitter-buffer counters (GET /v1/calls/{id}) of `calls` since they started, summed over their
+ * participants, and what each participant's buffer adds now (bufferMs: one entry per participant).
+ */
 export async function jitterStats(api, calls) {
-  const total = { framesIn: 0, framesLate: 0, framesLost: 0 };
+  const total = { framesIn: 0, framesLate: 0, framesLost: 0, bufferMs: [] };
   for (const c of calls) {
     const call = await api('GET', `/v1/calls/${encodeURIComponent(c.id)}`);
     for (const p of call.participants ?? []) {
       total.framesIn += p.frames_in ?? 0;
       total.framesLate += p.frames_late ?? 0;
       total.framesLost += p.frames_lost ?? 0;
+      if (Number.isFinite(p.buffer_ms)) total.bufferMs.push(p.buffer_ms);
     }
   }
   return total;
