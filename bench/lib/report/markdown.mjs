@@ -134,6 +134,22 @@ export function renderMarkdown(results, T) {
       `(one event loop cannot use more than one core${needed > 90 ? ': the server is CPU-bound, hence the lag and latency figures' : ''}).`,
     '',
   );
+  md.push("## Where Scenario A's latency goes", '');
+  md.push(
+    `The probe participants' jitter buffers added a median **${f0(s.probeBufferMs)} ms** at the end of the windows ` +
+      `(\`buffer_ms\` of GET /v1/calls/{id}), against an added latency p50 of ${f1(s.latencyP50)} ms. A buffer is ` +
+      'one frame deep (20 ms: the wait for the next mix) while its frames come in time, and a frame deeper for 5 s ' +
+      'per tick by which any frame of that participant came later than usual: it plays the late frame rather than ' +
+      'conceal it. Measured on 2026-12-01 (Scenario A, one media worker, three windows): buffers of 60, 20–40 and ' +
+      '80 ms went with p50 65, 54 and 80 ms — the latency follows the buffers, which follow the latest frames of the ' +
+      `last seconds. With the server's event-loop lag p99 at ${f1(s.lagP99Ms)} ms here, frames that come two or ` +
+      'three ticks late were held up before the server could read them: on this 2-core machine the server and the ' +
+      `load generators use ~${f0(s.serverCpu + s.generatorCpu)} % of one core together, and a sender that waits ` +
+      'its turn for a core for tens of milliseconds makes its frame that late. With fewer calls the same code ' +
+      'measures p50 13–21 ms (experiment of 2026-12-01 below). Concealing such frames instead would keep the ' +
+      'latency down at the price of clicks; SPEC §3 and the concealment target ask for the audio.',
+    '',
+  );
   md.push('## What dominates (CPU profile)', '');
   md.push(
     'Profiled with `npm run bench -- --profile --repeats=1 --ceiling=none` and `node bench/profile-summary.mjs <file>` ' +
