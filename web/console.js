@@ -211,6 +211,14 @@ function updateRow(row, call) {
     state.className = 'muted small';
     state.textContent = p.connected ? 'connected' : 'disconnected';
     li.append(state);
+    // While someone listens: what its jitter buffer adds to what they hear (buffer_ms).
+    if (p.connected && p.buffer_ms > 0) {
+      const delay = document.createElement('span');
+      delay.className = 'muted small delay';
+      delay.textContent = `${p.buffer_ms} ms delay`;
+      delay.title = 'What this participant’s jitter buffer adds to what listeners hear now';
+      li.append(' ', delay);
+    }
     list.append(li);
   }
   row.participants.replaceChildren(list);

@@ -33,6 +33,8 @@ const STYLES = `
   [part=waveform] { width: 160px; height: 32px; }
   [part=level] { width: 60px; }
   [part=speakers]:empty, [part=gaps]:empty { display: none; }
+  /* A word, not an emoji: without an emoji font that shows as a box. */
+  [part=speakers]::before { content: 'speaking: '; color: #666; }
   button[hidden] { display: none; }
 `;
 
@@ -393,7 +395,7 @@ export class EarshotPlayer extends HTMLElement {
   }
 
   #showSpeakers() {
-    this.#ui.speakers.textContent = [...this.#speaking].map((name) => `🗣 ${name}`).join(' ');
+    this.#ui.speakers.textContent = [...this.#speaking].join(', ');
   }
 
   #addGap(ms) {

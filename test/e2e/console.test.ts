@@ -102,6 +102,9 @@ describe.skipIf(browserProblem !== null)('web console in Chromium', () => {
     expect(await page.evaluate('document.activeElement.id')).toBe('stop');
     // The next poll shows this page as a listener.
     await expect.poll(() => row.locator('td').nth(2).textContent(), { timeout: 5000 }).toBe('1');
+    // Mixed for a listener now: each participant shows what its jitter buffer adds (buffer_ms).
+    await expect.poll(() => row.textContent(), { timeout: 5000 }).toMatch(/caller connected \d+ ms delay/);
+    expect(await row.textContent()).toMatch(/agent connected \d+ ms delay/);
 
     // Who is speaking: the two take turns (700 ms each), and the page names each in turn.
     await waitForConsole(page, (s) => s.speaking.heard.length === 2, 5000);
