@@ -8,7 +8,7 @@
  * server skipped. A step passes with 0 of both; the capacity is the last step that passed.
  * Prints one JSON line last (bench/run.mjs reads it).
  *
- *   node bench/capacity.mjs [--workers=0,1,…] [--steps=100,200,…] [--window=S] [--quick]
+ *   node bench/capacity.mjs [--workers=0,1,…] [--steps=50,100,…] [--window=S] [--quick]
  */
 import os from 'node:os';
 import { apiClient } from './lib/api.mjs';
@@ -18,7 +18,7 @@ import { createCalls, forkChild, HOST, ingestCalls, jitterStats } from './lib/ru
 import { log } from './lib/run/log.mjs';
 import { runPrintingJson } from './lib/teardown.mjs';
 
-const USAGE = 'usage: node bench/capacity.mjs [--workers=0,1,…] [--steps=100,200,…] [--window=S] [--quick]';
+const USAGE = 'usage: node bench/capacity.mjs [--workers=0,1,…] [--steps=50,100,…] [--window=S] [--quick]';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Steps calls up on a fresh server with `workers` media workers; one record per step run. */
@@ -83,7 +83,10 @@ const workersList = list(
   cl.values.workers,
   Array.from({ length: Math.max(1, cores) }, (_, w) => w),
 );
-const steps = list(cl.values.steps, quick ? [2, 4] : [100, 200, 300, 400, 500, 600, 800, 1000, 1200]);
+const steps = list(
+  cl.values.steps,
+  quick ? [2, 4] : [50, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200],
+);
 const windowS = cl.number('window', quick ? 1 : 5, { min: 0.5, integer: false });
 await runPrintingJson('capacity', quick ? 90 : 420, async () => {
   const runs = [];
