@@ -21,6 +21,11 @@ export class IngestDecoder {
     this.#channels = channels;
   }
 
+  /** Samples per channel that `bytes` (a whole number of sample frames) hold, without decoding them. */
+  samplesPerChannel(bytes: Uint8Array): number {
+    return Math.floor(bytes.length / this.#bytesPerSample / this.#channels);
+  }
+
   /** Decodes `bytes` (a whole number of sample frames); returns one array per channel. */
   decode(bytes: Uint8Array): Int16Array[] {
     const total = this.#bytesPerSample === 2 ? bytes.length >> 1 : bytes.length;

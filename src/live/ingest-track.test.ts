@@ -150,6 +150,33 @@ describe('IngestTrack while nobody takes its frames', () => {
     expect(frames[0].samples.subarray(180)).toEqual(audio.subarray(500, 640));
   });
 
+  it('skip(n) is write() of n samples nobody decoded: the same frames counted, the same numbering after', () => {
+    const { track: t, frames, state } = lazyTrack(8000);
+    const { track: written, state: writtenState } = lazyTrack(8000);
+    const tone = signal(160 * 20);
+    expect(t.wanted).toBe(false);
+    for (const n of [160, 100, 220, 160, 160, 800]) {
+      t.skip(n);
+      written.write(tone.subarray(0, n));
+    }
+    expect(frames).toEqual([]);
+    expect(t.framesIn).toBe(written.framesIn);
+    expect(state.skipped).toBe(writtenState.skipped);
+    state.wanted = true;
+    expect(t.wanted).toBe(true);
+    t.write(tone.subarray(0, 320));
+    expect(frames.map((f) => f.seq)).toEqual([10, 11]);
+    // Someone listens after all: what was not decoded is written as silence (after the half-band
+    // filter's tail of the tone before it, < 4 ms).
+    t.skip(160);
+    expect(frames.at(-1)?.seq).toBe(12);
+    expect(Array.from(frames.at(-1)?.samples.subarray(64) ?? [1]).every((v) => v === 0)).toBe(true);
+    // A disconnected track takes nothing.
+    t.connected = false;
+    t.skip(160);
+    expect(t.framesIn).toBe(13);
+  });
+
   it('RTP: a late packet while nobody listens is neither made nor counted; in-order ones are counted', () => {
     const { track: t, frames, state } = lazyTrack(8000);
     const audio = signal(160 * 6);

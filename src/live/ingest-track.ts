@@ -113,6 +113,26 @@ export class IngestTrack {
   }
 
   /**
+   * Whether what is written now would be heard (Bus.wantsFrames: someone takes the call's frames).
+   * While not, an endpoint may pass `skip` the sample count instead of decoding audio that would
+   * only be counted.
+   */
+  get wanted(): boolean {
+    return this.#wanted();
+  }
+
+  /**
+   * As `write` of `sourceSamples` samples that nobody takes (`wanted` false): the frames they make
+   * are counted, nothing is decoded or published. Should someone take them after all, they are
+   * written as silence (the caller did not decode them).
+   */
+  skip(sourceSamples: number): void {
+    if (!this.connected || !(sourceSamples > 0)) return;
+    if (this.#wanted()) this.#append(new Int16Array(sourceSamples));
+    else this.#skip(sourceSamples);
+  }
+
+  /**
    * Takes samples that start `position` samples (at the source rate) after the stream's first, in
    * any order — RTP, whose timestamps place each packet (src/ingest/rtp.ts, RtpSequencer). Frames
    * are numbered by where they fall (seq = position in 20 ms frames), so the call's jitter buffer

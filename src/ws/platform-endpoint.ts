@@ -6,7 +6,7 @@ import { IngestDecoder } from '../live/ingest-decoder.js';
 import type { IngestTrack } from '../live/ingest-track.js';
 import type { SocketGrant } from '../live/media-protocol.js';
 import type { IngestSocket } from './close-sockets.js';
-import { wsError } from './generic-ingest-endpoint.js';
+import { isWanted, wsError } from './generic-ingest-endpoint.js';
 import { failSocket, IngestSession } from './ingest-session.js';
 import type { MediaDeps } from './media-deps.js';
 
@@ -41,7 +41,8 @@ export function acceptPlatformStream(
   const parser = binding.parser(handshake);
   let session: IngestSession | null = null;
   let tracks: IngestTrack[] = [];
-  let byName = new Map<string, IngestTrack>();
+  /** Each participant's track, alone: what a (not interleaved) audio event of it feeds. */
+  let byName = new Map<string, readonly IngestTrack[]>();
   let decoder: IngestDecoder | null = null;
   let interleaved = false;
   let pending: StreamEvent[] | null = null;
@@ -57,9 +58,21 @@ export function acceptPlatformStream(
     switch (event.type) {
       case 'audio': {
         if (!decoder) return;
+        // Interleaved: one channel per track; otherwise the one participant the event names.
+        const fed = interleaved
+          ? tracks
+          : event.participant === null
+            ? undefined
+            : byName.get(event.participant);
+        if (fed === undefined) return;
+        // Nobody listens: the frames are counted, the audio is not decoded (live/ingest-track.ts).
+        if (!fed.some(isWanted)) {
+          const samples = decoder.samplesPerChannel(event.payload);
+          for (let i = 0; i < fed.length; i++) fed[i].skip(samples);
+          return;
+        }
         const channels = decoder.decode(event.payload);
-        if (interleaved) for (let i = 0; i < tracks.length; i++) tracks[i].write(channels[i]);
-        else if (event.participant !== null) byName.get(event.participant)?.write(channels[0]);
+        for (let i = 0; i < fed.length; i++) fed[i].write(channels[i]);
         return;
       }
       case 'start':
@@ -108,7 +121,7 @@ export function acceptPlatformStream(
       if (ws.readyState !== ws.OPEN) return;
       session = new IngestSession(deps, ws, call, { platform: grant.platform, keyPrefix });
       tracks = session.addTracks(start.participants, start.format);
-      byName = new Map(tracks.map((t) => [t.name, t]));
+      byName = new Map(tracks.map((t) => [t.name, [t]]));
       interleaved = start.interleaved;
       decoder = new IngestDecoder(start.format.encoding, interleaved && tracks.length === 2 ? 2 : 1);
       const held = pending;

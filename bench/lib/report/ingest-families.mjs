@@ -165,9 +165,10 @@ export function ingestFamilyMarkdown(part) {
       'divided by the participant-frames it took in (`earshot_frames_in_total`), with **no listener**: what a call ' +
       'nobody listens to costs. earshot mixes a call only where it has listeners, and an ingest track makes no frame ' +
       'nobody takes (`live/ingest-track.ts`: no resampling, framing or publish while the bus knows no subscriber — in ' +
-      'one process and across media workers, not over NATS), so this is the reading alone: socket read, WebSocket ' +
-      "frame (AudioSocket: TCP framing; RTP: one datagram and its header), the platform's message parsing (JSON, " +
-      'base64), μ-law decoding and counting the frames. "× generic" ' +
+      'one process and across media workers, not over NATS; the WebSocket endpoints then do not decode the audio ' +
+      'either), so this is the reading alone: socket read, WebSocket frame (AudioSocket: TCP framing; RTP: one ' +
+      "datagram and its header), the platform's message parsing (JSON, base64) and counting the frames (AudioSocket " +
+      'and RTP still decode). "× generic" ' +
       "is the median over the rounds of the ratio to the generic window next to it. The figure includes the idle server's " +
       'fixed cost; "marginal" is the difference between the two load steps, where it cancels.',
     '- **Calls per core** = calls / (server CPU as a fraction of one core), at the largest step. "Ingested and mixed" adds ' +
