@@ -1,6 +1,9 @@
 import { decodeAlaw, decodeMulaw } from '../audio/g711.js';
 import { deinterleaveStereo, readPcm16be, readPcm16le } from '../audio/pcm16.js';
 import type { WireEncoding } from '../ingest/platform-stream.js';
+import type { IngestTrack } from './ingest-track.js';
+
+const isWanted = (track: IngestTrack): boolean => track.wanted;
 
 /**
  * Turns validated ingest message bytes into per-channel PCM16 samples at the source rate, reusing
@@ -21,9 +24,18 @@ export class IngestDecoder {
     this.#channels = channels;
   }
 
-  /** Samples per channel that `bytes` (a whole number of sample frames) hold, without decoding them. */
-  samplesPerChannel(bytes: Uint8Array): number {
-    return Math.floor(bytes.length / this.#bytesPerSample / this.#channels);
+  /**
+   * Feeds `bytes` to `tracks`, channel i to track i. While none of them is heard (IngestTrack.wanted)
+   * they get only the sample count (`skip`): the frames are counted, nothing is decoded.
+   */
+  feed(bytes: Uint8Array, tracks: readonly IngestTrack[]): void {
+    if (!tracks.some(isWanted)) {
+      const samples = Math.floor(bytes.length / this.#bytesPerSample / this.#channels);
+      for (let i = 0; i < tracks.length; i++) tracks[i].skip(samples);
+      return;
+    }
+    const channels = this.decode(bytes);
+    for (let i = 0; i < tracks.length; i++) tracks[i].write(channels[i]);
   }
 
   /** Decodes `bytes` (a whole number of sample frames); returns one array per channel. */

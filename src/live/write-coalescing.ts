@@ -46,8 +46,8 @@ export class WriteCoalescingPolicy {
   #windowStart: number;
   #tickMs = 0;
   #ticks = 0;
-  /** Ticks of the window that ran late (more were due right after them). */
-  #lateTicks = 0;
+  /** Whether a tick of the window ran late (more were due right after it). */
+  #late = false;
   #ticksPerWrite: number;
 
   constructor(
@@ -84,7 +84,7 @@ export class WriteCoalescingPolicy {
    * true when this tick's messages should be held for the next one's.
    */
   holdBack(tick: number, behind = 0): boolean {
-    if (behind > 0) this.#lateTicks++;
+    if (behind > 0) this.#late = true;
     if (this.mode === 'auto' && ++this.#ticks >= WINDOW_TICKS) this.#measure();
     const k = this.#ticksPerWrite;
     return k > 1 && tick % k !== k - 1;
@@ -98,8 +98,8 @@ export class WriteCoalescingPolicy {
     const share = this.#tickMs / Math.max(1, now - this.#windowStart);
     this.#windowStart = now;
     this.#tickMs = 0;
-    const late = this.#lateTicks > 0;
-    this.#lateTicks = 0;
+    const late = this.#late;
+    this.#late = false;
     const k = this.#ticksPerWrite;
     const busy = u > ENTER_ABOVE && share >= MIN_TICK_SHARE;
     const next =

@@ -74,14 +74,8 @@ export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: Inges
     try {
       if (isBinary) {
         const bytes = data as Buffer;
-        const samples = validateGenericAudioMessage(bytes, params);
-        const d = decoder ?? join();
-        // Nobody listens: the frames are counted, the audio is not decoded (live/ingest-track.ts).
-        if (!tracks.some(isWanted)) for (let i = 0; i < tracks.length; i++) tracks[i].skip(samples);
-        else {
-          const channels = d.decode(bytes);
-          for (let i = 0; i < tracks.length; i++) tracks[i].write(channels[i]);
-        }
+        validateGenericAudioMessage(bytes, params);
+        (decoder ?? join()).feed(bytes, tracks);
       } else {
         const text = (data as Buffer).toString('utf8');
         // FreeSWITCH's mod_audio_fork / mod_audio_stream and jambonz's listen send a metadata text
@@ -107,9 +101,6 @@ export function acceptGenericIngest(deps: MediaDeps, ws: WebSocket, grant: Inges
   });
   ws.on('error', (err) => session.fail(wsError(err)));
 }
-
-/** Whether a track's audio would be heard now (IngestTrack.wanted). */
-export const isWanted = (track: IngestTrack): boolean => track.wanted;
 
 /** Errors `ws` raises while reading a frame (oversized, invalid UTF-8, …) as AppErrors. */
 export function wsError(err: Error & { code?: string }): AppError {

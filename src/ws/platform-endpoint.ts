@@ -6,7 +6,7 @@ import { IngestDecoder } from '../live/ingest-decoder.js';
 import type { IngestTrack } from '../live/ingest-track.js';
 import type { SocketGrant } from '../live/media-protocol.js';
 import type { IngestSocket } from './close-sockets.js';
-import { isWanted, wsError } from './generic-ingest-endpoint.js';
+import { wsError } from './generic-ingest-endpoint.js';
 import { failSocket, IngestSession } from './ingest-session.js';
 import type { MediaDeps } from './media-deps.js';
 
@@ -64,15 +64,7 @@ export function acceptPlatformStream(
           : event.participant === null
             ? undefined
             : byName.get(event.participant);
-        if (fed === undefined) return;
-        // Nobody listens: the frames are counted, the audio is not decoded (live/ingest-track.ts).
-        if (!fed.some(isWanted)) {
-          const samples = decoder.samplesPerChannel(event.payload);
-          for (let i = 0; i < fed.length; i++) fed[i].skip(samples);
-          return;
-        }
-        const channels = decoder.decode(event.payload);
-        for (let i = 0; i < fed.length; i++) fed[i].write(channels[i]);
+        if (fed !== undefined) decoder.feed(event.payload, fed);
         return;
       }
       case 'start':
