@@ -11,18 +11,16 @@
  * Listeners connect to /listen/<call index>. The floor's ticks are deadline-paced like earshot's
  * clock; CPU is compared per message sent, so timer drift does not matter.
  */
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
 import { Pacer } from './lib/pacer.mjs';
-import { serverBinaryFrame } from './lib/raw-ws.mjs';
+import { acceptUpgrade, serverBinaryFrame } from './lib/raw-ws.mjs';
 import { serveRpc } from './lib/rpc.mjs';
 import { LISTEN_PAYLOAD_BYTES, listenPayloads } from './lib/signals.mjs';
 
 const mode = process.argv[2];
 if (mode !== 'naive' && mode !== 'floor') throw new Error('usage: baseline-server.mjs naive|floor <calls>');
 const callCount = Number(process.argv[3] ?? 200);
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Listener sets per call (ws.WebSocket for naive, net.Socket for floor). */
 const calls = Array.from({ length: callCount }, () => new Set());
@@ -58,18 +56,7 @@ server.on('upgrade', (req, socket, head) => {
     });
     return;
   }
-  const key = req.headers['sec-websocket-key'];
-  if (typeof key !== 'string' || !/^[+/0-9A-Za-z]{22}==$/.test(key)) {
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    return;
-  }
-  const accept = createHash('sha1')
-    .update(key + GUID)
-    .digest('base64');
-  socket.write(
-    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-  );
-  socket.setNoDelay(true);
+  if (!acceptUpgrade(req, socket)) return;
   set.add(socket);
   listeners++;
   // Listeners only send pongs: read and ignore.

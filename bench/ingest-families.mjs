@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Ingest cost per family: what one participant-frame (20 ms of one participant) costs the server
- * when it arrives as generic binary μ-law (/ws/ingest), as Twilio's or Telnyx's base64 JSON, as
+ * when it arrives as generic binary μ-law (/ws/ingest: a socket per participant, or both on one
+ * stereo socket), as Twilio's or Telnyx's base64 JSON, as
  * Genesys AudioHook's binary stereo μ-law, as Asterisk AudioSocket's slin over TCP or as RTP (PCMU)
  * over UDP — as a ratio to the generic binary path in the same run — and how many two-party calls
  * one core ingests (and mixes) that way. An AudioSocket call has one participant (always `caller`),
@@ -23,16 +24,22 @@
  *                  (jitter buffers, the mix, PCM16 encoding, framing, one write per call per tick);
  *                  its frames concealed are counted (frames_lost of every call) with the skipped ticks
  *
+ * Beside the families, unless --no-floors, two floors take the generic family's load in the same
+ * rounds (bench/ingest-floor-server.mjs): `floor-raw`, a bare Node reader (a hand-written handshake,
+ * then frame headers walked, nothing unmasked or made), and `floor-ws`, the `ws` library with an
+ * empty message handler — what reading these sockets costs in Node on this machine before earshot
+ * does anything, so that the generic path can be read as a ratio to them.
+ *
  * Calls per core = calls / (server CPU as a fraction of one core). Then, unless --no-profile, each
  * family again against a fresh server under `node --cpu-prof`: its profile is cut to the measured
  * window and summarized with bench/profile-summary.mjs (where the time goes).
  * Prints one JSON line last (bench/run.mjs reads it).
  *
- *   node bench/ingest-families.mjs [--families=generic,twilio,telnyx,audiohook,audiosocket,rtp]
+ *   node bench/ingest-families.mjs [--families=generic,generic-stereo,twilio,telnyx,audiohook,audiosocket,rtp]
  *     [--calls=100,200] [--rounds=N] [--window=S] [--settle=S] [--no-mixed] [--no-profile]
- *     [--profile-calls=N] [--profile-window=S] [--quick]
+ *     [--no-floors] [--profile-calls=N] [--profile-window=S] [--quick]
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,12 +57,13 @@ import { OTHERS_MAX_CPU } from './lib/run/config.mjs';
 import { createCalls, forkChild, HOST, jitterStats } from './lib/run/load.mjs';
 import { log } from './lib/run/log.mjs';
 import { median } from './lib/stats.mjs';
-import { onTeardown, runPrintingJson } from './lib/teardown.mjs';
+import { adopt, onTeardown, processHandle, runPrintingJson } from './lib/teardown.mjs';
 
 const USAGE = `usage: node bench/ingest-families.mjs [options]
 
   --families=a,b,…     families to measure, generic first (default
-                       generic,twilio,telnyx,audiohook,audiosocket,rtp); generic is always measured
+                       generic,generic-stereo,twilio,telnyx,audiohook,audiosocket,rtp); generic is
+                       always measured
                        (it is what the others are compared with)
   --calls=N,N,…        two-party calls per family, one load step each (default 100,200; --quick 3)
   --rounds=N           windows per family and step, families taking turns (default 2; --quick 1)
@@ -63,6 +71,7 @@ const USAGE = `usage: node bench/ingest-families.mjs [options]
   --settle=S           seconds between a family's resuming and its window (default 1.5; --quick 0.4)
   --no-mixed           skip the windows with one listener per call
   --no-profile         skip the CPU profiles (node --cpu-prof, bench/profile-summary.mjs)
+  --no-floors          skip the floors (bench/ingest-floor-server.mjs: a bare reader, \`ws\` alone)
   --profile-calls=N    calls per family in the profiled run (default: the last of --calls)
   --profile-window=S   seconds of each profiled window (default 2.5; --quick 0.6)
   --quick              a smoke run: seconds, tiny counts
@@ -76,7 +85,31 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const FRAMES_PER_CALL_S = 100;
 
 /** Calls of the family's own per two-party call measured (AudioSocket's carry one participant each). */
-const ownCallsPerCall = (family) => 2 / FAMILY_INFO[family].participantsPerCall;
+/**
+ * The floors (bench/ingest-floor-server.mjs), measured like families under the generic family's
+ * load: what they are in the report, as FAMILY_INFO has it for the families.
+ */
+const FLOOR_INFO = {
+  'floor-raw': {
+    label: 'floor: bare Node reader (hand-written handshake, frame headers walked, nothing unmasked)',
+    connectionsPerCall: 2,
+    participantsPerCall: 2,
+  },
+  'floor-onread': {
+    label: 'floor: bare Node reader, reads into one preallocated buffer (`onread`)',
+    connectionsPerCall: 2,
+    participantsPerCall: 2,
+  },
+  'floor-ws': {
+    label: 'floor: the `ws` library, empty message handler',
+    connectionsPerCall: 2,
+    participantsPerCall: 2,
+  },
+};
+const INFO = { ...FAMILY_INFO, ...FLOOR_INFO };
+const isFloor = (f) => f in FLOOR_INFO;
+
+const ownCallsPerCall = (family) => 2 / INFO[family].participantsPerCall;
 
 /**
  * The first of the RTP server's UDP ports: below Linux's ephemeral range (32768–60999), where the
@@ -89,6 +122,7 @@ const RTP_FIRST_PORT = 20_000;
  * AudioSocket's served on `audiosocketPort`, RTP's ports enough for `maxCalls` calls.
  */
 async function startTarget(family, port, { profileDir, audiosocketPort, maxCalls }) {
+  if (isFloor(family)) return startFloor(family, port);
   const tmp = mkdtempSync(path.join(os.tmpdir(), `earshot-families-${family}-`));
   onTeardown(() => rmSync(tmp, { recursive: true, force: true }));
   const env = earshotEnv({
@@ -117,6 +151,34 @@ async function startTarget(family, port, { profileDir, audiosocketPort, maxCalls
   const server = await startEarshot({ env, nodeArgs });
   const api = apiClient(server.base, apiKey);
   return { family, server, port, ingestPort, api, key, calls: [], group: family };
+}
+
+/**
+ * A floor server (bench/ingest-floor-server.mjs) on `port`, as a target like a family's: it answers
+ * /metrics in earshot's words, has no API, and takes the generic family's connections.
+ */
+async function startFloor(family, port) {
+  const proc = spawn(
+    process.execPath,
+    [benchFile('ingest-floor-server.mjs'), family.slice(6), String(port)],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const handle = adopt(processHandle(proc));
+  const server = { ...handle, port, base: `http://${HOST}:${port}`, logs: { skippedTicks: 0 } };
+  const until = performance.now() + 15_000;
+  for (;;) {
+    try {
+      await scrape(server.base);
+      break;
+    } catch (err) {
+      if (!handle.alive() || performance.now() > until) throw new Error(`${family} did not start: ${err}`);
+      await sleep(100);
+    }
+  }
+  return { family, server, port, ingestPort: port, api: null, key: null, calls: [], group: family };
 }
 
 /** One server per family, ports distinct: the HTTP port of each, and AudioSocket's TCP port. */
@@ -159,13 +221,17 @@ async function addCalls(t, lg, count) {
   const n = count * ownCallsPerCall(t.family) - t.calls.length;
   if (n <= 0) return;
   let added;
-  if (t.family === 'generic') added = await createCalls(t.api, n);
+  if (isFloor(t.family)) {
+    // The generic family's connections; a floor reads any path.
+    added = Array.from({ length: n }, (_, i) => ({ id: `f${t.calls.length + i}` }));
+    for (const c of added) c.ingestPath = `/ws/ingest/${c.id}?token=floor`;
+  } else if (t.family === 'generic' || t.family === 'generic-stereo') added = await createCalls(t.api, n);
   else if (t.family === 'rtp') added = await createRtpCalls(t.api, n);
   else added = Array.from({ length: n }, (_, i) => ({ id: platformCallId(t.family, t.calls.length + i) }));
   const r = await lg.call('familyIngest', {
     host: HOST,
     port: t.ingestPort,
-    family: t.family,
+    family: isFloor(t.family) ? 'generic' : t.family,
     group: t.group,
     calls: added,
     key: t.key,
@@ -174,7 +240,7 @@ async function addCalls(t, lg, count) {
   t.calls.push(...added);
   // Each platform stream's start is authorized (and its call created) asynchronously, and an RTP
   // port's participant joins with its first packet: wait until the server holds every participant.
-  const want = FAMILY_INFO[t.family].participantsPerCall * t.calls.length;
+  const want = INFO[t.family].participantsPerCall * t.calls.length;
   const until = performance.now() + 15_000;
   let have = 0;
   while (performance.now() < until) {
@@ -295,9 +361,13 @@ async function turn(t, lg, opts, budget, label) {
 /** Families in turn order for round `r` (every other round reversed). */
 const order = (families, r) => (r % 2 === 0 ? families : [...families].reverse());
 
-/** The measured part: { idle, steps: [{ calls, windows: { family: [w…] } }], mixed: { family: [w…] } }. */
-async function measureFamilies(families, opts) {
-  const targets = await startTargets(families, { profileDir: null, maxCalls: opts.steps.at(-1) });
+/**
+ * The measured part: { idle, steps: [{ calls, windows: { family: [w…] } }], mixed: { family: [w…] } };
+ * the floors take their turns in the ingest-only rounds (their windows beside the families').
+ */
+async function measureFamilies(families, floors, opts) {
+  const all = [...families, ...floors];
+  const targets = await startTargets(all, { profileDir: null, maxCalls: opts.steps.at(-1) });
   const lg = forkChild('load-generator.mjs');
   const budget = { s: opts.quick ? 0 : 45 };
   try {
@@ -307,11 +377,11 @@ async function measureFamilies(families, opts) {
     log(`families: idle server ${idle.serverCpu.toFixed(1)} % of a core`);
     const steps = [];
     for (const calls of opts.steps) {
-      for (const f of families) await addCalls(targets.get(f), lg, calls);
+      for (const f of all) await addCalls(targets.get(f), lg, calls);
       log(`families: ${calls} calls per family connected (paused)`);
-      const windows = Object.fromEntries(families.map((f) => [f, []]));
+      const windows = Object.fromEntries(all.map((f) => [f, []]));
       for (let r = 0; r < opts.rounds; r++) {
-        for (const f of order(families, r))
+        for (const f of order(all, r))
           windows[f].push(await turn(targets.get(f), lg, { ...opts, jitter: false }, budget, 'ingest'));
       }
       steps.push({ calls, windows });
@@ -463,12 +533,15 @@ async function profileFamilies(families, opts) {
 
 const pick = (ws, key) => median(ws.map((w) => w[key]));
 
-/** Medians over the rounds, and each family's ratio to generic (median of per-round ratios). */
-function summarize(families, measured) {
+/**
+ * Medians over the rounds, and each family's ratio to generic (median of per-round ratios); the
+ * floors' too, and generic's ratio to each floor (`vsFloor`).
+ */
+function summarize(families, floors, measured) {
   const perStep = measured.steps.map(({ calls, windows }) => {
     const gen = windows.generic;
     const byFamily = {};
-    for (const f of families) {
+    for (const f of [...families, ...floors]) {
       const ws = windows[f];
       if (ws.some((w) => !(w.framesPerS > 0)))
         throw new Error(`${f}: no participant-frame arrived at ${calls} calls`);
@@ -486,12 +559,15 @@ function summarize(families, measured) {
         errors: ws.reduce((a, w) => a + w.ingestErrors + w.closed, 0),
       };
     }
+    byFamily.generic.vsFloor = Object.fromEntries(
+      floors.map((fl) => [fl, median(gen.map((w, r) => w.cpuPer1000 / windows[fl][r].cpuPer1000))]),
+    );
     return { calls, byFamily };
   });
   const top = perStep.at(-1);
   const first = perStep[0];
   const summary = {};
-  for (const f of families) {
+  for (const f of [...families, ...floors]) {
     const s = { ...top.byFamily[f], calls: top.calls };
     // Marginal cost between the first and the last step: fixed costs (the clock, keepalives) cancel.
     if (perStep.length > 1) {
@@ -543,6 +619,7 @@ const cl = commandLine(process.argv.slice(2), {
     settle: { type: 'string' },
     'no-mixed': { type: 'boolean' },
     'no-profile': { type: 'boolean' },
+    'no-floors': { type: 'boolean' },
     'profile-calls': { type: 'string' },
     'profile-window': { type: 'string' },
     quick: { type: 'boolean' },
@@ -553,6 +630,7 @@ const asked = (cl.values.families ?? FAMILIES.join(',')).split(',').filter(Boole
 for (const f of asked)
   if (!FAMILIES.includes(f)) cl.fail(`--families: unknown family ${f} (${FAMILIES.join(', ')})`);
 const families = ['generic', ...asked.filter((f) => f !== 'generic')];
+const floors = cl.values['no-floors'] ? [] : Object.keys(FLOOR_INFO);
 const steps = (cl.values.calls ?? (quick ? '3' : '100,200')).split(',').map(Number);
 if (steps.some((n) => !Number.isInteger(n) || n <= 0) || steps.some((n, i) => i > 0 && n <= steps[i - 1]))
   cl.fail(`--calls=${cl.values.calls}: expected increasing positive integers`);
@@ -569,15 +647,16 @@ const opts = {
 };
 
 await runPrintingJson('ingest-families', quick ? 120 : 600, async () => {
-  const measured = await measureFamilies(families, opts);
-  const { perStep, summary } = summarize(families, measured);
+  const measured = await measureFamilies(families, floors, opts);
+  const { perStep, summary } = summarize(families, floors, measured);
   const profile = opts.profile ? await profileFamilies(families, opts) : null;
   return {
     cores: os.availableParallelism(),
     cpu: cpuModel(),
     families,
-    labels: Object.fromEntries(families.map((f) => [f, FAMILY_INFO[f].label])),
-    socketsPerCall: Object.fromEntries(families.map((f) => [f, FAMILY_INFO[f].connectionsPerCall])),
+    floors,
+    labels: Object.fromEntries([...families, ...floors].map((f) => [f, INFO[f].label])),
+    socketsPerCall: Object.fromEntries([...families, ...floors].map((f) => [f, INFO[f].connectionsPerCall])),
     steps,
     rounds: opts.rounds,
     windowS: opts.windowS,

@@ -6,6 +6,9 @@
  *   generic    /ws/ingest/{call_id}?token=…&participant=…&encoding=mulaw&sample_rate=8000: two
  *              sockets per call, one 160-byte μ-law binary message per socket per 20 ms (what the
  *              rest of the bench sends)
+ *   generic-stereo  the same endpoint, both participants on one socket: `participant=caller,agent&
+ *              channels=2`, one 320-byte message (caller and agent μ-law interleaved) per 20 ms — how
+ *              a client that holds both sides of a call (a PBX fork's stereo mix) sends it
  *   twilio     /ws/twilio: `connected`, `start` (callSid names the call, customParameters.token =
  *              an ingest key), then per 20 ms an `inbound` and an `outbound` `media` message (JSON
  *              text, 160 bytes of μ-law as 216 base64 characters), counters as Twilio counts them
@@ -39,7 +42,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { clientBinaryFrame } from './raw-ws.mjs';
 import { toneMessages, tonePcm16Messages } from './signals.mjs';
 
-export const FAMILIES = ['generic', 'twilio', 'telnyx', 'audiohook', 'audiosocket', 'rtp'];
+export const FAMILIES = ['generic', 'generic-stereo', 'twilio', 'telnyx', 'audiohook', 'audiosocket', 'rtp'];
 
 /**
  * What each family is in the report, how many connections (sockets; RTP: UDP ports) one two-party
@@ -49,6 +52,11 @@ export const FAMILIES = ['generic', 'twilio', 'telnyx', 'audiohook', 'audiosocke
  */
 export const FAMILY_INFO = {
   generic: { label: 'generic binary PCM (μ-law)', connectionsPerCall: 2, participantsPerCall: 2 },
+  'generic-stereo': {
+    label: 'generic binary PCM, stereo (μ-law, both participants on one socket)',
+    connectionsPerCall: 1,
+    participantsPerCall: 2,
+  },
   twilio: { label: 'Twilio (base64 JSON)', connectionsPerCall: 1, participantsPerCall: 2 },
   telnyx: { label: 'Telnyx (base64 JSON)', connectionsPerCall: 1, participantsPerCall: 2 },
   audiohook: {
@@ -133,6 +141,17 @@ export function callConnections(family, call, key) {
         waitForReply: false,
         tick: who === 'caller' ? (i) => callerFrames[i % 50] : (i) => agentFrames[i % 50],
       }));
+    case 'generic-stereo':
+      return [
+        {
+          transport: 'ws',
+          path: `${call.ingestPath}&participant=caller,agent&channels=2&encoding=mulaw&sample_rate=8000`,
+          headers: {},
+          preamble: [],
+          waitForReply: false,
+          tick: (i) => stereoFrames[i % 50],
+        },
+      ];
     case 'twilio':
       return [twilioConnection(call.id, key)];
     case 'telnyx':

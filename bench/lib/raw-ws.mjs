@@ -3,6 +3,7 @@
  * plain TCP socket, then no frame parsing at all. Listeners count received bytes into one shared
  * read buffer (no allocation per read); ingest sockets write pre-framed, pre-masked messages.
  */
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 
 // Any 16 bytes, base64: the server only checks the form of the key.
@@ -124,6 +125,29 @@ export function connectRaw({
       if (!conn.upgraded) reject(new Error('closed during handshake'));
     });
   });
+}
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/**
+ * The server side of the handshake, by hand (RFC 6455 §4.2.2): answers 101 on `socket` for the
+ * upgrade request `req`, or 400 (and ends the socket) when its Sec-WebSocket-Key is not a 16-byte
+ * base64 nonce. Returns whether the socket is now a WebSocket. Nothing else of the request is checked.
+ */
+export function acceptUpgrade(req, socket) {
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !/^[+/0-9A-Za-z]{22}==$/.test(key)) {
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    return false;
+  }
+  const accept = createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  );
+  socket.setNoDelay(true);
+  return true;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; resolves with the settled results. */
