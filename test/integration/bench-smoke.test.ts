@@ -24,6 +24,9 @@ describe('the benchmarks run (figures not asserted)', () => {
     // The ingest cost per family (bench/ingest-families.mjs), last.
     expect(stdout).toContain('Ingest cost, Twilio (base64 JSON)');
     expect(stdout).toContain('Calls per core, Genesys AudioHook');
+    expect(stdout).toContain('Calls per core, generic binary PCM, stereo');
+    // The floors under the generic path: what reading its sockets costs before earshot does anything.
+    expect(stdout).toContain('Calls per core, floor: the `ws` library, empty message handler');
     // PCM16 against Opus for listeners (bench/listener-formats.mjs), after it.
     expect(stdout).toMatch(/Listener bandwidth, bytes\/s per listener.*\(× 0\.\d\d\)/);
     expect(stdout).toContain('Opus encoding per call');

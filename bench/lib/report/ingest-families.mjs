@@ -165,11 +165,14 @@ function floorMarkdown(r) {
     '### The floor under the generic path',
     '',
     'In the same rounds, taking turns with the families under the generic load (two sockets per call, one 166-byte ' +
-      'frame per socket per 20 ms), two servers that do nothing but read (`bench/ingest-floor-server.mjs`, one process ' +
+      'frame per socket per 20 ms), servers that do nothing but read (`bench/ingest-floor-server.mjs`, one process ' +
       "each): **raw** — a hand-written handshake, then each socket's `data` walked frame header by frame header, " +
-      'nothing unmasked, copied or made; **ws** — the `ws` library as earshot uses it, with a message handler that ' +
-      'counts. They are what any Node server pays on this machine for these sockets: the system calls and TCP ' +
-      "(loopback: the ACKs' processing too), libuv, Node's stream, and for **ws** its frame parser.",
+      'nothing unmasked, copied or made; **onread** — the same walk, but every socket read into one preallocated ' +
+      "buffer (net.Socket's `onread`, on the accepted socket's handle taken over), so that no Buffer is made and no " +
+      'stream event emitted per read; **ws** — the `ws` library as earshot uses it, with a message handler that ' +
+      'counts. They are what a Node server pays on this machine for these sockets before it does anything with ' +
+      "them: the system calls and TCP (on loopback the ACKs' processing too), libuv, then Node's socket stream " +
+      '(raw, ws) and a frame parser (ws).',
     '',
     '| Server | µs per participant-frame (= per message) | Calls per core | generic binary × of its CPU |',
     '|---|---|---|---|',
@@ -180,19 +183,29 @@ function floorMarkdown(r) {
     md.push(`| ${labelOf(r, fl)} | ${f1(s.usPerFrame)} | ${f0(s.callsPerCore)} | × ${f2(g.vsFloor?.[fl])} |`);
   }
   if (t) {
-    const best = Math.max(...floors.map((fl) => r.summary[fl].callsPerCore));
+    const calls = (fl) => r.summary[fl]?.callsPerCore ?? Number.NaN;
+    const target = t.toLocaleString('en');
+    const throughStreams = floors.filter((fl) => fl !== 'floor-onread');
+    const overStreams = throughStreams.length > 0 && throughStreams.every((fl) => calls(fl) < t);
+    const stereo = r.summary['generic-stereo'];
     md.push(
       '',
-      `${t.toLocaleString('en')} calls per core on the generic path leave ${f1(1e6 / (t * 100))} µs per participant-frame, ` +
-        `and a generic message is one participant-frame. The floors here: ${floors
-          .map(
-            (fl) =>
-              `${fl.slice(6)} ${f1(r.summary[fl].usPerFrame)} µs (${f0(r.summary[fl].callsPerCore)} calls)`,
-          )
-          .join(', ')}. ` +
-        (best < t
-          ? `So on this machine ${t.toLocaleString('en')} calls per core is beyond what reading these sockets in Node costs before any work is done on them: no Node server meets it, and earshot's generic path (${f0(g.callsPerCore)}) is within × ${f2(g.vsFloor?.['floor-ws'])} of \`ws\` alone.`
-          : `So a Node server can meet ${t.toLocaleString('en')} calls per core here; earshot's generic path costs × ${f2(g.vsFloor?.['floor-ws'])} of \`ws\` alone.`),
+      `${target} calls per core on the generic path leave ${f1(1e6 / (t * 100))} µs per participant-frame, and with a ` +
+        'socket per participant a message is one participant-frame. ' +
+        (overStreams
+          ? `So with a socket per participant, ${target} calls per core is more than a Node server that reads ` +
+            "through Node's socket streams holds on this machine even when it does nothing with what it reads"
+          : `A Node server that reads through Node's socket streams can hold ${target} calls per core here`) +
+        `; earshot holds ${f0(g.callsPerCore)}, its CPU × ${f2(g.vsFloor?.['floor-ws'])} of \`ws\` alone's.` +
+        (floors.includes('floor-onread') && overStreams && calls('floor-onread') >= t
+          ? ' Only a reader below those streams gets there (onread): one that takes over the handles of accepted ' +
+            'sockets, which Node offers no public way to do, and parses WebSocket frames by hand — or one in native code.'
+          : '') +
+        (stereo
+          ? ` A client that sends both participants of a call on one socket (\`channels=2\`, SPEC §4.1: a PBX fork's ` +
+            `stereo, or any client holding both sides) halves the reads: ${f0(stereo.callsPerCore)} calls per core ` +
+            `(${verdict(stereo.callsPerCore >= t)} against ${target}).`
+          : ''),
     );
   }
   md.push('');
@@ -210,7 +223,8 @@ export function ingestFamilyMarkdown(part) {
       'but only one family sends at a time: the families take turns window by window, the order reversed every other ' +
       "round, so that a drift in the shared machine's speed hits them alike. The families: **generic binary** — " +
       '`/ws/ingest/{call_id}?token=…&participant=…&encoding=mulaw&sample_rate=8000`, two sockets per call, one 160-byte ' +
-      'μ-law message per socket per 20 ms; **Twilio** and **Telnyx** — one socket per call, `connected` and `start` ' +
+      'μ-law message per socket per 20 ms; **generic binary, stereo** — the same endpoint with both participants on one ' +
+      'socket (`participant=caller,agent&channels=2`), one 320-byte message per 20 ms, caller and agent interleaved; **Twilio** and **Telnyx** — one socket per call, `connected` and `start` ' +
       "(an ingest key as the credential, the platform's call id naming the call), then an `inbound` and an `outbound` " +
       '`media` JSON text message per 20 ms (160 bytes of μ-law as 216 base64 characters, counters as the platform ' +
       'counts them, the two written back to back); **AudioHook** — one socket per call, `X-API-KEY` an ingest key without ' +
