@@ -4,14 +4,20 @@ import { writePcm16le } from '../audio/pcm16.js';
 import { type Refusal, readRefusal, UpgradeRefusedError } from './refusal.js';
 
 /**
- * `ingest()` of `earshot/client`: one participant's audio pushed into a call from Node over the
- * generic ingest socket (SPEC §4.1) — what `earshot simulate` uses. The caller writes PCM16 at
- * its own pace (`write`), or hands over a whole signal to be sent in real time (`play`).
+ * `ingest()` of `earshot/client`: a participant's audio pushed into a call from Node over the
+ * generic ingest socket (SPEC §4.1) — what `earshot simulate` uses — or two participants' on one
+ * socket, as stereo (`participants`), which costs the server about half of two sockets. The caller
+ * writes PCM16 at its own pace (`write`), or hands over a whole signal to be sent in real time (`play`).
  */
 
 export interface IngestOptions {
   /** Participant name; default `caller`. */
   readonly participant?: string;
+  /**
+   * Two participants on this one socket (`channels=2`): the samples written are interleaved, the
+   * first participant's left (even indexes), the second's right. Not with `participant`.
+   */
+  readonly participants?: readonly [string, string];
   /** Rate of the samples written; default 16000 (8000, 16000, 24000, 32000, 48000). */
   readonly sampleRate?: 8000 | 16000 | 24000 | 32000 | 48000;
   /** On the wire: `pcm16` (default), or G.711 `mulaw`/`alaw` encoded here. */
@@ -22,13 +28,14 @@ export interface IngestOptions {
 
 export interface Ingesting {
   /**
-   * Sends samples (any whole number; 20 ms is typical) at once. Resolves when the socket's send
-   * buffer is below 64 KiB again, so a loop that awaits it never queues without bound.
+   * Sends samples (any whole number; 20 ms is typical; with `participants`, interleaved pairs) at
+   * once. Resolves when the socket's send buffer is below 64 KiB again, so a loop that awaits it
+   * never queues without bound.
    */
   write(samples: Int16Array): Promise<void>;
   /** Sends `samples` in 20 ms messages on a deadline clock (real time, no drift); resolves when done or stopped. */
   play(samples: Int16Array, options?: { signal?: AbortSignal }): Promise<void>;
-  /** Ends the participant (`{"event":"stop"}`) and closes; resolves when closed. */
+  /** Ends the participant(s) (`{"event":"stop"}`) and closes; resolves when closed. */
   end(): Promise<void>;
   /** Settles when the socket closes: its code and reason (4002: taken over by a newer connection). */
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -54,7 +61,19 @@ export async function ingest(url: string, options: IngestOptions = {}): Promise<
   const target = new URL(url);
   const encoding = options.encoding ?? 'pcm16';
   const sampleRate = options.sampleRate ?? 16000;
-  target.searchParams.set('participant', options.participant ?? 'caller');
+  const { participants } = options;
+  if (participants !== undefined) {
+    if (options.participant !== undefined)
+      throw new TypeError('ingest(): participant or participants, not both');
+    if (!Array.isArray(participants) || participants.length !== 2)
+      throw new TypeError('ingest(): participants names two participants');
+  }
+  const channels = participants ? 2 : 1;
+  target.searchParams.set(
+    'participant',
+    participants ? participants.join(',') : (options.participant ?? 'caller'),
+  );
+  if (participants) target.searchParams.set('channels', '2');
   target.searchParams.set('encoding', encoding);
   target.searchParams.set('sample_rate', String(sampleRate));
   const ws = new WebSocket(target, {
@@ -90,6 +109,8 @@ export async function ingest(url: string, options: IngestOptions = {}): Promise<
 
   const write = async (samples: Int16Array): Promise<void> => {
     if (ws.readyState !== ws.OPEN) throw new Error('the ingest socket is closed');
+    if (samples.length % channels !== 0)
+      throw new RangeError('ingest(): stereo samples come in pairs (an even number of them)');
     ws.send(encode(samples));
     while (ws.bufferedAmount > HIGH_WATER_BYTES && ws.readyState === ws.OPEN)
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -98,7 +119,7 @@ export async function ingest(url: string, options: IngestOptions = {}): Promise<
   return {
     write,
     async play(samples, playOptions = {}) {
-      const per = (sampleRate * MESSAGE_MS) / 1000;
+      const per = ((sampleRate * MESSAGE_MS) / 1000) * channels;
       const start = performance.now();
       for (let i = 0, sent = 0; i < samples.length; i += per) {
         if (playOptions.signal?.aborted || ws.readyState !== ws.OPEN) return;

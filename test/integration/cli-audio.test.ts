@@ -21,29 +21,45 @@ function hasFfprobe(): boolean {
   return false;
 }
 
-/** A 44.1 kHz stereo 16-bit WAV of a 600 Hz tone: not a rate ingest takes as it is. */
-function writeToneWav(path: string, seconds: number): void {
+/**
+ * A 44.1 kHz stereo 16-bit WAV (not a rate ingest takes as it is): a 600 Hz tone, on both channels
+ * or, given `rightHz`, on the left with a `rightHz` tone on the right.
+ */
+function writeToneWav(path: string, seconds: number, rightHz?: number): void {
   const rate = 44100;
   const mono = sine({ freqHz: 600, sampleRateHz: rate, length: rate * seconds, amplitudeDbfs: -10 });
+  const right = rightHz
+    ? sine({ freqHz: rightHz, sampleRateHz: rate, length: rate * seconds, amplitudeDbfs: -10 })
+    : mono;
   const data = Buffer.alloc(mono.length * 4);
   for (let i = 0; i < mono.length; i++) {
     data.writeInt16LE(mono[i], i * 4);
-    data.writeInt16LE(mono[i], i * 4 + 2);
+    data.writeInt16LE(right[i], i * 4 + 2);
   }
+  writeFileSync(path, wavBytes(rate, 2, data));
+}
+
+/** A 16 kHz mono 16-bit WAV of `seconds` of silence. */
+function monoWav(seconds: number): Buffer {
+  return wavBytes(16000, 1, Buffer.alloc(Math.round(16000 * seconds) * 2));
+}
+
+/** A 16-bit PCM WAV file: its 44-byte header, then `data` (interleaved little-endian samples). */
+function wavBytes(rate: number, channels: number, data: Buffer): Buffer {
   const h = Buffer.alloc(44);
   h.write('RIFF', 0);
   h.writeUInt32LE(36 + data.length, 4);
   h.write('WAVEfmt ', 8);
   h.writeUInt32LE(16, 16);
   h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(2, 22);
+  h.writeUInt16LE(channels, 22);
   h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 4, 28);
-  h.writeUInt16LE(4, 32);
+  h.writeUInt32LE(rate * 2 * channels, 28);
+  h.writeUInt16LE(2 * channels, 32);
   h.writeUInt16LE(16, 34);
   h.write('data', 36);
   h.writeUInt32LE(data.length, 40);
-  writeFileSync(path, Buffer.concat([h, data]));
+  return Buffer.concat([h, data]);
 }
 
 describe('CLI listen and simulate against a real server', () => {
@@ -113,6 +129,56 @@ describe('CLI listen and simulate against a real server', () => {
       expect(probe.streams[0]).toMatchObject({ sample_rate: '16000', channels: 1, sample_fmt: 's16' });
       expect(Math.abs(Number(probe.format.duration) - elapsedS)).toBeLessThan(0.2);
     }
+  }, 30_000);
+
+  it('with --participants, streams a stereo file as two participants on one socket, each channel its own', async () => {
+    await jsonRequest(ts, 'POST', '/v1/calls', { apiKey, body: { call_id: 'cli-pair' } });
+    const wavIn = join(dir, 'pair.wav');
+    writeToneWav(wavIn, 1.5, 1000);
+    const env = { EARSHOT_API_KEY: apiKey };
+    const listen = await jsonRequest(ts, 'POST', '/v1/calls/cli-pair/listen', { apiKey });
+    const listener = await openListener(listen.body.data.url);
+    const simulate = runCli(
+      ['simulate', 'cli-pair', '--file', wavIn, '--participants', 'caller,agent', '--url', ts.url],
+      env,
+    );
+    // Both participants, from one connection, while it streams.
+    await expect
+      .poll(
+        async () =>
+          (await jsonRequest(ts, 'GET', '/v1/calls/cli-pair', { apiKey })).body.data.participants
+            .map((p: { name: string }) => p.name)
+            .sort(),
+        { timeout: 5000, interval: 50 },
+      )
+      .toEqual(['agent', 'caller']);
+    expect((await simulate.exited).code).toBe(0);
+    expect(simulate.stderr()).toMatch(/streamed 1\.5 s into cli-pair as caller and agent/);
+    const pcm = listener.samples();
+    listener.ws.close();
+    let first = 0;
+    while (first < pcm.length - 320 && rmsDbfs(pcm.subarray(first, first + 320)) < -40) first += 320;
+    const middle = pcm.subarray(first + 3200, first + 3200 + 8000);
+    // Left (600 Hz) and right (1,000 Hz) each at its own level: neither mixed down (−6 dB each) nor lost.
+    expectLevelNear(toneLevelDb(middle, 16000, 600), -10);
+    expectLevelNear(toneLevelDb(middle, 16000, 1000), -10);
+    await jsonRequest(ts, 'POST', '/v1/calls/cli-pair/stop', { apiKey });
+
+    // A mono file has no pair to give, and names must be two different ones.
+    const mono = join(dir, 'mono.wav');
+    writeFileSync(mono, monoWav(0.2));
+    const refused = runCli(
+      ['simulate', 'cli-pair', '--file', mono, '--participants', 'caller,agent', '--url', ts.url],
+      env,
+    );
+    expect((await refused.exited).code).not.toBe(0);
+    expect(refused.stderr()).toMatch(/--participants needs a stereo WAV .* has 1 channels/);
+    const same = runCli(
+      ['simulate', 'cli-pair', '--file', wavIn, '--participants', 'a,a', '--url', ts.url],
+      env,
+    );
+    expect((await same.exited).code).not.toBe(0);
+    expect(same.stderr()).toMatch(/two different names/);
   }, 30_000);
 
   it('with --loop, starts the file over until interrupted, then ends its participant cleanly', async () => {

@@ -65,6 +65,53 @@ describe('earshot/client', () => {
     expect(best).toBeGreaterThan(-15);
   });
 
+  it('ingest() with participants sends a stereo pair on one socket: both are heard, each at its own pitch', async () => {
+    const { ts, apiKey } = live;
+    const call = await createLiveCall(ts, apiKey);
+    const listening = listen(await call.listenUrl(), { events: true, sampleRate: 8000, encoding: 'mulaw' });
+    await expect(
+      ingest(call.ingestUrl('x=1'), { participant: 'a', participants: ['a', 'b'] }),
+    ).rejects.toThrow(/participant or participants/);
+    const pair = await ingest(call.ingestUrl('x=1'), {
+      participants: ['caller', 'agent'],
+      sampleRate: 8000,
+      encoding: 'mulaw',
+    });
+    await expect(pair.write(new Int16Array(3))).rejects.toThrow(/pairs/);
+    const left = sine({ freqHz: 600, sampleRateHz: 8000, length: 8000, amplitudeDbfs: -12 });
+    const right = sine({ freqHz: 1000, sampleRateHz: 8000, length: 8000, amplitudeDbfs: -12 });
+    const stereo = new Int16Array(16000);
+    for (let i = 0; i < 8000; i++) {
+      stereo[2 * i] = left[i];
+      stereo[2 * i + 1] = right[i];
+    }
+    const playing = pair.play(stereo).then(() => pair.end());
+    const frames: Int16Array[] = [];
+    const events: ListenItem[] = [];
+    let stopped = false;
+    for await (const item of listening) {
+      if (item.type === 'frame') frames.push(item.samples);
+      else events.push(item);
+      if (frames.length === 75 && !stopped) {
+        stopped = true;
+        await playing;
+        await call.stop();
+      }
+    }
+    expect(events).toContainEqual({ type: 'participant', name: 'caller', state: 'joined' });
+    expect(events).toContainEqual({ type: 'participant', name: 'agent', state: 'joined' });
+    let best = { caller: -Infinity, agent: -Infinity };
+    for (let i = 0; i + 25 <= frames.length; i += 5) {
+      const window = concat(frames.slice(i, i + 25));
+      best = {
+        caller: Math.max(best.caller, toneLevelDb(window, 8000, 600)),
+        agent: Math.max(best.agent, toneLevelDb(window, 8000, 1000)),
+      };
+    }
+    expect(best.caller).toBeGreaterThan(-15);
+    expect(best.agent).toBeGreaterThan(-15);
+  });
+
   it('encoding opus: frames decoded from Opus packets (each packet kept), the tone at pitch and level, a tenth of the bytes', async () => {
     const { ts, apiKey } = live;
     const call = await createLiveCall(ts, apiKey);
