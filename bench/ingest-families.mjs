@@ -46,7 +46,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { apiClient } from './lib/api.mjs';
 import { commandLine } from './lib/cli.mjs';
-import { createOrgWithIngestKey, earshotEnv, startEarshot } from './lib/earshot-server.mjs';
+import { createOrgWithIngestKey, earshotEnv, startEarshot, untilMetrics } from './lib/earshot-server.mjs';
 import { FAMILIES, FAMILY_INFO, platformCallId } from './lib/family-clients.mjs';
 import { benchFile, ROOT } from './lib/paths.mjs';
 import { freePort } from './lib/ports.mjs';
@@ -91,16 +91,19 @@ const FRAMES_PER_CALL_S = 100;
  */
 const FLOOR_INFO = {
   'floor-raw': {
+    mode: 'raw',
     label: 'floor: bare Node reader (hand-written handshake, frame headers walked, nothing unmasked)',
     connectionsPerCall: 2,
     participantsPerCall: 2,
   },
   'floor-onread': {
+    mode: 'onread',
     label: 'floor: bare Node reader, reads into one preallocated buffer (`onread`)',
     connectionsPerCall: 2,
     participantsPerCall: 2,
   },
   'floor-ws': {
+    mode: 'ws',
     label: 'floor: the `ws` library, empty message handler',
     connectionsPerCall: 2,
     participantsPerCall: 2,
@@ -158,26 +161,15 @@ async function startTarget(family, port, { profileDir, audiosocketPort, maxCalls
  * /metrics in earshot's words, has no API, and takes the generic family's connections.
  */
 async function startFloor(family, port) {
-  const proc = spawn(
-    process.execPath,
-    [benchFile('ingest-floor-server.mjs'), family.slice(6), String(port)],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  const handle = adopt(processHandle(proc));
-  const server = { ...handle, port, base: `http://${HOST}:${port}`, logs: { skippedTicks: 0 } };
-  const until = performance.now() + 15_000;
-  for (;;) {
-    try {
-      await scrape(server.base);
-      break;
-    } catch (err) {
-      if (!handle.alive() || performance.now() > until) throw new Error(`${family} did not start: ${err}`);
-      await sleep(100);
-    }
-  }
+  const args = [benchFile('ingest-floor-server.mjs'), FLOOR_INFO[family].mode, String(port)];
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = {
+    ...adopt(processHandle(proc)),
+    port,
+    base: `http://${HOST}:${port}`,
+    logs: { skippedTicks: 0 },
+  };
+  await untilMetrics(server, family, 15_000);
   return { family, server, port, ingestPort: port, api: null, key: null, calls: [], group: family };
 }
 

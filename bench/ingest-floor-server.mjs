@@ -45,9 +45,9 @@ const server = http.createServer((req, res) => {
 
 /**
  * `walk(bytes, end)`: walks the client frames of one socket (RFC 6455 §5.2) in bytes[0, end),
- * across reads, counting binary messages; a close frame ends the socket.
+ * across reads, counting binary messages; a close frame calls `onClose` (which ends the socket).
  */
-function frameWalker(socket) {
+function frameWalker(onClose) {
   const head = Buffer.alloc(14);
   let headLength = 0;
   /** Payload bytes of the current frame still to come. */
@@ -71,7 +71,7 @@ function frameWalker(socket) {
       headLength = 0;
       if (opcode === 0x2) messages++;
       else if (opcode === 0x8) {
-        socket.end();
+        onClose();
         return;
       }
     }
@@ -112,7 +112,9 @@ server.on('upgrade', (req, socket, head) => {
   }
   if (!acceptUpgrade(req, socket)) return;
   open++;
-  const walk = frameWalker(socket);
+  // onread: the reader below takes the socket's handle over, and is what a close frame ends.
+  let reader = null;
+  const walk = frameWalker(() => (reader ?? socket).end());
   if (head.length > 0) walk(head, head.length);
   if (mode === 'raw') {
     socket.on('data', (chunk) => walk(chunk, chunk.length));
@@ -123,7 +125,7 @@ server.on('upgrade', (req, socket, head) => {
   }
   const handle = socket._handle;
   socket._handle = null;
-  const reader = new net.Socket({
+  reader = new net.Socket({
     handle,
     onread: {
       buffer: readBuffer,

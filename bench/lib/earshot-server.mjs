@@ -105,17 +105,26 @@ export async function startEarshot({ env, nodeArgs = [], serverDist = null, read
   proc.stderr.setEncoding('utf8').on('data', onLine);
   const port = Number(env.EARSHOT_PORT);
   const server = { ...adopt(processHandle(proc)), port, base: `http://127.0.0.1:${port}`, logs };
-  const until = performance.now() + readyTimeoutMs;
+  await untilMetrics(server, 'earshot', readyTimeoutMs, () => logs.other.join(' | '));
+  return server;
+}
+
+/**
+ * Resolves once `server` (a processHandle with `base`) answers /metrics; rejects when it exits
+ * first (with `exitDetail()`, e.g. its logs) or after `timeoutMs`.
+ */
+export async function untilMetrics(server, label, timeoutMs, exitDetail = () => '') {
+  const until = performance.now() + timeoutMs;
   while (performance.now() < until) {
-    if (!server.alive()) throw new Error(`earshot exited at start: ${logs.other.join(' | ')}`);
+    if (!server.alive()) throw new Error(`${label} exited at start: ${exitDetail()}`);
     try {
       await scrape(server.base);
-      return server;
+      return;
     } catch {
       await sleep(100);
     }
   }
-  throw new Error(`earshot did not answer /metrics within ${readyTimeoutMs / 1000} s`);
+  throw new Error(`${label} did not answer /metrics within ${timeoutMs / 1000} s`);
 }
 
 /** A 'data' handler (utf8 chunks) that calls `fn` with each non-empty line. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { mixStereo } from '../audio/mixer.js';
 import { createResampler } from '../audio/resampler.js';
 import type { Ingesting } from '../client/ingest.js';
 import { INGEST_SAMPLE_RATES_HZ, type IngestSampleRateHz } from '../domain/audio-format.js';
@@ -58,8 +59,7 @@ export function registerSimulateCommand(program: Command): void {
       }
       const audio = toIngestRate(
         wav.sampleRateHz,
-        participants.length === 2 ? interleave(wav.channels[0], wav.channels[1]) : mixDown(wav.channels),
-        participants.length,
+        participants.length === 2 ? wav.channels : [mixDown(wav.channels)],
       );
       const base = serverUrlFrom(options.url).replace(/^http/, 'ws').replace(/\/+$/, '');
       let sender: Ingesting;
@@ -83,50 +83,37 @@ export function registerSimulateCommand(program: Command): void {
     });
 }
 
-/** The participant (default caller), or the two of --participants. */
+/** The participant (default caller), or the two of --participants (the server checks the names). */
 function participantsOf(options: SimulateOptions): string[] {
   if (options.participants === undefined) return [options.participant ?? 'caller'];
   if (options.participant !== undefined) throw new CliError('--participant or --participants, not both');
   const names = options.participants.split(',').map((n) => n.trim());
-  if (names.length !== 2 || names.some((n) => n === '') || names[0] === names[1])
-    throw new CliError(
-      `--participants: two different names, comma-separated (got "${options.participants}")`,
-    );
+  if (names.length !== 2)
+    throw new CliError(`--participants: two names, comma-separated (got "${options.participants}")`);
   return names;
 }
 
-/** Left and right as one interleaved track, left first. */
-function interleave(left: Int16Array, right: Int16Array): Int16Array {
-  const out = new Int16Array(2 * Math.min(left.length, right.length));
-  for (let i = 0; i < out.length / 2; i++) {
-    out[2 * i] = left[i];
-    out[2 * i + 1] = right[i];
-  }
-  return out;
-}
-
 /**
- * `samples` (of `channels` interleaved channels) at a rate the server takes: rates it takes stay as
- * they are; others (e.g. 44.1 kHz) become 16 kHz here, each channel resampled on its own.
+ * The tracks (one, or a stereo file's two) as the samples to send, at a rate the server takes:
+ * rates it takes stay as they are, others (e.g. 44.1 kHz) become 16 kHz, each track resampled on
+ * its own; two tracks are interleaved, the first on the left (as the server reads `channels=2`).
  */
 function toIngestRate(
   sampleRateHz: number,
-  samples: Int16Array,
-  channels: number,
+  tracks: Int16Array[],
 ): { sampleRateHz: number; samples: Int16Array } {
-  if ((INGEST_SAMPLE_RATES_HZ as readonly number[]).includes(sampleRateHz)) return { sampleRateHz, samples };
-  const frames = samples.length / channels;
-  let out: Int16Array | null = null;
-  for (let c = 0; c < channels; c++) {
-    const channel = new Int16Array(frames);
-    for (let i = 0; i < frames; i++) channel[i] = samples[i * channels + c];
-    const resampler = createResampler(sampleRateHz, 16000);
-    const converted = new Int16Array(resampler.maxOutputLength(frames));
-    const n = resampler.process(channel, converted);
-    out ??= new Int16Array(n * channels);
-    for (let i = 0; i < Math.min(n, out.length / channels); i++) out[i * channels + c] = converted[i];
-  }
-  return { sampleRateHz: 16000, samples: out ?? new Int16Array(0) };
+  const keep = (INGEST_SAMPLE_RATES_HZ as readonly number[]).includes(sampleRateHz);
+  const rate = keep ? sampleRateHz : 16000;
+  const atRate = tracks.map((track) => {
+    if (keep) return track;
+    const resampler = createResampler(sampleRateHz, rate);
+    const out = new Int16Array(resampler.maxOutputLength(track.length));
+    return out.subarray(0, resampler.process(track, out));
+  });
+  if (atRate.length === 1) return { sampleRateHz: rate, samples: atRate[0] };
+  const samples = new Int16Array(2 * Math.min(atRate[0].length, atRate[1].length));
+  mixStereo(atRate, 2, samples);
+  return { sampleRateHz: rate, samples };
 }
 
 /** Plays the audio in real time (again and again with `loop`) until done, interrupted or closed; returns the seconds streamed. */
